@@ -1,0 +1,1 @@
+"""Classifiers: a verdict for every text (toxicity model plus safeguarding rules)."""

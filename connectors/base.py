@@ -1,0 +1,193 @@
+"""The connector interface, the ``Item`` record and the errors a connector may raise.
+
+A connector has one job: given the cursor it returned last time (``None`` on the first poll),
+return the new items and the next cursor::
+
+    items, next_cursor = connector.fetch(cursor)
+
+The cursor is any JSON-serialisable value the connector chooses (newest id, timestamp, ETag...).
+The pipeline stores it in the same transaction as the items it covers, so a crash between
+``fetch`` and the commit simply repeats the fetch: connectors must therefore be repeatable with
+the same cursor, and items are de-duplicated on ``(source, native_id)`` by the store.
+
+Errors: a connector raises only :class:`AuthError`, :class:`RateLimited` or
+:class:`TransientError` (all :class:`SourceError`). A malformed record is not an error: it is
+logged with :func:`skip_record` and the rest of the page is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.clock import Clock, system_clock
+from monitor.errors import AuthError, RateLimited, SourceError, TransientError
+
+__all__ = [
+    "AuthError",
+    "Connector",
+    "Cursor",
+    "Item",
+    "ItemKind",
+    "RateLimited",
+    "SourceError",
+    "SourceSettings",
+    "TransientError",
+    "skip_record",
+]
+
+logger = logging.getLogger(__name__)
+
+ItemKind = Literal["comment", "reply", "post", "mention"]
+ITEM_KINDS: tuple[str, ...] = ("comment", "reply", "post", "mention")
+Cursor = Any  # JSON-serialisable, chosen by each connector
+
+#: Raw extracts are kept small: enough to debug a parser, not a copy of the platform.
+RAW_LIMIT = 2000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    """One comment, reply, post or mention, as collected from a source.
+
+    ``created_at`` is the platform's own timestamp, aware and in UTC (a naive one is refused).
+    ``parent_id`` is the native id of what this replies to; ``thread_id`` the native id of the
+    thread's root (a post). ``by_school`` is True when the school's own account wrote it: such a
+    reply closes the acknowledgement case of the comment it answers.
+    """
+
+    source: str
+    native_id: str
+    kind: ItemKind
+    text: str
+    created_at: datetime
+    url: str | None = None
+    author_id: str | None = None
+    author_name: str | None = None
+    author_handle: str | None = None
+    parent_id: str | None = None
+    thread_id: str | None = None
+    by_school: bool = False
+    engagement: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.native_id:
+            raise ValueError("an item needs a native id")
+        if self.kind not in ITEM_KINDS:
+            raise ValueError(f"unknown item kind {self.kind!r}")
+        if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:
+            raise ValueError("created_at must be a timezone-aware datetime")
+        if self.created_at.utcoffset() != timezone.utc.utcoffset(None):
+            object.__setattr__(self, "created_at", self.created_at.astimezone(timezone.utc))
+        if not isinstance(self.text, str):
+            raise ValueError("text must be a string")
+
+
+class SourceSettings(BaseModel):
+    """Settings every source has; each connector extends this with its own keys.
+
+    Unknown keys are refused so that a typo in the configuration is reported, not ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    type: str
+    official: bool = False
+    enabled: bool = True
+    interval: float = 300.0  # seconds; the config loader parses "5m" etc.
+    timeout: float = 30.0
+    base_url: str | None = None
+    leads: list[str] = Field(default_factory=list)
+
+
+class Connector(ABC):
+    """A source of items. Subclasses set ``type``, ``Settings`` and implement :meth:`fetch`."""
+
+    type: ClassVar[str]
+    Settings: ClassVar[type[SourceSettings]] = SourceSettings
+    #: Where the school renews this source's credentials; named in the alert when they expire.
+    renew_hint: ClassVar[str] = "check the source's credentials in the configuration"
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        *,
+        http: httpx.Client | None = None,
+        clock: Clock = system_clock,
+    ):
+        self.settings = settings
+        self.name = settings.name
+        self.clock = clock
+        self.http = http or httpx.Client(
+            timeout=settings.timeout,
+            headers={"User-Agent": user_agent()},
+            follow_redirects=True,
+        )
+
+    @abstractmethod
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        """Return the items newer than ``cursor`` and the cursor to pass next time."""
+
+    def status(self) -> dict[str, Any]:
+        """Extra facts for ``monitor status`` (e.g. quota used today). Empty by default."""
+        return {}
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def user_agent() -> str:
+    from monitor import __version__
+
+    return f"school-social-monitor/{__version__} (+https://github.com/school-social-monitor)"
+
+
+def skip_record(source: str, record: Any, reason: str) -> None:
+    """Log a malformed record that is skipped; the rest of the page is kept."""
+    extract = repr(record)
+    if len(extract) > 300:
+        extract = extract[:300] + "..."
+    logger.warning("source=%s skipped a malformed record: %s: %s", source, reason, extract)
+
+
+def small_raw(record: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A small extract of a raw record for debugging, bounded in size."""
+    import json
+
+    picked = {k: record[k] for k in (keys or tuple(record)) if k in record}
+    try:
+        text = json.dumps(picked, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return {}
+    if len(text) <= RAW_LIMIT:
+        return json.loads(text)
+    return {"truncated": text[:RAW_LIMIT]}
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Parse a platform timestamp (ISO 8601, with Z or offset, or Unix seconds) to aware UTC.
+
+    Raises ValueError on anything else, so the caller can skip the record.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a timestamp: {value!r}")
+    text = value.strip()
+    if text.endswith("Z") or text.endswith("z"):
+        text = text[:-1] + "+00:00"
+    # Facebook writes +0000 without a colon.
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {value!r}")
+    return parsed.astimezone(timezone.utc)

@@ -1,0 +1,68 @@
+"""The monitor's errors, in one tree.
+
+::
+
+    MonitorError                 anything the monitor itself reports
+    ├── ConfigError              the configuration file (or a secret it names) is wrong
+    ├── StoreError               the database cannot be opened or migrated
+    ├── SourceError              a connector could not fetch its source
+    │   ├── AuthError            credentials refused: a person must renew them
+    │   ├── RateLimited          the platform asked us to wait until ``retry_at``
+    │   └── TransientError       outage, timeout, 5xx, unreadable body: try again later
+    └── NotifyError              an alert could not be delivered
+        └── PermanentNotifyError retrying will not help (bad token, unknown channel)
+
+Third-party exceptions are translated where they are caught (``raise AuthError(...) from exc``),
+with a message that a school's IT technician can act on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class MonitorError(Exception):
+    """Base of every error the monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration is invalid; the message names the key, the value and the fix."""
+
+
+class StoreError(MonitorError):
+    """The database cannot be used (unreadable, too new, disk full)."""
+
+
+class SourceError(MonitorError):
+    """A source could not be fetched."""
+
+
+class AuthError(SourceError):
+    """The platform refused the credentials: monitoring of this source has stopped."""
+
+
+class RateLimited(SourceError):
+    """The platform asked us to wait; ``retry_at`` is an aware UTC datetime, or None if unknown."""
+
+    def __init__(self, message: str, retry_at: datetime | None = None):
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class TransientError(SourceError):
+    """A failure that may pass by itself: network, timeout, 5xx, malformed body."""
+
+
+class NotifyError(MonitorError):
+    """An alert could not be delivered this time; it stays in the outbox.
+
+    ``retry_after`` is a number of seconds the provider asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentNotifyError(NotifyError):
+    """Retrying cannot help until a person changes something (token, channel, password)."""
