@@ -20,17 +20,19 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.clock import Clock, system_clock
+from monitor.config import Duration, Secret
 from monitor.errors import AuthError, RateLimited, SourceError, TransientError
 
 __all__ = [
     "AuthError",
+    "Secret",
     "Connector",
     "Cursor",
     "Item",
@@ -102,8 +104,8 @@ class SourceSettings(BaseModel):
     type: str
     official: bool = False
     enabled: bool = True
-    interval: float = 300.0  # seconds; the config loader parses "5m" etc.
-    timeout: float = 30.0
+    interval: Duration = timedelta(minutes=5)
+    timeout: Duration = timedelta(seconds=30)
     base_url: str | None = None
     leads: list[str] = Field(default_factory=list)
 
@@ -127,7 +129,7 @@ class Connector(ABC):
         self.name = settings.name
         self.clock = clock
         self.http = http or httpx.Client(
-            timeout=settings.timeout,
+            timeout=settings.timeout.total_seconds(),
             headers={"User-Agent": user_agent()},
             follow_redirects=True,
         )

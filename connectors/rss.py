@@ -1,0 +1,209 @@
+"""RSS and Atom feeds (news, blogs, Google Alerts, Reddit searches) through feedparser.
+
+The feed is fetched with httpx (conditional GET with the ETag and Last-Modified of the previous
+answer, a timeout, a polite User-Agent) and the bytes are handed to feedparser with the response
+headers, so that it can honour the declared encoding.
+
+Some feeds (Google News) change an entry's guid and link between fetches. An entry is therefore new
+only if neither its guid nor its normalised (title, link) key was seen recently; the cursor keeps a
+bounded list of both, and the store's uniqueness on the native id covers the rest.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+import httpx
+
+from connectors.base import (
+    AuthError,
+    Connector,
+    Cursor,
+    Item,
+    RateLimited,
+    SourceSettings,
+    TransientError,
+    skip_record,
+)
+
+logger = logging.getLogger(__name__)
+
+#: How many recent guids and keys the cursor remembers (a feed rarely holds more entries).
+SEEN_LIMIT = 3000
+TEXT_LIMIT = 5000
+
+
+class RSSSettings(SourceSettings):
+    type: Literal["rss"] = "rss"
+    url: str
+    #: "mention" for what others write about the school, "post" for the school's own feed
+    kind: Literal["mention", "post"] = "mention"
+
+
+class RSSConnector(Connector):
+    type = "rss"
+    Settings = RSSSettings
+    renew_hint = "check that the feed's url still answers (for Google Alerts, the alert may have been deleted)"
+
+    @property
+    def url(self) -> str:
+        settings: RSSSettings = self.settings  # type: ignore[assignment]
+        return urljoin(settings.base_url, settings.url) if settings.base_url else settings.url
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        cursor = dict(cursor or {})
+        response = self._get(cursor)
+        if response.status_code == 304:
+            return [], cursor
+        parsed = feedparser.parse(response.content, response_headers=_headers_for_feedparser(response))
+        if parsed.bozo and not parsed.entries:
+            reason = getattr(parsed, "bozo_exception", "unreadable")
+            raise TransientError(f"{self.url} did not return a readable feed: {reason}")
+        if parsed.bozo:
+            logger.warning("source=%s feed is malformed (%s); keeping its readable entries",
+                           self.name, parsed.bozo_exception)
+        seen_ids = list(cursor.get("ids", []))
+        seen_keys = list(cursor.get("keys", []))
+        known = set(seen_ids) | set(seen_keys)
+        items: list[Item] = []
+        for entry in parsed.entries:
+            try:
+                item = self._to_item(entry)
+            except (ValueError, TypeError, KeyError) as exc:
+                skip_record(self.name, dict(entry), str(exc))
+                continue
+            key = item.raw["key"]
+            if item.native_id in known or key in known:
+                continue
+            known.update((item.native_id, key))
+            seen_ids.append(item.native_id)
+            seen_keys.append(key)
+            items.append(item)
+        next_cursor = {
+            "etag": response.headers.get("etag"),
+            "modified": response.headers.get("last-modified"),
+            "ids": seen_ids[-SEEN_LIMIT:],
+            "keys": seen_keys[-SEEN_LIMIT:],
+        }
+        return items, next_cursor
+
+    def _get(self, cursor: dict[str, Any]) -> httpx.Response:
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+        if cursor.get("etag"):
+            headers["If-None-Match"] = cursor["etag"]
+        if cursor.get("modified"):
+            headers["If-Modified-Since"] = cursor["modified"]
+        try:
+            response = self.http.get(self.url, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{self.url} timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise TransientError(f"cannot reach {self.url}: {exc}") from exc
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(f"{self.url} refused access (HTTP {status})")
+        if status == 429:
+            raise RateLimited(f"{self.url} asked us to slow down (HTTP 429)", retry_after(response, self.clock()))
+        if status >= 400:
+            raise TransientError(f"{self.url} answered HTTP {status}")
+        return response
+
+    def _to_item(self, entry: Any) -> Item:
+        title = strip_html(entry.get("title", ""))
+        link = unwrap_link(entry.get("link") or "")
+        if not title and not link:
+            raise ValueError("entry has neither title nor link")
+        summary = strip_html(entry.get("summary", ""))
+        text = title if not summary or summary == title else f"{title}\n{summary}"
+        key = entry_key(title, link)
+        native_id = (entry.get("id") or entry.get("guid") or link or key)[:500]
+        return Item(
+            source=self.name,
+            native_id=native_id,
+            kind=self.settings.kind,  # type: ignore[attr-defined]
+            text=text[:TEXT_LIMIT],
+            created_at=entry_time(entry) or self.clock(),
+            url=link or None,
+            author_name=strip_html(entry.get("author", "")) or None,
+            raw={"key": key, "title": title[:300], "feed_id": str(entry.get("id", ""))[:300]},
+        )
+
+
+def retry_after(response: httpx.Response, now: datetime) -> datetime | None:
+    """The moment a Retry-After header (seconds or an HTTP date) points to, if any."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return now + timedelta(seconds=int(value.strip()))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _headers_for_feedparser(response: httpx.Response) -> dict[str, str]:
+    keep = ("content-type", "content-location", "content-language", "etag", "last-modified")
+    return {k: v for k, v in response.headers.items() if k.lower() in keep}
+
+
+def entry_time(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+    return None
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def strip_html(value: str) -> str:
+    """Plain text of an HTML fragment (Google Alerts puts <b> tags in titles), whitespace collapsed."""
+    if not value:
+        return ""
+    if "<" in value or "&" in value:
+        parser = _TextExtractor()
+        parser.feed(value)
+        parser.close()
+        value = html.unescape("".join(parser.parts))
+    return re.sub(r"\s+", " ", value).strip()
+
+
+def unwrap_link(link: str) -> str:
+    """The real article behind a Google redirect (``google.com/url?...&url=REAL``), tracking removed."""
+    parts = urlsplit(link.strip())
+    host = parts.netloc.lower()
+    if (host.startswith("www.google.") or host.startswith("google.")) and parts.path == "/url":
+        params = dict(parse_qsl(parts.query))
+        target = params.get("url") or params.get("q")
+        if target:
+            parts = urlsplit(target)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def entry_key(title: str, link: str) -> str:
+    """A stable key from the title and the link, immune to case, spacing and tracking parameters."""
+    parts = urlsplit(link)
+    normal_link = urlunsplit(("", parts.netloc.lower().removeprefix("www."), parts.path.rstrip("/"), parts.query, ""))
+    normal_title = re.sub(r"\W+", " ", title.casefold()).strip()
+    digest = hashlib.sha256(f"{normal_title}\n{normal_link}".encode("utf-8")).hexdigest()[:24]
+    return f"key:{digest}"

@@ -1,0 +1,52 @@
+"""Assembly: builds the store, classifier, hooks and pipeline from a configuration.
+
+This is the one place where the capabilities are wired together; the CLI, the daemon and the
+demo all start from here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from classifiers.base import Classifier, NullClassifier
+from monitor.clock import Clock, system_clock
+from monitor.config import Config
+from monitor.pipeline import Pipeline, PipelineHook
+from monitor.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def open_store(config: Config, clock: Clock = system_clock) -> Store:
+    return Store(config.database_path, clock=clock)
+
+
+def build_classifier(config: Config) -> Classifier:
+    """The configured classifier (model plus safeguarding rules); ConfigError if it cannot load."""
+    try:
+        from classifiers import load_classifier
+    except ImportError:
+        return NullClassifier()
+    return load_classifier(config.classifier)
+
+
+def build_hooks(config: Config, clock: Clock = system_clock) -> list[PipelineHook]:
+    """The capabilities that react to each poll, in order."""
+    hooks: list[PipelineHook] = []
+    return hooks
+
+
+def build_pipeline(
+    config: Config,
+    store: Store,
+    *,
+    clock: Clock = system_clock,
+    classifier: Classifier | None = None,
+) -> Pipeline:
+    return Pipeline(
+        config=config,
+        store=store,
+        classifier=classifier if classifier is not None else build_classifier(config),
+        clock=clock,
+        hooks=build_hooks(config, clock),
+    )

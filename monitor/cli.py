@@ -1,0 +1,163 @@
+"""The ``monitor`` command line: parses arguments, calls the library, turns errors into one line.
+
+Every command reads the configuration from ``--config PATH``, else ``$MONITOR_CONFIG``, else
+``./monitor.toml``. ``--json`` output is one JSON document on stdout; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from monitor import __version__
+from monitor.errors import MonitorError
+
+logger = logging.getLogger(__name__)
+
+
+class Context:
+    def __init__(self, config_path: str | None, debug: bool):
+        self.config_path = config_path
+        self.debug = debug
+
+    def config(self, required: bool = True):
+        from monitor.config import load_config
+
+        return load_config(self.config_path, required=required)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def setup_logging(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler", "urllib3", "slack_sdk"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", help="Configuration file (else $MONITOR_CONFIG, else ./monitor.toml).")
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv for debug).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, debug: bool) -> None:
+    """Monitor a school's social media: comments, mentions, abuse and acknowledgement deadlines."""
+    level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
+    setup_logging(level)
+    ctx.obj = Context(config_path, debug)
+
+
+@cli.command()
+@pass_ctx
+def run(ctx: Context) -> None:
+    """Run the daemon: every source on its schedule, the SLA clock, the outbox and the digest."""
+    from monitor.daemon import run_daemon
+
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    run_daemon(ctx.config())
+
+
+@cli.command()
+@click.option("--source", "source_name", metavar="NAME", help="Poll only this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON document.")
+@pass_ctx
+def poll(ctx: Context, source_name: str | None, as_json: bool) -> None:
+    """Poll every source (or one) once, print what was found, then exit."""
+    from monitor.app import build_pipeline, open_store
+
+    config = ctx.config()
+    names = [source_name] if source_name else [s.name for s in config.sources if s.enabled]
+    for name in names:
+        config.source(name)  # an unknown name is an error before anything is opened
+    store = open_store(config)
+    try:
+        pipeline = build_pipeline(config, store)
+        results = [pipeline.poll(name) for name in names]
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in results], indent=2))
+    else:
+        for r in results:
+            if r.ok:
+                click.echo(f"{r.source}: {r.fetched} fetched, {r.new} new, {r.flagged} flagged")
+            else:
+                click.echo(f"{r.source}: FAILED ({r.error_kind}): {r.error}")
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON document.")
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Show each source's health (last success, last error, items), open cases and the outbox."""
+    from monitor.app import open_store
+    from monitor.status import collect_status, format_status
+
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        snapshot = collect_status(config, store)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(snapshot, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_status(snapshot, config.school.tz))
+
+
+@cli.command("check-config")
+@pass_ctx
+def check_config(ctx: Context) -> None:
+    """Validate the configuration and check that every credential it names is present."""
+    from monitor.checks import check_configuration
+
+    config = ctx.config()
+    problems, notes = check_configuration(config)
+    for note in notes:
+        click.echo(note)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(f"{config.path}: configuration is valid" + (f" ({len(problems)} warnings)" if problems else ""))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: a MonitorError is one line on stderr and exit code 1 (a traceback with --debug)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return cli.main(args=argv, prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except MonitorError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001
+        if debug:
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""Configuration: a TOML file, validated where it is read.
+
+Found at ``--config PATH``, else ``$MONITOR_CONFIG``, else ``./monitor.toml``. Secrets are never
+written in the file: a value ``"env:NAME"`` reads an environment variable, ``"file:PATH"`` reads a
+file. Every key is checked (type, range, unknown keys refused) and a bad file fails at start with
+one message per problem, naming the key, the file and line where possible, and what was wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from monitor.errors import ConfigError
+
+ENV_VAR = "MONITOR_CONFIG"
+DEFAULT_PATH = Path("monitor.toml")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"4h"``, ``"2d"``, ``"1w"``, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(f'{value!r} is not a duration: write e.g. "90s", "5m", "4h" or "2d"')
+    if seconds < 0:
+        raise ValueError(f"{value!r}: a duration cannot be negative")
+    return timedelta(seconds=seconds)
+
+
+def resolve_secret(value: Any) -> Any:
+    """``env:NAME`` -> the variable's value; ``file:PATH`` -> the file's content, stripped."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set (the value says {value!r})")
+        return os.environ[name]
+    if value.startswith("file:"):
+        path = Path(value[5:]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from None
+    return value
+
+
+def parse_clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        hours, minutes = (int(part) for part in value.strip().split(":"))
+        if hours < 24 and minutes < 60:
+            return time(hours, minutes)
+    raise ValueError(f'{value!r} is not a time of day: write "HH:MM", e.g. "17:00"')
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
+ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SchoolSettings(Section):
+    name: str = "Our School"
+    timezone: str = "Europe/London"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/London")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StorageSettings(Section):
+    path: Path = Path("var/monitor.db")
+    retention_days: int = Field(default=400, ge=1, le=36500)
+
+
+class SlaSettings(Section):
+    policy: Literal["24h", "2wd"] = "24h"
+    close_of_business: ClockTime = time(17, 0)
+    holidays: str = "GB-ENG"
+    closures: list[str] = Field(default_factory=list)
+    remind_before: Duration = timedelta(hours=4)
+    escalate_after: Duration = timedelta(hours=4)
+
+    @field_validator("closures")
+    @classmethod
+    def _closure_dates(cls, values: list[str]) -> list[str]:
+        from datetime import date
+
+        for value in values:
+            parts = value.split("/")
+            try:
+                days = [date.fromisoformat(part.strip()) for part in parts]
+            except ValueError:
+                raise ValueError(
+                    f'{value!r}: write a date "YYYY-MM-DD" or an inclusive range "YYYY-MM-DD/YYYY-MM-DD"'
+                ) from None
+            if len(days) > 2 or (len(days) == 2 and days[1] < days[0]):
+                raise ValueError(f"{value!r}: a range is two dates, the first not after the second")
+        return values
+
+
+class ClassifierSettings(Section):
+    model: str = "default"
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    label_map: dict[str, str] = Field(default_factory=dict)
+
+
+class SlackSettings(Section):
+    token: Secret
+    channel: str
+    app_token: Secret | None = None
+    base_url: str = "https://slack.com/api/"
+    timeout: Duration = timedelta(seconds=30)
+
+
+class EmailSettings(Section):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    username: Secret | None = None
+    password: Secret | None = None
+    sender: str
+    moderators: list[str] = Field(default_factory=list)
+    escalate_to: list[str] = Field(default_factory=list)
+    timeout: Duration = timedelta(seconds=30)
+
+
+class NotifySettings(Section):
+    slack: SlackSettings | None = None
+    email: EmailSettings | None = None
+    #: a source failing for longer than this alerts once (an auth failure alerts at once)
+    source_down_after: Duration = timedelta(hours=1)
+    #: an unresolved health problem is repeated this often
+    repeat_every: Duration = timedelta(days=1)
+
+
+class DigestSettings(Section):
+    recipients: list[str] = Field(default_factory=list)
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: ClockTime = time(7, 30)
+
+
+class Config(Section):
+    school: SchoolSettings = SchoolSettings()
+    storage: StorageSettings = StorageSettings()
+    sla: SlaSettings = SlaSettings()
+    classifier: ClassifierSettings = ClassifierSettings()
+    sources: list[Any] = Field(default_factory=list)  # SourceSettings subclasses, see load_config
+    notify: NotifySettings = NotifySettings()
+    digest: DigestSettings = DigestSettings()
+
+    #: the file this was read from (None for the built-in defaults)
+    path: Path | None = None
+
+    def source(self, name: str):
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none configured"
+        raise ConfigError(f"no source named {name!r} (sources: {known})")
+
+    @property
+    def database_path(self) -> Path:
+        """The database path; a relative one is relative to the configuration file's folder."""
+        path = self.storage.path.expanduser()
+        if not path.is_absolute() and self.path is not None:
+            path = self.path.parent / path
+        return path
+
+
+def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
+    """``--config``, else ``$MONITOR_CONFIG``, else ``./monitor.toml`` if it exists, else None."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return DEFAULT_PATH if DEFAULT_PATH.exists() else None
+
+
+def load_config(path: str | os.PathLike | None = None, *, required: bool = True) -> Config:
+    """Read and validate the configuration; ConfigError lists every problem found.
+
+    With no file to be found, ``required=False`` returns the built-in defaults.
+    """
+    found = find_config_path(path)
+    if found is None:
+        if required:
+            raise ConfigError(
+                f"no configuration file: pass --config PATH, set ${ENV_VAR}, or create ./monitor.toml "
+                "(config/monitor.example.toml is a commented example)"
+            )
+        return Config()
+    try:
+        text = found.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {found}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{found}: not valid TOML: {exc}") from None
+    return parse_config(data, path=found, text=text)
+
+
+def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = "") -> Config:
+    """Validate an already parsed TOML document (see :func:`load_config`)."""
+    from connectors import connector_class
+
+    problems: list[Problem] = []
+    raw_sources = data.get("sources", [])
+    sources = []
+    if not isinstance(raw_sources, list):
+        problems.append(Problem(("sources",), "must be a list of [[sources]] tables"))
+        raw_sources = []
+    for index, raw in enumerate(raw_sources):
+        loc = ("sources", index)
+        if not isinstance(raw, dict):
+            problems.append(Problem(loc, "must be a table"))
+            continue
+        type_name = raw.get("type")
+        if not isinstance(type_name, str):
+            problems.append(Problem((*loc, "type"), "is missing: say which platform, e.g. type = \"rss\""))
+            continue
+        try:
+            settings_class = connector_class(type_name).Settings
+        except ConfigError as exc:
+            problems.append(Problem((*loc, "type"), str(exc)))
+            continue
+        try:
+            sources.append(settings_class.model_validate(raw))
+        except ValidationError as exc:
+            problems.extend(Problem((*loc, *err["loc"]), _message(err)) for err in exc.errors())
+    names = [s.name for s in sources]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(Problem(("sources",), f"two sources are named {name!r}: names must be unique"))
+
+    try:
+        config = Config.model_validate({**data, "sources": sources, "path": path})
+    except ValidationError as exc:
+        problems.extend(Problem(tuple(err["loc"]), _message(err)) for err in exc.errors())
+        config = None
+    if problems:
+        where = str(path) if path else "configuration"
+        lines = [problem.describe(where, text) for problem in problems]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    return config
+
+
+@dataclass(frozen=True)
+class Problem:
+    loc: tuple
+    message: str
+
+    def describe(self, where: str, text: str) -> str:
+        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in self.loc).replace(".[", "[")
+        line = _line_of(self.loc, text)
+        at = f"{where}, line {line}" if line else where
+        return f"{key}: {self.message} ({at})"
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check its spelling; config/monitor.example.toml lists every key)"
+    if error["type"] == "missing":
+        return "is required"
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    value = error.get("input")
+    if error["type"] not in ("value_error",) and isinstance(value, (str, int, float, bool)):
+        message = f"{message} (got {value!r})"
+    return message
+
+
+def _line_of(loc: tuple, text: str) -> int | None:
+    """Best-effort line number of the key named by ``loc`` in the TOML text."""
+    if not text or not loc:
+        return None
+    lines = text.splitlines()
+    start, end = 0, len(lines)
+    keys = [part for part in loc if isinstance(part, str)]
+    if loc[0] == "sources" and len(loc) > 1 and isinstance(loc[1], int):
+        headers = [i for i, line in enumerate(lines) if re.match(r"^\s*\[\[\s*sources\s*\]\]", line)]
+        if loc[1] < len(headers):
+            start = headers[loc[1]]
+            end = headers[loc[1] + 1] if loc[1] + 1 < len(headers) else len(lines)
+        keys = keys[1:]
+    elif len(keys) > 1:
+        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, keys[:-1])) + r"\s*\]")
+        for i, line in enumerate(lines):
+            if header.match(line):
+                start = i
+                break
+        keys = keys[-1:]
+    if not keys:
+        return start + 1 if start else None
+    pattern = re.compile(r'^\s*"?' + re.escape(keys[-1]) + r'"?\s*=')
+    for i in range(start, end):
+        if pattern.match(lines[i]):
+            return i + 1
+    section = re.compile(r"^\s*\[\s*" + re.escape(keys[-1]) + r"\s*\]")
+    for i, line in enumerate(lines):
+        if section.match(line):
+            return i + 1
+    return None

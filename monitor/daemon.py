@@ -1,0 +1,143 @@
+"""``monitor run``: the scheduler that drives every source and the periodic jobs.
+
+One APScheduler job per source on its interval, with jitter so that sources do not all fire at
+once; ``max_instances=1`` keeps two polls of one source from overlapping and ``coalesce`` turns a
+backlog of missed runs into one. A failing source backs off (see ``Pipeline.poll``) and never
+stops the others. SIGTERM or SIGINT lets the running jobs finish, then closes the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.clock import Clock, system_clock
+from monitor.config import Config
+from monitor.pipeline import Pipeline
+from monitor.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A periodic job: ``func()`` run on ``trigger``."""
+
+    id: str
+    func: Callable[[], Any]
+    trigger: BaseTrigger
+    first_run: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
+    jobs = []
+    now = datetime.now(timezone.utc)
+    for settings in config.sources:
+        if not settings.enabled:
+            continue
+        seconds = max(settings.interval.total_seconds(), 1.0)
+        jitter = min(30.0, seconds * 0.1)
+        jobs.append(
+            JobSpec(
+                id=f"poll:{settings.name}",
+                func=lambda name=settings.name: pipeline.poll(name, respect_backoff=True),
+                trigger=IntervalTrigger(seconds=seconds, jitter=jitter or None),
+                # a small stagger so that a restart does not fire every source in the same second
+                first_run=now + timedelta(seconds=random.uniform(0, min(5.0, seconds))),
+            )
+        )
+    return jobs
+
+
+def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = system_clock) -> list[JobSpec]:
+    """Every job the daemon runs: the sources, then the periodic capabilities."""
+    return source_jobs(config, pipeline)
+
+
+class Daemon:
+    def __init__(self, jobs: list[JobSpec], *, on_stop: Callable[[], None] | None = None, workers: int = 4):
+        self.jobs = jobs
+        self.on_stop = on_stop
+        self.stopped = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=timezone.utc,
+        )
+
+    def start(self) -> None:
+        for job in self.jobs:
+            self.scheduler.add_job(
+                _guarded(job), job.trigger, id=job.id, name=job.id,
+                next_run_time=job.first_run, **job.options,
+            )
+        self.scheduler.start()
+        logger.info("monitor started: %d jobs (%s)", len(self.jobs), ", ".join(j.id for j in self.jobs))
+
+    def stop(self) -> None:
+        """Finish the running jobs, then stop. Safe to call twice."""
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.on_stop:
+            self.on_stop()
+        logger.info("monitor stopped")
+
+    def run_forever(self, tick: Callable[[], None] | None = None, tick_every: float = 10.0) -> None:
+        """Start, then wait for SIGTERM/SIGINT; ``tick`` runs in the main thread between waits."""
+        wake = threading.Event()
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            logger.info("received %s: finishing running jobs", signal.Signals(signum).name)
+            wake.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.start()
+        try:
+            while not wake.wait(tick_every):
+                if tick:
+                    tick()
+        finally:
+            self.stop()
+
+
+def _guarded(job: JobSpec) -> Callable[[], None]:
+    """A job whose failure is logged and never stops the scheduler."""
+
+    def run() -> None:
+        try:
+            job.func()
+        except Exception:  # noqa: BLE001
+            logger.exception("job=%s failed", job.id)
+
+    return run
+
+
+def run_daemon(config: Config) -> None:
+    """Open everything, run until a signal, close everything."""
+    from monitor.app import build_pipeline, open_store
+
+    store = open_store(config)
+    pipeline = build_pipeline(config, store)
+
+    def close() -> None:
+        for connector in pipeline.connectors.values():
+            connector.close()
+        store.close()
+
+    daemon = Daemon(build_jobs(config, store, pipeline), on_stop=close)
+    daemon.run_forever()

@@ -1,0 +1,193 @@
+"""One poll of one source: fetch, classify what is new, store it all in one transaction.
+
+::
+
+    connector.fetch(cursor) ──► items, next_cursor            (network; outside the transaction)
+    classifier.classify(new texts) ──► verdicts               (CPU; outside the transaction)
+    BEGIN
+      upsert items · save verdicts · hooks.on_ingest (cases, alerts) · advance cursor
+    COMMIT
+
+A crash before COMMIT leaves the old cursor, so the next poll fetches the same items again and
+the store's uniqueness on (source, native_id) keeps them from doubling. A crash after COMMIT
+leaves nothing to redo.
+
+Hooks are the seams where the other capabilities plug in (acknowledgement cases, alerts, source
+health). Each runs inside the poll's transaction, so what it writes is atomic with the items.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from classifiers.base import Classifier, NullClassifier, Verdict
+from connectors import connector_class
+from connectors.base import Connector, Item, SourceSettings
+from monitor.clock import Clock, system_clock
+from monitor.config import Config
+from monitor.errors import AuthError, RateLimited, SourceError
+from monitor.store import SourceState, Store, StoredItem
+
+logger = logging.getLogger(__name__)
+
+#: The longest a failing source waits between attempts (a rate limit's own reset may be later).
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestBatch:
+    """What one successful poll stored, handed to each hook inside the transaction."""
+
+    source: SourceSettings
+    stored: list[StoredItem]
+    verdicts: dict[int, Verdict]
+    polled_at: datetime
+
+    @property
+    def new(self) -> list[StoredItem]:
+        return [s for s in self.stored if s.new]
+
+
+class PipelineHook:
+    """A capability that reacts to polls. Every method runs inside the poll's transaction."""
+
+    def on_ingest(self, store: Store, batch: IngestBatch) -> None:
+        """Items were stored (``batch.new`` are the first-seen ones)."""
+
+    def on_failure(self, store: Store, source: SourceSettings, state: SourceState, error: Exception) -> None:
+        """A poll failed; ``state`` already counts this failure."""
+
+    def on_recovery(self, store: Store, source: SourceSettings, previous: SourceState) -> None:
+        """A poll worked after one or more failures (``previous`` is the failing state)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollResult:
+    source: str
+    fetched: int = 0
+    new: int = 0
+    flagged: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+    skipped: bool = False  # in back-off: not polled this time
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Pipeline:
+    config: Config
+    store: Store
+    classifier: Classifier = field(default_factory=NullClassifier)
+    clock: Clock = system_clock
+    hooks: Sequence[PipelineHook] = ()
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    http_factory: Any = None  # callable(settings) -> httpx.Client, for tests and proxies
+
+    def connector(self, name: str) -> Connector:
+        """The connector of a configured source, built once."""
+        if name not in self.connectors:
+            settings = self.config.source(name)
+            kwargs: dict[str, Any] = {"clock": self.clock}
+            if self.http_factory is not None:
+                kwargs["http"] = self.http_factory(settings)
+            self.connectors[name] = connector_class(settings.type)(settings, **kwargs)
+        return self.connectors[name]
+
+    def poll(self, name: str, *, respect_backoff: bool = False) -> PollResult:
+        """Poll one source once. Never raises for a source's failure: it is recorded instead."""
+        settings = self.config.source(name)
+        previous = self.store.source_state(name)
+        now = self.clock()
+        if respect_backoff and previous.backoff_until and previous.backoff_until > now:
+            return PollResult(source=name, skipped=True)
+        try:
+            connector = self.connector(name)
+            items, cursor = connector.fetch(previous.cursor)
+            items = [item for item in items if item.source == name]
+            fresh = self._first_seen(name, items)
+            verdicts = self._classify(name, fresh)
+            with self.store.transaction():
+                stored = self.store.upsert_items(items)
+                by_key = {(s.item.source, s.item.native_id): s.id for s in stored}
+                verdict_by_id = {by_key[(i.source, i.native_id)]: v for i, v in zip(fresh, verdicts)}
+                for item_id, verdict in verdict_by_id.items():
+                    self.store.save_verdict(item_id, verdict)
+                batch = IngestBatch(
+                    source=settings, stored=stored, verdicts=verdict_by_id, polled_at=self.clock()
+                )
+                for hook in self.hooks:
+                    hook.on_ingest(self.store, batch)
+                self.store.record_success(name, cursor, len(batch.new), extra=connector.status() or None)
+                if previous.consecutive_failures:
+                    for hook in self.hooks:
+                        hook.on_recovery(self.store, settings, previous)
+        except Exception as exc:  # noqa: BLE001 - a source's failure must never stop the others
+            return self._fail(settings, previous, exc)
+        if previous.consecutive_failures:
+            logger.info("source=%s recovered after %d failed polls", name, previous.consecutive_failures)
+        new = len(batch.new)
+        flagged = sum(1 for v in verdict_by_id.values() if v.flagged)
+        logger.info("source=%s polled: %d fetched, %d new, %d flagged", name, len(items), new, flagged)
+        return PollResult(source=name, fetched=len(items), new=new, flagged=flagged)
+
+    def _first_seen(self, name: str, items: list[Item]) -> list[Item]:
+        """The items not stored yet, each once (what gets classified)."""
+        known = self.store.existing_ids(name, (i.native_id for i in items))
+        fresh: dict[str, Item] = {}
+        for item in items:
+            if item.native_id not in known:
+                fresh.setdefault(item.native_id, item)
+        return list(fresh.values())
+
+    def _classify(self, name: str, items: list[Item]) -> list[Verdict]:
+        if not items:
+            return []
+        verdicts = self.classifier.classify([item.text for item in items])
+        if len(verdicts) != len(items):
+            raise RuntimeError(f"classifier returned {len(verdicts)} verdicts for {len(items)} texts")
+        return verdicts
+
+    def _fail(self, settings: SourceSettings, previous: SourceState, exc: Exception) -> PollResult:
+        name = settings.name
+        kind, message = describe_failure(exc)
+        backoff_until = self._backoff_until(settings, previous.consecutive_failures + 1, exc)
+        try:
+            with self.store.transaction():
+                state = self.store.record_failure(name, kind, message, backoff_until)
+                for hook in self.hooks:
+                    hook.on_failure(self.store, settings, state, exc)
+        except Exception:  # noqa: BLE001 - even the failure record failed (disk full?)
+            logger.exception("source=%s could not record its failure", name)
+        if previous.consecutive_failures == 0 or previous.last_error_kind != kind:
+            if kind == "error":
+                logger.error("source=%s failed: %s", name, message, exc_info=exc)
+            else:
+                logger.error("source=%s failed (%s): %s", name, kind, message)
+        else:
+            logger.debug("source=%s still failing (%s): %s", name, kind, message)
+        return PollResult(source=name, error=message, error_kind=kind)
+
+    def _backoff_until(self, settings: SourceSettings, failures: int, exc: Exception) -> datetime:
+        now = self.clock()
+        wait = min(settings.interval * (2 ** min(failures - 1, 16)), max(MAX_BACKOFF, settings.interval))
+        if isinstance(exc, RateLimited) and exc.retry_at is not None:
+            return exc.retry_at
+        return now + wait
+
+
+def describe_failure(exc: Exception) -> tuple[str, str]:
+    """(kind, message) of a poll failure: kind is auth, rate_limited, transient or error."""
+    if isinstance(exc, AuthError):
+        return "auth", str(exc)
+    if isinstance(exc, RateLimited):
+        when = f" until {exc.retry_at.isoformat(timespec='seconds')}" if exc.retry_at else ""
+        return "rate_limited", f"{exc}{' (waiting' + when + ')' if when else ''}"
+    if isinstance(exc, SourceError):
+        return "transient", str(exc)
+    return "error", f"unexpected {type(exc).__name__}: {exc}"

@@ -1,0 +1,107 @@
+"""``monitor status``: each source's health, open cases and the outbox backlog."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from monitor.clock import Clock, system_clock
+from monitor.config import Config
+from monitor.store import Store
+
+
+def collect_status(config: Config, store: Store, clock: Clock = system_clock) -> dict[str, Any]:
+    """A JSON-ready snapshot of the monitor's health."""
+    now = clock()
+    sources = []
+    for settings in config.sources:
+        state = store.source_state(settings.name)
+        if state.last_success_at is None and state.consecutive_failures == 0:
+            health = "never polled"
+        elif state.last_error_kind == "auth" and state.consecutive_failures:
+            health = "blind: credentials refused"
+        elif state.consecutive_failures:
+            health = "failing"
+        else:
+            health = "ok"
+        sources.append(
+            {
+                "name": settings.name,
+                "type": settings.type,
+                "official": settings.official,
+                "enabled": settings.enabled,
+                "health": health,
+                "items": store.count_items(settings.name),
+                "last_success_at": _iso(state.last_success_at),
+                "last_error": state.last_error,
+                "last_error_kind": state.last_error_kind,
+                "last_error_at": _iso(state.last_error_at),
+                "consecutive_failures": state.consecutive_failures,
+                "failing_since": _iso(state.failing_since),
+                "next_attempt_after": _iso(state.backoff_until) if state.backoff_until and state.backoff_until > now else None,
+                "extra": state.extra or {},
+            }
+        )
+    cases = _count(store, "SELECT state, count(*) FROM cases GROUP BY state")
+    overdue = store.execute(
+        "SELECT count(*) FROM cases WHERE state = 'open' AND due_at < ?", (now.isoformat(timespec="microseconds"),)
+    ).fetchone()[0]
+    outbox = _count(store, "SELECT state, count(*) FROM alerts GROUP BY state")
+    failed_alerts = store.query(
+        "SELECT channel, recipient, kind, last_error FROM alerts WHERE state = 'failed' ORDER BY id DESC LIMIT 5"
+    )
+    return {
+        "school": config.school.name,
+        "database": str(store.path),
+        "checked_at": _iso(now),
+        "sources": sources,
+        "cases": {"open": cases.get("open", 0), "overdue": overdue, **{k: v for k, v in cases.items() if k != "open"}},
+        "outbox": {
+            "pending": outbox.get("pending", 0) + outbox.get("sending", 0),
+            "sent": outbox.get("sent", 0),
+            "failed": outbox.get("failed", 0),
+            "recent_failures": failed_alerts,
+        },
+    }
+
+
+def format_status(status: dict[str, Any], tz) -> str:
+    """The status as a few lines a person reads at a glance (times in the school's zone)."""
+    lines = [f"{status['school']} — database {status['database']}", ""]
+    if not status["sources"]:
+        lines.append("No sources configured.")
+    for source in status["sources"]:
+        lines.append(f"{source['name']} ({source['type']}{', official' if source['official'] else ''}): {source['health']}")
+        lines.append(f"    items stored: {source['items']}   last success: {_local(source['last_success_at'], tz)}")
+        if source["consecutive_failures"]:
+            lines.append(
+                f"    failing since {_local(source['failing_since'], tz)} "
+                f"({source['consecutive_failures']} failed polls): {source['last_error']}"
+            )
+        elif source["last_error"]:
+            lines.append(f"    last error ({_local(source['last_error_at'], tz)}): {source['last_error']}")
+        for key, value in sorted(source["extra"].items()):
+            lines.append(f"    {key.replace('_', ' ')}: {value}")
+    cases, outbox = status["cases"], status["outbox"]
+    lines += [
+        "",
+        f"Cases: {cases['open']} open, {cases['overdue']} overdue.",
+        f"Outbox: {outbox['pending']} waiting, {outbox['sent']} sent, {outbox['failed']} failed.",
+    ]
+    for failure in outbox["recent_failures"]:
+        lines.append(f"    failed {failure['kind']} to {failure['channel']} {failure['recipient'] or ''}: {failure['last_error']}")
+    return "\n".join(lines)
+
+
+def _count(store: Store, sql: str) -> dict[str, int]:
+    return {row[0]: row[1] for row in store.execute(sql)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _local(value: str | None, tz) -> str:
+    if not value:
+        return "never"
+    return datetime.fromisoformat(value).astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")

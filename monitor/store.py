@@ -1,0 +1,459 @@
+"""The store: one SQLite file (WAL mode), opened through sqlite-utils.
+
+Tables (see :data:`MIGRATIONS` for the columns):
+
+- ``items``: every comment, reply, post and mention, unique on (source, native_id);
+- ``source_state``: per source, the cursor and its health (last success, last error, failures);
+- ``verdicts``: the classifier's verdict for an item, with the model's name and version;
+- ``cases``: acknowledgement cases and how each was closed;
+- ``alerts``: the outbox; every alert has a unique idempotency key;
+- ``source_outages``: each period in which a source failed (open while it still fails);
+- ``audit_log``: what people did (acknowledged, escalated, marked "not abusive").
+
+The schema version is SQLite's ``user_version``; :data:`MIGRATIONS` are applied in order at
+start, each in its own transaction, so an older database is brought forward and never back.
+
+All writes of one poll happen inside :meth:`Store.transaction`, which holds the store's lock:
+one writer at a time, from any thread. sqlite-utils' own write helpers commit by themselves, so
+inside a transaction this module writes with plain SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import sqlite_utils
+
+from connectors.base import Item
+from monitor.clock import Clock, require_aware, system_clock
+from monitor.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+
+def to_db(value: datetime | None) -> str | None:
+    """An aware datetime as sortable UTC text: ``2026-11-22T09:30:00.000000+00:00``."""
+    if value is None:
+        return None
+    return require_aware(value).isoformat(timespec="microseconds")
+
+
+def from_db(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _v1_core(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            url TEXT,
+            author_id TEXT,
+            author_name TEXT,
+            author_handle TEXT,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            parent_id TEXT,
+            thread_id TEXT,
+            by_school INTEGER NOT NULL DEFAULT 0,
+            engagement INTEGER,
+            raw TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            UNIQUE (source, native_id)
+        )"""
+    )
+    db.execute("CREATE INDEX items_created ON items (created_at)")
+    db.execute("CREATE INDEX items_thread ON items (source, thread_id)")
+    db.execute("CREATE INDEX items_parent ON items (source, parent_id)")
+    db.execute(
+        """CREATE TABLE source_state (
+            source TEXT PRIMARY KEY,
+            cursor TEXT,
+            last_poll_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_kind TEXT,
+            last_error_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            failing_since TEXT,
+            backoff_until TEXT,
+            items_total INTEGER NOT NULL DEFAULT 0,
+            extra TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE verdicts (
+            item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+            score REAL NOT NULL,
+            flagged INTEGER NOT NULL,
+            labels TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            classified_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL UNIQUE REFERENCES items (id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open',
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,
+            closed_by TEXT,
+            closed_how TEXT,
+            note TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX cases_state_due ON cases (state, due_at)")
+    db.execute(
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT,
+            source TEXT,
+            item_id INTEGER,
+            case_id INTEGER,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            sent_at TEXT,
+            receipt TEXT,
+            last_error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX alerts_pending ON alerts (state, channel, id)")
+    db.execute(
+        """CREATE TABLE source_outages (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            last_error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX source_outages_source ON source_outages (source, started_at)")
+    db.execute(
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            case_id INTEGER,
+            item_id INTEGER,
+            detail TEXT
+        )"""
+    )
+
+
+#: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_core]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations the database lacks, each in its own transaction; return the version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database is at schema version {version}, newer than this monitor knows "
+            f"({SCHEMA_VERSION}): upgrade the monitor, or restore a backup"
+        )
+    for number in range(version, target):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        logger.info("database migrated to schema version %d", number + 1)
+    return max(version, target)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredItem:
+    """An item as stored: its row id, and whether this poll saw it for the first time."""
+
+    id: int
+    item: Item
+    new: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceState:
+    source: str
+    cursor: Any = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    failing_since: datetime | None = None
+    backoff_until: datetime | None = None
+    items_total: int = 0
+    extra: dict[str, Any] | None = None
+
+
+class Store:
+    """The monitor's database. Thread-safe: every access holds one lock."""
+
+    def __init__(self, path: str | Path, *, clock: Clock = system_clock):
+        self.path = Path(path)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._depth = 0
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """One atomic unit of work. Nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                self.db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self.db.execute(sql, params)
+
+    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query(sql, params))
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError:
+                pass
+            self.db.conn.close()
+
+    # -- items ------------------------------------------------------------------------------
+
+    def existing_ids(self, source: str, native_ids: Iterable[str]) -> set[str]:
+        """The subset of ``native_ids`` already stored for ``source``."""
+        ids = list(dict.fromkeys(native_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.execute(
+                f"SELECT native_id FROM items WHERE source = ? AND native_id IN ({marks})",
+                [source, *chunk],
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def upsert_items(self, items: Iterable[Item]) -> list[StoredItem]:
+        """Store items; an item seen before keeps its first-seen time and its row id.
+
+        Returns one StoredItem per distinct (source, native_id), in the order given.
+        """
+        now = to_db(self.now())
+        stored: dict[tuple[str, str], StoredItem] = {}
+        with self.transaction():
+            for item in items:
+                key = (item.source, item.native_id)
+                if key in stored:
+                    continue
+                row = self.execute(
+                    "SELECT id FROM items WHERE source = ? AND native_id = ?", key
+                ).fetchone()
+                if row:
+                    self.execute(
+                        "UPDATE items SET last_seen = ?, engagement = COALESCE(?, engagement) WHERE id = ?",
+                        (now, item.engagement, row[0]),
+                    )
+                    stored[key] = StoredItem(id=row[0], item=item, new=False)
+                    continue
+                cursor = self.execute(
+                    """INSERT INTO items (source, native_id, kind, url, author_id, author_name,
+                        author_handle, text, created_at, parent_id, thread_id, by_school, engagement,
+                        raw, first_seen, last_seen)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        item.source, item.native_id, item.kind, item.url, item.author_id,
+                        item.author_name, item.author_handle, _clean_text(item.text),
+                        to_db(item.created_at), item.parent_id, item.thread_id, int(item.by_school),
+                        item.engagement, json.dumps(item.raw, ensure_ascii=False, default=str),
+                        now, now,
+                    ),
+                )
+                stored[key] = StoredItem(id=cursor.lastrowid, item=item, new=True)
+        return list(stored.values())
+
+    def count_items(self, source: str | None = None) -> int:
+        if source is None:
+            return self.execute("SELECT count(*) FROM items").fetchone()[0]
+        return self.execute("SELECT count(*) FROM items WHERE source = ?", (source,)).fetchone()[0]
+
+    # -- verdicts ---------------------------------------------------------------------------
+
+    def save_verdict(self, item_id: int, verdict) -> None:
+        self.execute(
+            """INSERT OR REPLACE INTO verdicts
+               (item_id, score, flagged, labels, reasons, model, model_version, classified_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                item_id, float(verdict.score), int(verdict.flagged), json.dumps(dict(verdict.labels)),
+                json.dumps(list(verdict.reasons), ensure_ascii=False), verdict.model,
+                verdict.model_version, to_db(self.now()),
+            ),
+        )
+
+    # -- source state -----------------------------------------------------------------------
+
+    def source_state(self, source: str) -> SourceState:
+        rows = self.query("SELECT * FROM source_state WHERE source = ?", (source,))
+        if not rows:
+            return SourceState(source=source)
+        row = rows[0]
+        return SourceState(
+            source=source,
+            cursor=json.loads(row["cursor"]) if row["cursor"] is not None else None,
+            last_poll_at=from_db(row["last_poll_at"]),
+            last_success_at=from_db(row["last_success_at"]),
+            last_error=row["last_error"],
+            last_error_kind=row["last_error_kind"],
+            last_error_at=from_db(row["last_error_at"]),
+            consecutive_failures=row["consecutive_failures"],
+            failing_since=from_db(row["failing_since"]),
+            backoff_until=from_db(row["backoff_until"]),
+            items_total=row["items_total"],
+            extra=json.loads(row["extra"]) if row["extra"] else None,
+        )
+
+    def _ensure_state(self, source: str) -> None:
+        self.execute("INSERT OR IGNORE INTO source_state (source) VALUES (?)", (source,))
+
+    def record_success(self, source: str, cursor: Any, new_items: int, extra: dict | None = None) -> None:
+        """The poll worked: advance the cursor, clear the failure streak (same transaction as the items)."""
+        now = to_db(self.now())
+        with self.transaction():
+            self._ensure_state(source)
+            self.execute(
+                """UPDATE source_state SET cursor = ?, last_poll_at = ?, last_success_at = ?,
+                    consecutive_failures = 0, failing_since = NULL, backoff_until = NULL,
+                    items_total = items_total + ?, extra = COALESCE(?, extra)
+                   WHERE source = ?""",
+                (
+                    json.dumps(cursor), now, now, new_items,
+                    json.dumps(extra) if extra else None, source,
+                ),
+            )
+            self.execute(
+                "UPDATE source_outages SET ended_at = ? WHERE source = ? AND ended_at IS NULL", (now, source)
+            )
+
+    def record_failure(
+        self, source: str, kind: str, message: str, backoff_until: datetime | None,
+        extra: dict | None = None,
+    ) -> SourceState:
+        """The poll failed: keep the cursor, count the failure, remember when it began."""
+        now = to_db(self.now())
+        with self.transaction():
+            self._ensure_state(source)
+            self.execute(
+                """UPDATE source_state SET last_poll_at = ?, last_error = ?, last_error_kind = ?,
+                    last_error_at = ?, consecutive_failures = consecutive_failures + 1,
+                    failing_since = COALESCE(failing_since, ?), backoff_until = ?,
+                    extra = COALESCE(?, extra)
+                   WHERE source = ?""",
+                (
+                    now, message, kind, now, now, to_db(backoff_until),
+                    json.dumps(extra) if extra else None, source,
+                ),
+            )
+            updated = self.execute(
+                "UPDATE source_outages SET last_error = ?, kind = ? WHERE source = ? AND ended_at IS NULL",
+                (message, kind, source),
+            )
+            if updated.rowcount == 0:
+                self.execute(
+                    "INSERT INTO source_outages (source, kind, started_at, last_error) VALUES (?, ?, ?, ?)",
+                    (source, kind, now, message),
+                )
+            return self.source_state(source)
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit(
+        self, actor: str, action: str, *, case_id: int | None = None, item_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.execute(
+            "INSERT INTO audit_log (at, actor, action, case_id, item_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                to_db(self.now()), actor, action, case_id, item_id,
+                json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
+            ),
+        )
+
+
+def _clean_text(text: str) -> str:
+    """Text that SQLite can store: lone surrogates (from bad JSON escapes) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
