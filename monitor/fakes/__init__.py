@@ -1,4 +1,20 @@
 """Local fake platforms: real HTTP servers on 127.0.0.1 that speak each platform's wire format.
 
-The test suite and ``monitor demo`` both use them; nothing here reaches the network.
+The test suite (including the contract suite every connector passes) and ``monitor demo`` both
+use them; nothing here reaches the network. Each platform module defines a
+:class:`monitor.fakes.base.FakePlatform` subclass and is listed in :data:`PLATFORMS`.
 """
+
+from __future__ import annotations
+
+import importlib
+
+#: source ``type`` -> "module:Class" of its fake platform
+PLATFORMS: dict[str, str] = {
+    "rss": "monitor.fakes.rss:FakeFeed",
+}
+
+
+def fake_platform(type_name: str):
+    module_name, class_name = PLATFORMS[type_name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
