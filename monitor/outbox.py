@@ -38,6 +38,8 @@ class Alert:
     item_id: int | None = None
     case_id: int | None = None
     escalate: bool = False
+    #: False for alerts meant only for ``extra_recipients`` (e.g. the principal's digest)
+    moderators: bool = True
     extra_recipients: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -45,12 +47,12 @@ def routes(config: Config, alert: Alert) -> list[tuple[str, str | None]]:
     """(channel, recipient) pairs that should receive ``alert``, without repeats."""
     found: list[tuple[str, str | None]] = []
     slack, email = config.notify.slack, config.notify.email
-    if slack is not None:
+    if slack is not None and alert.moderators:
         found.append(("slack", slack.channel))
-    if email is not None:
+    if email is not None and alert.moderators:
         found.extend(("email", address) for address in email.moderators)
     extra = list(alert.extra_recipients)
-    if alert.source:
+    if alert.source and alert.moderators:
         try:
             extra.extend(config.source(alert.source).leads)
         except Exception:  # noqa: BLE001 - a source removed from the configuration
