@@ -1,0 +1,35 @@
+"""Shared fixtures: real SQLite files in tmp_path, a manual clock, configurations from dicts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.clock import ManualClock
+from monitor.config import Config, parse_config
+from monitor.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock):
+    store = Store(tmp_path / "monitor.db", clock=clock)
+    yield store
+    store.close()
+
+
+def make_config(tmp_path: Path | None = None, **sections: Any) -> Config:
+    """A validated Config from keyword sections, e.g. make_config(sources=[{...}])."""
+    data = dict(sections)
+    if tmp_path is not None:
+        data.setdefault("storage", {"path": str(tmp_path / "monitor.db")})
+    return parse_config(data)

@@ -1,0 +1,153 @@
+"""The contract every connector passes, run against each platform's fake server.
+
+- a second poll returns nothing new;
+- a crash between fetch and commit repeats nothing and loses nothing;
+- a malformed record is skipped and the rest kept;
+- an authentication failure is an AuthError that the pipeline records and status reports;
+- a reply by the school's own account is marked as such and points at the comment it answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from itertools import count
+
+import pytest
+
+from connectors import connector_class
+from monitor.config import parse_config
+from monitor.errors import AuthError
+from monitor.fakes import PLATFORMS, fake_platform
+from monitor.pipeline import Pipeline, PipelineHook
+from monitor.status import collect_status
+from monitor.store import Store
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashOnce(PipelineHook):
+    """Fails inside the poll's transaction, as a power cut between fetch and commit would."""
+
+    def __init__(self) -> None:
+        self.armed = True
+
+    def on_ingest(self, store, batch) -> None:
+        if self.armed:
+            self.armed = False
+            raise Crash("simulated crash before commit")
+
+
+@pytest.fixture(params=sorted(PLATFORMS))
+def platform(request):
+    with fake_platform(request.param)() as fake:
+        yield fake
+
+
+@pytest.fixture
+def times():
+    """Increasing timestamps in the recent past, as platforms report them."""
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    steps = count(1)
+    return lambda: start + timedelta(seconds=next(steps) * 30)
+
+
+def make_pipeline(platform, tmp_path, hooks=()):
+    raw = platform.source_config("contract")
+    raw["official"] = platform.has_threads
+    config = parse_config({"sources": [raw], "storage": {"path": str(tmp_path / "m.db")}})
+    store = Store(config.database_path)
+    return Pipeline(config=config, store=store, hooks=list(hooks)), store
+
+
+def stored_ids(store: Store) -> list[str]:
+    return [row["native_id"] for row in store.query("SELECT native_id FROM items WHERE source = 'contract'")]
+
+
+def test_second_poll_returns_nothing_new(platform, tmp_path, times):
+    posted = [platform.add_comment(f"Comment number {n} 👍", at=times()) for n in range(3)]
+    pipeline, store = make_pipeline(platform, tmp_path)
+    first = pipeline.poll("contract")
+    assert first.ok, first.error
+    assert set(posted) <= set(stored_ids(store))
+    second = pipeline.poll("contract")
+    assert second.ok, second.error
+    assert second.new == 0
+    ids = stored_ids(store)
+    assert len(ids) == len(set(ids))
+    store.close()
+
+
+def test_crash_between_fetch_and_commit_loses_and_repeats_nothing(platform, tmp_path, times):
+    posted = [platform.add_comment(f"Before the crash {n}", at=times()) for n in range(3)]
+    crash = CrashOnce()
+    pipeline, store = make_pipeline(platform, tmp_path, hooks=[crash])
+    cursor_before = store.source_state("contract").cursor
+    crashed = pipeline.poll("contract")
+    assert not crashed.ok and "simulated crash" in crashed.error
+    assert stored_ids(store) == []
+    assert store.source_state("contract").cursor == cursor_before
+
+    again = pipeline.poll("contract")
+    assert again.ok, again.error
+    ids = stored_ids(store)
+    assert set(posted) <= set(ids) and len(ids) == len(set(ids))
+
+    later = platform.add_comment("After the crash", at=times())
+    third = pipeline.poll("contract")
+    assert third.ok, third.error
+    assert later in stored_ids(store)
+    assert third.new == 1
+    store.close()
+
+
+def test_malformed_record_is_skipped_and_the_rest_kept(platform, tmp_path, times):
+    good = [platform.add_comment("Good before", at=times())]
+    platform.add_malformed()
+    good.append(platform.add_comment("Good after", at=times()))
+    pipeline, store = make_pipeline(platform, tmp_path)
+    result = pipeline.poll("contract")
+    assert result.ok, result.error
+    assert set(good) <= set(stored_ids(store))
+    store.close()
+
+
+def test_auth_failure_is_reported_and_recovers(platform, tmp_path, times):
+    platform.add_comment("Before expiry", at=times())
+    pipeline, store = make_pipeline(platform, tmp_path)
+    assert pipeline.poll("contract").ok
+    platform.expire_credentials()
+    with pytest.raises(AuthError):
+        pipeline.connector("contract").fetch(store.source_state("contract").cursor)
+    failed = pipeline.poll("contract")
+    assert failed.error_kind == "auth"
+    status = collect_status(pipeline.config, store)["sources"][0]
+    assert status["health"].startswith("blind")
+    assert status["consecutive_failures"] == 1 and status["last_error"]
+    platform.renew_credentials()
+    waiting = platform.add_comment("While blind", at=times())
+    assert pipeline.poll("contract").ok
+    assert waiting in stored_ids(store)
+    assert collect_status(pipeline.config, store)["sources"][0]["health"] == "ok"
+    store.close()
+
+
+def test_school_reply_points_at_the_comment(platform, tmp_path, times):
+    if not platform.has_threads:
+        pytest.skip(f"{platform.type} has no threads the school replies in")
+    comment = platform.add_comment("When is the parents' evening?", at=times())
+    pipeline, store = make_pipeline(platform, tmp_path)
+    assert pipeline.poll("contract").ok
+    reply = platform.add_school_reply(comment, "Thursday at 6pm, see the newsletter.", at=times())
+    assert pipeline.poll("contract").ok
+    rows = {r["native_id"]: r for r in store.query("SELECT * FROM items WHERE source = 'contract'")}
+    assert rows[reply]["by_school"] == 1
+    assert rows[reply]["parent_id"] == comment
+    assert rows[comment]["by_school"] == 0
+    store.close()
+
+
+def test_every_fake_platform_has_a_connector():
+    for type_name in PLATFORMS:
+        assert connector_class(type_name).type == type_name
