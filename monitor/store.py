@@ -293,7 +293,7 @@ class Store:
 
     def existing_ids(self, source: str, native_ids: Iterable[str]) -> set[str]:
         """The subset of ``native_ids`` already stored for ``source``."""
-        ids = list(dict.fromkeys(native_ids))
+        ids = list(dict.fromkeys(_clean_text(i) for i in native_ids))
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -318,7 +318,8 @@ class Store:
                 if key in stored:
                     continue
                 row = self.execute(
-                    "SELECT id FROM items WHERE source = ? AND native_id = ?", key
+                    "SELECT id FROM items WHERE source = ? AND native_id = ?",
+                    (item.source, _clean_text(item.native_id)),
                 ).fetchone()
                 if row:
                     self.execute(
@@ -333,11 +334,11 @@ class Store:
                         raw, first_seen, last_seen)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
-                        item.source, item.native_id, item.kind, item.url, item.author_id,
-                        item.author_name, item.author_handle, _clean_text(item.text),
-                        to_db(item.created_at), item.parent_id, item.thread_id, int(item.by_school),
-                        item.engagement, json.dumps(item.raw, ensure_ascii=False, default=str),
-                        now, now,
+                        item.source, _clean_text(item.native_id), item.kind, _clean_text(item.url),
+                        _clean_text(item.author_id), _clean_text(item.author_name),
+                        _clean_text(item.author_handle), _clean_text(item.text), to_db(item.created_at),
+                        _clean_text(item.parent_id), _clean_text(item.thread_id), int(item.by_school),
+                        item.engagement, json.dumps(item.raw, default=str), now, now,
                     ),
                 )
                 stored[key] = StoredItem(id=cursor.lastrowid, item=item, new=True)
@@ -454,8 +455,10 @@ class Store:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _clean_text(text: str) -> str:
+def _clean_text(text: str | None) -> str | None:
     """Text that SQLite can store: lone surrogates (from bad JSON escapes) become U+FFFD."""
+    if text is None:
+        return None
     try:
         text.encode("utf-8")
         return text
