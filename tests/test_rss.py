@@ -1,0 +1,151 @@
+"""The RSS/Atom connector over real HTTP: conditional GET, faults, encodings, Google Alerts, dedupe."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from connectors.rss import RSSConnector, RSSSettings, entry_key, strip_html, unwrap_link
+from monitor.errors import AuthError, RateLimited, TransientError
+from monitor.fakes.server import FakeServer, Request, Response
+from tests.conftest import FIXTURES
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture
+def server():
+    with FakeServer() as server:
+        yield server
+
+
+def connector(server: FakeServer, path: str = "/feed", timeout: str = "30s") -> RSSConnector:
+    settings = RSSSettings(name="news", type="rss", url=server.url + path, timeout=timeout)
+    return RSSConnector(settings, clock=lambda: NOW)
+
+
+def serve(server: FakeServer, path: str, body: bytes, content_type: str = "application/rss+xml", **headers):
+    server.route("GET", path)(lambda request: Response(200, body, {"Content-Type": content_type, **headers}))
+
+
+def test_conditional_get_sends_validators_and_304_keeps_the_cursor(server):
+    body = fixture("latin1.rss")
+
+    @server.route("GET", "/feed")
+    def feed(request: Request) -> Response:
+        if request.header("if-none-match") == '"v1"':
+            return Response(304, b"")
+        return Response(200, body, {"Content-Type": "application/rss+xml", "ETag": '"v1"',
+                                    "Last-Modified": "Thu, 19 Nov 2026 10:00:00 GMT"})
+
+    rss = connector(server)
+    items, cursor = rss.fetch(None)
+    assert len(items) == 1 and cursor["etag"] == '"v1"'
+    again, same = rss.fetch(cursor)
+    assert again == [] and same == cursor
+    sent = server.requests[-1]
+    assert sent.header("if-none-match") == '"v1"'
+    assert sent.header("if-modified-since") == "Thu, 19 Nov 2026 10:00:00 GMT"
+    assert "school-social-monitor" in sent.header("user-agent")
+
+
+def test_declared_non_utf8_encoding_is_honoured(server):
+    serve(server, "/feed", fixture("latin1.rss"))
+    items, _ = connector(server).fetch(None)
+    assert items[0].text == "Café opens near Ravens Wood £ school"
+    assert items[0].created_at == datetime(2026, 11, 19, 10, 0, tzinfo=timezone.utc)
+
+
+def test_google_alerts_links_are_unwrapped_and_titles_stripped(server):
+    serve(server, "/alerts", fixture("google-alerts.atom"), "application/atom+xml")
+    items, _ = connector(server, "/alerts").fetch(None)
+    assert [i.url for i in items] == [
+        "https://www.bromleynews.example/news/ravens-wood-charity",
+        "https://schools.example/ofsted/ravens-wood",
+    ]
+    assert items[0].text.startswith("Ravens Wood School pupils raise £2,000 for charity")
+    assert "<b>" not in items[0].text and items[0].kind == "mention"
+
+
+def test_a_thousand_entries(server):
+    serve(server, "/big", fixture("big-1000.rss"))
+    items, cursor = connector(server, "/big").fetch(None)
+    assert len(items) == 1000 and len({i.native_id for i in items}) == 1000
+    assert connector(server, "/big").fetch(cursor)[0] == []
+
+
+def test_changed_guids_with_the_same_story_are_not_new(server):
+    version = {"n": 1}
+
+    @server.route("GET", "/news")
+    def news(request: Request) -> Response:
+        n = version["n"]
+        body = (
+            '<rss version="2.0"><channel><title>t</title>'
+            f"<item><title>Ravens Wood wins award</title><link>https://n.example/a?utm_source=rss{n}</link>"
+            f"<guid>guid-{n}</guid></item></channel></rss>"
+        )
+        return Response(200, body, {"Content-Type": "application/rss+xml"})
+
+    rss = connector(server, "/news")
+    items, cursor = rss.fetch(None)
+    assert len(items) == 1
+    version["n"] = 2
+    assert rss.fetch(cursor)[0] == []
+
+
+def test_malformed_xml_keeps_readable_entries(server):
+    serve(server, "/bad", fixture("malformed.xml"))
+    items, _ = connector(server, "/bad").fetch(None)
+    assert "First story" in [i.text for i in items]
+
+
+def test_garbage_is_a_transient_error(server):
+    serve(server, "/json", fixture("not-a-feed.json"), "application/json")
+    with pytest.raises(TransientError, match="did not return a readable feed"):
+        connector(server, "/json").fetch(None)
+
+
+def test_429_is_rate_limited_until_retry_after(server):
+    server.script(Response(429, "slow down", {"Retry-After": "120"}))
+    with pytest.raises(RateLimited) as error:
+        connector(server).fetch(None)
+    assert error.value.retry_at == NOW + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 404])
+def test_server_errors_are_transient(server, status):
+    server.script(Response(status, "oops"))
+    with pytest.raises(TransientError, match=f"HTTP {status}"):
+        connector(server).fetch(None)
+
+
+def test_401_is_an_auth_error(server):
+    server.script(Response(401, "no"))
+    with pytest.raises(AuthError):
+        connector(server).fetch(None)
+
+
+def test_a_hanging_server_times_out(server):
+    server.script(Response(200, "late", delay=5))
+    with pytest.raises(TransientError, match="timed out"):
+        connector(server, timeout="0.3s").fetch(None)
+
+
+def test_refused_connection_is_transient():
+    settings = RSSSettings(name="news", type="rss", url="http://127.0.0.1:9/feed")
+    with pytest.raises(TransientError, match="cannot reach"):
+        RSSConnector(settings, http=httpx.Client(timeout=2)).fetch(None)
+
+
+def test_helpers():
+    assert strip_html("<b>Ravens</b>&nbsp;Wood &amp; co") == "Ravens Wood & co"
+    assert unwrap_link("https://www.google.com/url?rct=j&url=https://a.example/x%3Fid%3D1&ct=ga") == "https://a.example/x?id=1"
+    assert unwrap_link("https://a.example/x?utm_medium=rss&id=2") == "https://a.example/x?id=2"
+    assert entry_key("Ravens  Wood!", "https://www.a.example/x/") == entry_key("ravens wood", "https://a.example/x")
