@@ -132,6 +132,45 @@ def check_config(ctx: Context) -> None:
     click.echo(f"{config.path}: configuration is valid" + (f" ({len(problems)} warnings)" if problems else ""))
 
 
+@cli.group()
+def sla() -> None:
+    """Acknowledgement deadlines."""
+
+
+@sla.command("due")
+@click.option(
+    "--received", metavar="ISO8601",
+    help="When the comment was posted, with its UTC offset (2026-11-20T16:00:00Z, 2026-06-19T16:00+01:00). "
+    "A time without an offset is refused. Without this option, one timestamp per line is read from stdin.",
+)
+@click.option("--policy", type=click.Choice(["24h", "2wd"]), help="Deadline rule (default: sla.policy, else 24h).")
+@pass_ctx
+def sla_due(ctx: Context, received: str | None, policy: str | None) -> None:
+    """Print the acknowledgement deadline in ISO 8601 with the school's local offset.
+
+    Without a configuration file the defaults apply: Europe/London, GB-ENG holidays, close of
+    business 17:00, policy 24h.
+    """
+    from monitor.calendar import WorkingCalendar
+    from monitor.deadlines import deadlines_for_lines
+
+    config = ctx.config(required=False)
+    calendar = WorkingCalendar.from_config(config)
+    policy = policy or config.sla.policy
+    if received is not None:
+        try:
+            lines = deadlines_for_lines([received], policy, calendar)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).removeprefix("line 1: "), param_hint="--received") from None
+    else:
+        try:
+            lines = deadlines_for_lines(sys.stdin.read().splitlines(), policy, calendar)
+        except ValueError as exc:
+            raise click.ClickException(f"stdin {exc}") from None
+    for line in lines:
+        click.echo(line)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: a MonitorError is one line on stderr and exit code 1 (a traceback with --debug)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
