@@ -10,7 +10,9 @@
     │   ├── RateLimited          the platform asked us to wait until ``retry_at``
     │   └── TransientError       outage, timeout, 5xx, unreadable body: try again later
     └── NotifyError              an alert could not be delivered
+        ├── DeliveryInDoubt      the provider may have got it: check before sending again
         └── PermanentNotifyError retrying will not help (bad token, unknown channel)
+            └── ChannelRefused   the whole channel refuses us (revoked token, wrong password)
 
 Third-party exceptions are translated where they are caught (``raise AuthError(...) from exc``),
 with a message that a school's IT technician can act on.
@@ -66,3 +68,11 @@ class NotifyError(MonitorError):
 
 class PermanentNotifyError(NotifyError):
     """Retrying cannot help until a person changes something (token, channel, password)."""
+
+
+class DeliveryInDoubt(NotifyError):
+    """The request left but no answer came back (timeout, dropped connection): it may have arrived."""
+
+
+class ChannelRefused(PermanentNotifyError):
+    """Every message on this channel will be refused until a person fixes the configuration."""
