@@ -9,6 +9,7 @@ from monitor.errors import ConfigError
 #: source ``type`` -> "module:Class". Modules are imported only when a source uses them.
 REGISTRY: dict[str, str] = {
     "rss": "connectors.rss:RSSConnector",
+    "youtube": "connectors.youtube:YouTubeConnector",
 }
 
 

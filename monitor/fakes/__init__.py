@@ -12,6 +12,7 @@ import importlib
 #: source ``type`` -> "module:Class" of its fake platform
 PLATFORMS: dict[str, str] = {
     "rss": "monitor.fakes.rss:FakeFeed",
+    "youtube": "monitor.fakes.youtube:FakeYouTube",
 }
 
 

@@ -1,0 +1,81 @@
+"""Helpers shared by the connectors that speak a JSON web API through ``self.http`` (httpx).
+
+They translate what every such API has in common (network failures, 5xx, bodies that are not JSON)
+into the connector errors, and leave what differs (how a platform says "token expired" or
+"slow down") to each connector.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from connectors.base import Connector, TransientError, parse_timestamp
+
+
+def send(connector: Connector, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One HTTP request; a timeout or an unreachable host is a TransientError."""
+    try:
+        return connector.http.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"{_where(url)} timed out ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise TransientError(f"cannot reach {_where(url)}: {exc}") from exc
+
+
+def body_json(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when the body is empty or not JSON."""
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def expect_json(response: httpx.Response, shape: type = dict) -> Any:
+    """The body of a successful answer, which must decode to ``shape``; else a TransientError."""
+    if response.status_code >= 500:
+        raise TransientError(f"{_where(str(response.url))} answered HTTP {response.status_code}")
+    data = body_json(response)
+    if not isinstance(data, shape):
+        raise TransientError(
+            f"{_where(str(response.url))} answered HTTP {response.status_code} with an unreadable body"
+        )
+    return data
+
+
+def reset_time(value: str | None, now: datetime, *, relative: bool = False) -> datetime | None:
+    """When a rate-limit window reopens, from a reset header.
+
+    Platforms write it as Unix seconds, as seconds from now (``relative``), or as an ISO 8601 time.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            return None
+    if relative or number < 10**9:
+        return now + timedelta(seconds=max(number, 0))
+    return datetime.fromtimestamp(number, tz=timezone.utc)
+
+
+def newer(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two optional datetimes."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _where(url: str) -> str:
+    return httpx.URL(url).copy_with(query=None).__str__()

@@ -1,0 +1,169 @@
+"""The YouTube connector against the fake YouTube Data API on loopback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connectors.base import AuthError, RateLimited, TransientError
+from connectors.youtube import YouTubeConnector, next_pacific_midnight
+from monitor.clock import ManualClock
+from monitor.fakes.server import Response
+from monitor.fakes.youtube import SCHOOL_CHANNEL, FakeYouTube
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
+QUOTA_BODY = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your quota.",
+                        "errors": [{"message": "quota", "domain": "youtube.quota", "reason": "quotaExceeded"}]}}
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def fake():
+    with FakeYouTube(page_size=2, embedded_replies=1) as fake:
+        yield fake
+
+
+def connector(fake, clock, **overrides):
+    raw = {**fake.source_config("yt"), **overrides}
+    return YouTubeConnector(YouTubeConnector.Settings.model_validate(raw), clock=clock)
+
+
+def minutes_ago(n):
+    return NOW - timedelta(minutes=n)
+
+
+def thread_requests(fake):
+    return [r for r in fake.requests if r.path.endswith("/commentThreads")]
+
+
+def test_pages_over_several_pages_then_an_idle_poll_costs_one_request(fake, clock):
+    posted = [fake.add_comment(f"Comment {n}", at=minutes_ago(60 - n)) for n in range(7)]
+    yt = connector(fake, clock)
+    items, cursor = yt.fetch(None)
+    assert sorted(i.native_id for i in items) == sorted(posted)
+    assert len(thread_requests(fake)) == 4  # pages of two
+    assert all(i.kind == "comment" and i.url.endswith(f"&lc={i.native_id}") for i in items)
+    fake.requests.clear()
+    again, cursor = yt.fetch(cursor)
+    assert again == []
+    # the reply window is re-read; the school's recent threads fit on pages of two here
+    fake.page_size = 100
+    fake.requests.clear()
+    assert yt.fetch(cursor)[0] == []
+    assert len(fake.requests) == 1
+
+
+def test_empty_channel(fake, clock):
+    items, cursor = connector(fake, clock).fetch(None)
+    assert items == [] and cursor["checkpoint"] is None
+    assert len(fake.requests) == 1
+
+
+def test_first_poll_reads_back_only_the_backfill(fake, clock):
+    old = fake.add_comment("Last month", at=NOW - timedelta(days=30))
+    recent = fake.add_comment("Yesterday", at=NOW - timedelta(days=1))
+    items, _ = connector(fake, clock, backfill="7d").fetch(None)
+    assert [i.native_id for i in items] == [recent]
+    assert old not in [i.native_id for i in items]
+
+
+def test_quota_exceeded_waits_until_pacific_midnight(fake, clock):
+    fake.script(Response(403, QUOTA_BODY), path="commentThreads")
+    with pytest.raises(RateLimited) as raised:
+        connector(fake, clock).fetch(None)
+    # 09:00 UTC on 16 November is 01:00 PST: the quota resets at 00:00 PST on the 17th, 08:00 UTC
+    assert raised.value.retry_at == datetime(2026, 11, 17, 8, 0, tzinfo=timezone.utc)
+
+
+def test_next_pacific_midnight_follows_daylight_saving():
+    summer = datetime(2026, 7, 1, 6, 59, tzinfo=timezone.utc)  # 23:59 PDT on 30 June
+    assert next_pacific_midnight(summer) == datetime(2026, 7, 1, 7, 0, tzinfo=timezone.utc)
+
+
+def test_expired_credentials_are_an_auth_error(fake, clock):
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="refused the credentials"):
+        connector(fake, clock).fetch(None)
+
+
+def test_wrong_key_is_an_auth_error_and_the_key_stays_out_of_the_message(fake, clock):
+    with pytest.raises(AuthError) as raised:
+        connector(fake, clock, api_key="not-the-key").fetch(None)
+    assert "not-the-key" not in str(raised.value)
+
+
+@pytest.mark.parametrize("response", [
+    Response(503, {"error": {"code": 503, "message": "Backend Error", "errors": [{"reason": "backendError"}]}}),
+    Response(200, "{ this is not json", {"Content-Type": "application/json"}),
+    Response(200, {"kind": "youtube#commentThreadListResponse", "items": "nope"}),
+])
+def test_outages_and_unreadable_answers_are_transient(fake, clock, response):
+    fake.add_comment("Hello")
+    fake.script(response, path="commentThreads")
+    with pytest.raises(TransientError):
+        connector(fake, clock).fetch(None)
+
+
+def test_a_malformed_thread_is_skipped_and_the_rest_kept(fake, clock):
+    before = fake.add_comment("Good before", at=minutes_ago(10))
+    fake.add_malformed()
+    after = fake.add_comment("Good after", at=minutes_ago(5))
+    items, _ = connector(fake, clock).fetch(None)
+    assert sorted(i.native_id for i in items) == sorted([before, after])
+
+
+def test_deleted_author_and_missing_optional_fields(fake, clock):
+    gone = fake.add_comment("Author closed their channel", at=minutes_ago(3))
+    record = next(c for c in fake.comments if c.id == gone)
+    record.author_name = record.author_channel = None
+    items, _ = connector(fake, clock).fetch(None)
+    (item,) = items
+    assert item.author_id is None and item.author_name is None and item.author_handle is None
+    assert item.by_school is False and item.text == "Author closed their channel"
+
+
+def test_emoji_and_right_to_left_text_survive(fake, clock):
+    text = "شكرا للمدرسة 🎉👏 — תודה רבה"
+    fake.add_comment(text, author="والد", at=minutes_ago(2))
+    (item,), _ = connector(fake, clock).fetch(None)
+    assert item.text == text and item.author_name == "والد"
+
+
+def test_school_reply_on_an_older_thread_is_found_and_points_at_the_comment(fake, clock):
+    comment = fake.add_comment("When is the parents' evening?", at=minutes_ago(120))
+    for n in range(4):
+        fake.add_comment(f"Newer comment {n}", at=minutes_ago(60 - n))
+    yt = connector(fake, clock)
+    _, cursor = yt.fetch(None)
+    fake.add_comment("Me too", reply_to=comment, at=minutes_ago(30), likes=4)
+    fake.add_comment("And me", reply_to=comment, at=minutes_ago(20))
+    reply = fake.add_school_reply(comment, "Thursday at 6pm.", at=minutes_ago(10))
+    items, cursor = yt.fetch(cursor)
+    by_id = {i.native_id: i for i in items}
+    assert set(by_id) == {reply, *[c.id for c in fake.comments if c.parent == comment]}
+    assert len(by_id) == 3  # one embedded, the rest through comments.list
+    assert any(r.path.endswith("/comments") for r in fake.requests)
+    school = by_id[reply]
+    assert school.by_school and school.kind == "reply" and school.parent_id == comment
+    assert school.author_id == SCHOOL_CHANNEL and school.thread_id == fake.video_id
+    assert max(i.engagement or 0 for i in items) == 4
+    assert all(not i.by_school for i in items if i.native_id != reply)
+    assert yt.fetch(cursor)[0] == []
+
+
+def test_quota_units_are_counted_per_pacific_day_and_survive_a_restart(fake, clock):
+    for n in range(5):
+        fake.add_comment(f"Comment {n}", at=minutes_ago(30 - n))
+    yt = connector(fake, clock)
+    _, cursor = yt.fetch(None)
+    assert yt.status() == {"quota_units_today": len(fake.requests)} == {"quota_units_today": 3}
+    restarted = connector(fake, clock)
+    restarted.fetch(cursor)
+    assert restarted.status()["quota_units_today"] == len(fake.requests)
+    clock.set(datetime(2026, 11, 17, 8, 0, tzinfo=timezone.utc))  # midnight in California
+    assert restarted.status() == {"quota_units_today": 0}
