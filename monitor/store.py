@@ -8,7 +8,8 @@ Tables (see :data:`MIGRATIONS` for the columns):
 - ``cases``: acknowledgement cases and how each was closed;
 - ``alerts``: the outbox; every alert has a unique idempotency key;
 - ``source_outages``: each period in which a source failed (open while it still fails);
-- ``audit_log``: what people did (acknowledged, escalated, marked "not abusive").
+- ``audit_log``: what people did (acknowledged, escalated, marked "not abusive");
+- ``feedback``: items a moderator marked "not abusive", kept (with their text) for retraining.
 
 The schema version is SQLite's ``user_version``; :data:`MIGRATIONS` are applied in order at
 start, each in its own transaction, so an older database is brought forward and never back.
@@ -170,8 +171,31 @@ def _v1_core(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2_alerts_feedback(db: sqlite_utils.Database) -> None:
+    """Why an alert failed (one message, or the whole channel); moderators' feedback on verdicts."""
+    db.execute("ALTER TABLE alerts ADD COLUMN failure TEXT")
+    db.execute(
+        """CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER,
+            source TEXT,
+            label TEXT NOT NULL,
+            text TEXT NOT NULL,
+            score REAL,
+            labels TEXT,
+            model TEXT,
+            model_version TEXT,
+            by TEXT NOT NULL,
+            by_id TEXT,
+            how TEXT NOT NULL,
+            at TEXT NOT NULL,
+            UNIQUE (item_id, label)
+        )"""
+    )
+
+
 #: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_core]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_core, _v2_alerts_feedback]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
