@@ -116,6 +116,8 @@ class SlaSettings(Section):
     close_of_business: ClockTime = time(17, 0)
     holidays: str = "GB-ENG"
     closures: list[str] = Field(default_factory=list)
+    #: the school's term dates (.ics file, "" for none): its holiday, half-term, INSET days are closures
+    term_calendar: str = ""
     remind_before: Duration = timedelta(hours=4)
     escalate_after: Duration = timedelta(hours=4)
 

@@ -164,3 +164,12 @@ def test_a_bad_ics_file_is_a_config_error(tmp_path):
     bad.write_text("this is not a calendar", encoding="utf-8")
     with pytest.raises(ConfigError, match="not an iCalendar file"):
         closures_from_ics(bad)
+
+
+def test_term_calendar_in_the_configuration_is_relative_to_the_file(tmp_path):
+    (tmp_path / "terms.ics").write_text(TERM_DATES, encoding="utf-8")
+    config = make_config(sla={"term_calendar": "terms.ics", "closures": ["2026-12-21/2027-01-01"]})
+    config = config.model_copy(update={"path": tmp_path / "monitor.toml"})
+    calendar = WorkingCalendar.from_config(config)
+    assert not calendar.is_working_day(date(2026, 10, 27))  # half term, from the .ics
+    assert not calendar.is_working_day(date(2026, 12, 22))  # the configured closure still counts
