@@ -1,0 +1,1 @@
+"""Templates of the weekly digest (HTML email and its plain-text alternative)."""
