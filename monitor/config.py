@@ -143,6 +143,10 @@ class ClassifierSettings(Section):
     model: str = "default"
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     label_map: dict[str, str] = Field(default_factory=dict)
+    #: the safeguarding rules (threats, self-harm, personal data) beside the model
+    rules: bool = True
+    #: longer texts keep their head and tail only
+    max_chars: int = Field(default=2000, ge=100, le=1_000_000)
 
 
 class SlackSettings(Section):
