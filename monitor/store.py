@@ -194,8 +194,14 @@ def _v2_alerts_feedback(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3_case_notices(db: sqlite_utils.Database) -> None:
+    """When the SLA clock wrote each case's reminder, breach notice and escalation (each once)."""
+    for column in ("reminded_at", "breach_noticed_at", "escalated_at"):
+        db.execute(f"ALTER TABLE cases ADD COLUMN {column} TEXT")
+
+
 #: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_core, _v2_alerts_feedback]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_core, _v2_alerts_feedback, _v3_case_notices]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
