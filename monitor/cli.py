@@ -132,6 +132,42 @@ def check_config(ctx: Context) -> None:
     click.echo(f"{config.path}: configuration is valid" + (f" ({len(problems)} warnings)" if problems else ""))
 
 
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=True, file_okay=True, writable=True))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@pass_ctx
+def backup(ctx: Context, path: str, force: bool) -> None:
+    """Copy the database to PATH (a file, or a folder for a time-stamped file), safely while the daemon runs."""
+    from monitor.clock import system_clock
+    from monitor.maintenance import backup_database
+
+    config = ctx.config()
+    result = backup_database(config.database_path, path, now=system_clock(), overwrite=force)
+    click.echo(f"backed up {config.database_path} to {result.path} ({result.size} bytes, {result.items} items)")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@pass_ctx
+def purge(ctx: Context, dry_run: bool) -> None:
+    """Delete items older than storage.retention_days, with their verdicts and cases, and old sent alerts."""
+    from monitor.app import open_store
+    from monitor.maintenance import purge as purge_store
+
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        result = purge_store(store, config, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} data older than {result.cutoff.date().isoformat()} ({config.storage.retention_days} days): "
+        f"{result.items} items, {result.verdicts} verdicts, {result.cases} cases, "
+        f"{result.alerts} sent alerts, {result.outages} ended outages"
+    )
+
+
 @cli.group()
 def sla() -> None:
     """Acknowledgement deadlines."""

@@ -19,12 +19,14 @@ from typing import Any, Callable
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.pipeline import Pipeline
 from monitor.store import Store
+from monitor.systemd import Watchdog, notify, watchdog_interval
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +64,32 @@ def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
 
 def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = system_clock) -> list[JobSpec]:
     """Every job the daemon runs: the sources, then the periodic capabilities."""
-    return source_jobs(config, pipeline)
+    return source_jobs(config, pipeline) + [purge_job(config, store)]
+
+
+def purge_job(config: Config, store: Store) -> JobSpec:
+    """The retention purge, daily at night in the school's time zone."""
+    from monitor.maintenance import purge
+
+    return JobSpec(
+        id="purge",
+        func=lambda: purge(store, config),
+        trigger=CronTrigger(hour=3, minute=15, jitter=600, timezone=config.school.tz),
+    )
 
 
 class Daemon:
-    def __init__(self, jobs: list[JobSpec], *, on_stop: Callable[[], None] | None = None, workers: int = 4):
+    def __init__(
+        self,
+        jobs: list[JobSpec],
+        *,
+        on_stop: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None,
+        workers: int = 4,
+    ):
         self.jobs = jobs
         self.on_stop = on_stop
+        self.on_start = on_start
         self.stopped = threading.Event()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)},
@@ -84,6 +105,8 @@ class Daemon:
             )
         self.scheduler.start()
         logger.info("monitor started: %d jobs (%s)", len(self.jobs), ", ".join(j.id for j in self.jobs))
+        if self.on_start:
+            self.on_start()
 
     def stop(self) -> None:
         """Finish the running jobs, then stop. Safe to call twice."""
@@ -139,5 +162,29 @@ def run_daemon(config: Config) -> None:
             connector.close()
         store.close()
 
-    daemon = Daemon(build_jobs(config, store, pipeline), on_stop=close)
-    daemon.run_forever()
+    jobs = build_jobs(config, store, pipeline)
+    daemon: Daemon
+    watchdog = supervise(jobs, lambda: daemon.scheduler.running)
+
+    def stopped() -> None:
+        notify("STOPPING=1")
+        close()
+
+    daemon = Daemon(jobs, on_stop=stopped, on_start=lambda: notify("READY=1\nSTATUS=monitoring"))
+    tick_every = min(10.0, watchdog_interval() / 3) if watchdog_interval() else 10.0
+    daemon.run_forever(tick=watchdog.tick, tick_every=tick_every)
+
+
+def supervise(jobs: list[JobSpec], running: Callable[[], bool]) -> Watchdog:
+    """A watchdog for systemd, fed by a heartbeat job appended to ``jobs``.
+
+    The heartbeat runs in the scheduler's worker pool like every job: if it has not run for three
+    of its periods (or half the unit's WatchdogSec, if shorter), the keep-alives stop.
+    """
+    every = 10.0
+    limit = watchdog_interval()
+    max_age = min(3 * every, limit / 2) if limit else 3 * every
+    every = min(every, max_age / 3)
+    watchdog = Watchdog(max_age, running=running)
+    jobs.append(JobSpec(id="heartbeat", func=watchdog.beat, trigger=IntervalTrigger(seconds=every)))
+    return watchdog
