@@ -9,7 +9,9 @@ from monitor.errors import ConfigError
 #: source ``type`` -> "module:Class". Modules are imported only when a source uses them.
 REGISTRY: dict[str, str] = {
     "rss": "connectors.rss:RSSConnector",
+    "facebook": "connectors.facebook:FacebookConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
+    "bluesky": "connectors.bluesky:BlueskyConnector",
 }
 
 

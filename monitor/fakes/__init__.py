@@ -12,7 +12,9 @@ import importlib
 #: source ``type`` -> "module:Class" of its fake platform
 PLATFORMS: dict[str, str] = {
     "rss": "monitor.fakes.rss:FakeFeed",
+    "facebook": "monitor.fakes.facebook:FakeFacebook",
     "youtube": "monitor.fakes.youtube:FakeYouTube",
+    "bluesky": "monitor.fakes.bluesky:FakeBluesky",
 }
 
 

@@ -1,0 +1,214 @@
+"""A Facebook Page through the Graph API: its posts, visitor posts, every comment and reply, tags.
+
+One poll reads the Page's feed (its own posts and visitor posts) back to ``comment_window``, the
+comments of each of those posts with ``filter=stream`` (replies included) newest first, and the
+posts that tag the Page (``/tagged``, as mentions). Comments have no ``since`` parameter: reading
+stops at the checkpoint, the newest ``created_time`` already committed, less a small overlap so
+that a comment that became visible late is still caught (the store drops the repeats).
+
+Requests per idle poll: one for the feed, one per post inside ``comment_window``, one for
+``/tagged`` (when ``tagged = true``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
+from connectors.graph import GraphClient, GraphObjectMissing
+from monitor.config import Duration
+
+logger = logging.getLogger(__name__)
+
+#: a comment may become visible a little after its created_time: read this far behind the checkpoint
+OVERLAP = timedelta(minutes=5)
+POST_FIELDS = "id,message,created_time,from{id,name},permalink_url,shares"
+COMMENT_FIELDS = "id,message,created_time,from{id,name},parent{id},permalink_url,like_count,comment_count"
+RAW_KEYS = ("id", "created_time", "from", "parent", "permalink_url")
+
+
+class FacebookSettings(SourceSettings):
+    type: Literal["facebook"] = "facebook"
+    base_url: str = "https://graph.facebook.com/v21.0"
+    #: the Page's numeric id
+    page_id: str
+    #: a Page access token of an admin or moderator of the Page (comment ids are withheld otherwise)
+    token: Secret
+    #: comments are read on the posts published within this window
+    comment_window: Duration = timedelta(days=14)
+    #: at most this many recent posts are watched for comments
+    max_posts: int = 50
+    #: posts by others that tag the Page are collected as mentions
+    tagged: bool = True
+    page_size: int = 100
+
+
+class FacebookConnector(Connector):
+    type = "facebook"
+    Settings = FacebookSettings
+    renew_hint = (
+        "a Page admin must generate a new Page access token (Meta Business Suite > Settings, or the "
+        "Graph API Explorer with pages_read_engagement and pages_read_user_content) and update the "
+        "source's token"
+    )
+
+    def __init__(self, settings: FacebookSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self.graph = GraphClient(
+            http=self.http,
+            base_url=settings.base_url,
+            token=settings.token.get_secret_value(),
+            source=self.name,
+            clock=self.clock,
+            platform="Facebook",
+        )
+
+    @property
+    def page_id(self) -> str:
+        return self.settings.page_id  # type: ignore[attr-defined]
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        settings: FacebookSettings = self.settings  # type: ignore[assignment]
+        since = checkpoint(cursor, self.name)
+        window_start = self.clock() - settings.comment_window
+        floor = since - OVERLAP if since else None
+        items: list[Item] = []
+        for post in self._recent_posts(window_start, settings.max_posts):
+            if floor is None or post.created_at >= floor:
+                items.append(post)
+            items.extend(self._comments(post.native_id, floor))
+        if settings.tagged:
+            items.extend(self._tagged(floor or window_start))
+        newest = max([i.created_at for i in items] + ([since] if since else []), default=None)
+        return items, ({"since": newest.isoformat()} if newest else cursor)
+
+    def status(self) -> dict[str, Any]:
+        return {"quota_used_percent": round(self.graph.usage.percent)} if self.graph.usage.percent else {}
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _recent_posts(self, window_start: datetime, limit: int) -> list[Item]:
+        posts: list[Item] = []
+        params = {"fields": POST_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
+        for page in self.graph.pages(f"{self.page_id}/feed", params):
+            for record in page:
+                post = self._item(record, self._post_fields)
+                if post is None:
+                    continue
+                if post.created_at < window_start or len(posts) >= limit:
+                    return posts
+                posts.append(post)
+        return posts
+
+    def _comments(self, post_id: str, floor: datetime | None) -> list[Item]:
+        params = {
+            "fields": COMMENT_FIELDS,
+            "filter": "stream",
+            "order": "reverse_chronological",
+            "limit": self.settings.page_size,  # type: ignore[attr-defined]
+        }
+        found: list[Item] = []
+        try:
+            for page in self.graph.pages(f"{post_id}/comments", params):
+                for record in page:
+                    comment = self._item(record, lambda r: self._comment_fields(r, post_id))
+                    if comment is None:
+                        continue
+                    if floor is not None and comment.created_at < floor:
+                        return found
+                    found.append(comment)
+        except GraphObjectMissing:
+            logger.info("source=%s post %s disappeared while its comments were read", self.name, post_id)
+        return found
+
+    def _tagged(self, floor: datetime) -> list[Item]:
+        found: list[Item] = []
+        params = {"fields": POST_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
+        for page in self.graph.pages(f"{self.page_id}/tagged", params):
+            for record in page:
+                mention = self._item(record, self._tagged_fields)
+                if mention is None:
+                    continue
+                if mention.created_at < floor:
+                    return found
+                found.append(mention)
+        return found
+
+    # -- records to items -------------------------------------------------------------------
+
+    def _item(self, record: Any, fields) -> Item | None:
+        try:
+            if not isinstance(record, dict):
+                raise TypeError("record is not an object")
+            return Item(source=self.name, **_common(record), **fields(record))
+        except (KeyError, TypeError, ValueError) as exc:
+            skip_record(self.name, record, str(exc))
+            return None
+
+    def _post_fields(self, record: dict[str, Any]) -> dict[str, Any]:
+        by_school = _author(record)[0] == self.page_id
+        return {"kind": "post" if by_school else "comment", "by_school": by_school, "thread_id": record["id"],
+                "engagement": _count(record.get("shares"))}
+
+    def _tagged_fields(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "mention", "by_school": _author(record)[0] == self.page_id, "thread_id": record["id"]}
+
+    def _comment_fields(self, record: dict[str, Any], post_id: str) -> dict[str, Any]:
+        parent = record.get("parent")
+        parent_id = parent.get("id") if isinstance(parent, dict) else None
+        likes, replies = record.get("like_count"), record.get("comment_count")
+        engagement = sum(v for v in (likes, replies) if isinstance(v, int)) if (likes, replies) != (None, None) else None
+        return {
+            "kind": "reply" if parent_id else "comment",
+            "parent_id": str(parent_id) if parent_id else post_id,
+            "thread_id": post_id,
+            "by_school": _author(record)[0] == self.page_id,
+            "engagement": engagement,
+        }
+
+
+def _common(record: dict[str, Any]) -> dict[str, Any]:
+    native_id = record["id"]
+    if not isinstance(native_id, str) or not native_id:
+        raise ValueError("record has no id")
+    text = record.get("message") or ""
+    if not isinstance(text, str):
+        raise TypeError("message is not text")
+    author_id, author_name = _author(record)
+    url = record.get("permalink_url")
+    return {
+        "native_id": native_id,
+        "text": text,
+        "created_at": parse_timestamp(record["created_time"]),
+        "url": url if isinstance(url, str) and url else f"https://www.facebook.com/{native_id}",
+        "author_id": author_id,
+        "author_name": author_name,
+        "raw": small_raw(record, RAW_KEYS),
+    }
+
+
+def _author(record: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(id, name) of ``from``; both None when Facebook withholds it or the account was deleted."""
+    author = record.get("from")
+    if not isinstance(author, dict):
+        return None, None
+    author_id, name = author.get("id"), author.get("name")
+    return (str(author_id) if author_id else None), (name if isinstance(name, str) and name else None)
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, dict) and isinstance(value.get("count"), int):
+        return value["count"]
+    return None
+
+
+def checkpoint(cursor: Cursor | None, source: str) -> datetime | None:
+    """The ``since`` timestamp of a Graph connector's cursor, or None on the first poll."""
+    if isinstance(cursor, dict) and cursor.get("since"):
+        try:
+            return parse_timestamp(cursor["since"])
+        except ValueError:
+            logger.warning("source=%s ignoring an unreadable checkpoint %r", source, cursor.get("since"))
+    return None

@@ -1,0 +1,170 @@
+"""What the Facebook and Instagram connectors share: the Graph API's requests, paging and errors.
+
+The Graph API reports errors in the body (``{"error": {"code": 190, ...}}``) with HTTP 400 or 403
+for most of them, so errors are classified by ``error.code`` first and by the HTTP status second.
+Paging follows ``paging.cursors.after`` on the same path while ``paging.next`` is present, so
+that the access token only ever goes to the configured ``base_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterator
+
+import httpx
+
+from connectors.base import AuthError, RateLimited, TransientError
+from monitor.clock import Clock
+
+logger = logging.getLogger(__name__)
+
+#: error codes meaning the token is expired, revoked or lacks a permission: a person must act
+AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
+#: error codes meaning a rate limit was reached (app, user, page, custom, business use case)
+RATE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80001, 80015))
+#: "object does not exist" (e.g. a post deleted between two requests)
+MISSING_CODE = 100
+#: the wait when a rate limit names no time to regain access
+DEFAULT_RATE_WAIT = timedelta(minutes=15)
+#: a page that keeps answering "next" is cut off here (a loop, not a real page count)
+MAX_PAGES = 200
+
+
+class GraphObjectMissing(TransientError):
+    """The object asked for no longer exists (code 100): its caller skips it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """The highest quota use the usage headers reported (percent), and the wait they named."""
+
+    percent: float = 0.0
+    regain_minutes: float = 0.0
+
+
+class GraphClient:
+    """GET requests to the Graph API with the token, classified errors and paging."""
+
+    def __init__(self, *, http: httpx.Client, base_url: str, token: str, source: str, clock: Clock, platform: str):
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.source = source
+        self.clock = clock
+        self.platform = platform
+        self.requests = 0
+        self.usage = Usage()
+
+    def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One GET of ``path`` (relative to the base URL); the decoded JSON object."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        self.requests += 1
+        try:
+            response = self.http.get(url, params={**params, "access_token": self.token})
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{self.platform} did not answer in time ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise TransientError(f"cannot reach {self.platform} at {self.base_url}: {type(exc).__name__}") from exc
+        self._note_usage(response)
+        body = _json_or_none(response)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) or response.status_code >= 400:
+            raise self._error(response, error if isinstance(error, dict) else {})
+        if not isinstance(body, dict):
+            raise TransientError(f"{self.platform} answered {path} with something that is not a JSON object")
+        return body
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """The ``data`` list of each page of an edge, newest first as the API serves it."""
+        params = dict(params)
+        seen_after: set[str] = set()
+        for _ in range(MAX_PAGES):
+            body = self.get(path, params)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise TransientError(f"{self.platform} answered {path} without a data list")
+            yield data
+            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+            after = cursors.get("after")
+            if not paging.get("next") or not isinstance(after, str) or not after:
+                return
+            if after in seen_after:
+                raise TransientError(f"{self.platform} repeated a page of {path} (paging loop)")
+            seen_after.add(after)
+            params["after"] = after
+        raise TransientError(f"{self.platform} served more than {MAX_PAGES} pages of {path}")
+
+    def _error(self, response: httpx.Response, error: dict[str, Any]) -> Exception:
+        code = error.get("code")
+        message = str(error.get("message") or f"HTTP {response.status_code}")[:300]
+        what = f"{self.platform} error {code}: {message}" if code is not None else f"{self.platform} {message}"
+        if code in AUTH_CODES or (code is None and response.status_code == 401):
+            return AuthError(f"{what} (subcode {error.get('error_subcode', '-')})")
+        if code in RATE_CODES or response.status_code == 429:
+            return RateLimited(what, self._retry_at())
+        if code == MISSING_CODE and response.status_code < 500:
+            return GraphObjectMissing(what)
+        if response.status_code >= 500 or error.get("is_transient") or code in (1, 2):
+            return TransientError(what)
+        return TransientError(f"{what} (HTTP {response.status_code})")
+
+    def _retry_at(self) -> datetime:
+        wait = timedelta(minutes=self.usage.regain_minutes) if self.usage.regain_minutes > 0 else DEFAULT_RATE_WAIT
+        return self.clock() + wait
+
+    def _note_usage(self, response: httpx.Response) -> None:
+        percent, minutes = 0.0, 0.0
+        app = _json_header(response, "x-app-usage")
+        if isinstance(app, dict):
+            percent = max([percent, *(_number(v) for v in app.values())])
+        for header in ("x-business-use-case-usage", "x-ad-account-usage", "x-page-usage"):
+            value = _json_header(response, header)
+            for entry in _usage_entries(value):
+                percent = max([percent, *(_number(entry.get(k)) for k in ("call_count", "total_cputime", "total_time"))])
+                minutes = max(minutes, _number(entry.get("estimated_time_to_regain_access")))
+        if percent >= 90 and percent > self.usage.percent:
+            logger.warning("source=%s %s quota %.0f%% used", self.source, self.platform, percent)
+        self.usage = Usage(percent=max(percent, self.usage.percent), regain_minutes=max(minutes, self.usage.regain_minutes))
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        if response.status_code < 400:
+            raise TransientError(f"unreadable JSON from {response.url.host} (HTTP {response.status_code})") from None
+        return None
+
+
+def _json_header(response: httpx.Response, name: str) -> Any:
+    value = response.headers.get(name)
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _usage_entries(value: Any) -> Iterator[dict[str, Any]]:
+    """X-Business-Use-Case-Usage is ``{id: [entry, ...]}``; X-Page-Usage a single entry."""
+    if isinstance(value, dict) and not any(isinstance(v, list) for v in value.values()):
+        yield value
+    elif isinstance(value, dict):
+        for entries in value.values():
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict):
+                    yield entry
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def newer_than(value: datetime, checkpoint: datetime | None) -> bool:
+    """True if ``value`` is at or after ``checkpoint`` (always, without one)."""
+    return checkpoint is None or value >= checkpoint

@@ -1,0 +1,160 @@
+"""A fake Facebook Page on the Graph API: ``/{page}/feed``, ``/{post}/comments``, ``/{page}/tagged``.
+
+Posts and comments are served newest first (comments with ``order=reverse_chronological``, oldest
+first otherwise), ``filter=stream`` includes replies and the default ``toplevel`` does not. Authors
+are withheld (no ``from``) for a deleted account, as Facebook does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.fakes.graph import ROUTE, VERSION, FakeGraph, graph_time, newest_first, user_id
+from monitor.fakes.server import Request, Response
+
+
+class FakeFacebook(FakeGraph):
+    type = "facebook"
+    rate_code = 80001
+
+    def __init__(self, page_id: str = "1010101010", page_name: str = "Ravens Wood School") -> None:
+        super().__init__()
+        self.page_id = page_id
+        self.page_name = page_name
+        self.posts: list[dict[str, Any]] = []  # the Page's feed: its own posts and visitor posts
+        self.tagged: list[dict[str, Any]] = []
+        self.comments: dict[str, list[dict[str, Any]]] = {}  # post id -> comments and replies
+        self.route("GET", f"{ROUTE}/feed")(self.guarded(self._feed))
+        self.route("GET", f"{ROUTE}/published_posts")(self.guarded(self._published))
+        self.route("GET", f"{ROUTE}/tagged")(self.guarded(self._tagged))
+        self.route("GET", f"{ROUTE}/comments")(self.guarded(self._comments))
+
+    # -- FakePlatform -------------------------------------------------------------------------
+
+    def source_config(self, name: str) -> dict[str, Any]:
+        return {"name": name, "type": "facebook", "base_url": f"{self.url}/{VERSION}", "page_id": self.page_id,
+                "token": self.token, "interval": "5m", "timeout": "5s"}
+
+    def add_post(self, text: str, *, at: datetime | None = None) -> str:
+        """A post by the Page itself."""
+        return self._add_post(self.posts, text, self._page_author(), self._at(at))
+
+    def add_visitor_post(self, text: str, *, author: str | None = "A Parent", at: datetime | None = None) -> str:
+        """A post by a member of the public on the Page's timeline."""
+        return self._add_post(self.posts, text, self._person(author), self._at(at))
+
+    def add_mention(self, text: str, *, author: str | None = "A Parent", at: datetime | None = None) -> str:
+        """A post elsewhere that tags the Page (served by ``/tagged``)."""
+        return self._add_post(self.tagged, text, self._person(author), self._at(at))
+
+    def add_comment(self, text: str, *, author: str | None = "A Parent", at: datetime | None = None,
+                    reply_to: str | None = None) -> str:
+        """A comment under the newest Page post (``reply_to`` a post or comment id to choose)."""
+        when = self._at(at)
+        if reply_to is None:
+            own = [p for p in self.posts if p.get("from", {}).get("id") == self.page_id and p["_at"] <= when]
+            reply_to = newest_first(own)[0]["id"] if own else self.add_post("News from the school this week", at=when - timedelta(hours=1))
+        return self._add_comment(reply_to, text, self._person(author), when)
+
+    def add_school_reply(self, to: str, text: str, *, at: datetime | None = None) -> str:
+        return self._add_comment(to, text, self._page_author(), self._at(at))
+
+    def remove(self, native_id: str) -> None:
+        self.posts = [p for p in self.posts if p.get("id") != native_id]
+        self.tagged = [p for p in self.tagged if p.get("id") != native_id]
+        self.comments.pop(native_id, None)
+        for post_id, comments in self.comments.items():
+            self.comments[post_id] = [c for c in comments if c.get("id") != native_id]
+
+    def add_malformed(self) -> None:
+        """A comment with an unreadable created_time under the newest Page post."""
+        post_id = newest_first(self.posts)[0]["id"] if self.posts else self.add_post("School news")
+        number = self._next_number()
+        self.comments.setdefault(post_id, []).append({
+            "id": f"{post_id.split('_')[-1]}_{number}", "message": "broken", "created_time": "yesterday-ish",
+            "from": self._person("Someone"), "_at": self.default_time(), "_seq": number,
+        })
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _page_author(self) -> dict[str, str]:
+        return {"id": self.page_id, "name": self.page_name}
+
+    @staticmethod
+    def _person(name: str | None) -> dict[str, str] | None:
+        return {"id": user_id(name), "name": name} if name else None
+
+    def _add_post(self, where: list[dict[str, Any]], text: str, author: dict[str, str] | None, at: datetime) -> str:
+        number = self._next_number()
+        owner = self.page_id if where is self.posts else user_id(f"profile-{number}")
+        post_id = f"{owner}_{number}"
+        record = {"id": post_id, "message": text, "created_time": graph_time(at),
+                  "permalink_url": f"https://www.facebook.com/{owner}/posts/{number}", "_at": at, "_seq": number}
+        if author:
+            record["from"] = author
+        where.append(record)
+        self.comments.setdefault(post_id, [])
+        return post_id
+
+    def _add_comment(self, to: str, text: str, author: dict[str, str] | None, at: datetime) -> str:
+        post_id, parent = self._locate(to)
+        number = self._next_number()
+        comment_id = f"{post_id.split('_')[-1]}_{number}"
+        record: dict[str, Any] = {
+            "id": comment_id, "message": text, "created_time": graph_time(at), "like_count": 0, "comment_count": 0,
+            "permalink_url": f"https://www.facebook.com/{post_id.replace('_', '/posts/')}?comment_id={number}",
+            "_at": at, "_seq": number,
+        }
+        if author:
+            record["from"] = author
+        if parent is not None:
+            record["parent"] = {"id": parent["id"]}
+            parent["comment_count"] = parent.get("comment_count", 0) + 1
+        self.comments[post_id].append(record)
+        return comment_id
+
+    def _locate(self, native_id: str) -> tuple[str, dict[str, Any] | None]:
+        """(post id, parent comment or None) of what ``native_id`` names."""
+        if native_id in self.comments:
+            return native_id, None
+        for post_id, comments in self.comments.items():
+            for comment in comments:
+                if comment.get("id") == native_id:
+                    return post_id, comment
+        raise KeyError(f"no post or comment {native_id!r}")
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def _feed(self, request: Request) -> Response:
+        if request.params["id"] != self.page_id:
+            return self.missing(request.params["id"])
+        return self.paged(request, newest_first(self.posts))
+
+    def _published(self, request: Request) -> Response:
+        if request.params["id"] != self.page_id:
+            return self.missing(request.params["id"])
+        own = [p for p in self.posts if p.get("from", {}).get("id") == self.page_id]
+        return self.paged(request, newest_first(own))
+
+    def _tagged(self, request: Request) -> Response:
+        if request.params["id"] != self.page_id:
+            return self.missing(request.params["id"])
+        return self.paged(request, newest_first(self.tagged))
+
+    def _comments(self, request: Request) -> Response:
+        post_id = request.params["id"]
+        if post_id not in self.comments:
+            try:
+                post_id, parent = self._locate(post_id)
+            except KeyError:
+                return self.missing(request.params["id"])
+            records = [c for c in self.comments[post_id] if c.get("parent", {}).get("id") == parent["id"]]
+        else:
+            records = self.comments[post_id]
+            if request.query.get("filter", "toplevel") != "stream":
+                records = [c for c in records if "parent" not in c]
+        ordered = newest_first(records)
+        if request.query.get("order", "chronological") != "reverse_chronological":
+            ordered.reverse()
+        return self.paged(request, ordered)

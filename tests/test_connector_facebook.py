@@ -1,0 +1,207 @@
+"""The Facebook connector against the fake Graph API over loopback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from connectors.facebook import FacebookConnector, FacebookSettings
+from monitor.errors import AuthError, RateLimited, TransientError
+from monitor.fakes.facebook import FakeFacebook
+from monitor.fakes.server import Response
+
+
+@pytest.fixture
+def fake():
+    with FakeFacebook() as server:
+        server.page_size = 2
+        yield server
+
+
+@pytest.fixture
+def connect(fake, clock):
+    made = []
+
+    def connect(**overrides):
+        settings = FacebookSettings.model_validate({**fake.source_config("fb"), **overrides})
+        connector = FacebookConnector(settings, clock=clock)
+        made.append(connector)
+        return connector
+
+    yield connect
+    for connector in made:
+        connector.close()
+
+
+def ago(clock, minutes):
+    return clock() - timedelta(minutes=minutes)
+
+
+def by_id(items):
+    return {item.native_id: item for item in items}
+
+
+def test_posts_comments_and_replies_are_read_over_several_pages(fake, connect, clock):
+    post = fake.add_post("Sports day is on Friday 🏃", at=ago(clock, 120))
+    comments = [fake.add_comment(f"Comment {n}", reply_to=post, at=ago(clock, 100 - n)) for n in range(7)]
+    reply = fake.add_comment("Replying to the first", reply_to=comments[0], author="Another Parent", at=ago(clock, 50))
+    items, cursor = connect().fetch(None)
+    found = by_id(items)
+    assert set(comments) | {post, reply} == set(found)
+    assert found[post].kind == "post" and found[post].by_school
+    assert found[comments[3]].kind == "comment"
+    assert found[comments[3]].parent_id == post and found[comments[3]].thread_id == post
+    assert found[reply].kind == "reply" and found[reply].parent_id == comments[0]
+    assert found[comments[0]].author_name == "A Parent" and found[comments[0]].url.startswith("https://www.facebook.com/")
+    comment_pages = [r for r in fake.requests if r.path.endswith(f"{post}/comments")]
+    assert len(comment_pages) >= 4  # 8 records, 2 a page
+    assert all(r.query["filter"] == "stream" and r.query["order"] == "reverse_chronological" for r in comment_pages)
+    assert cursor == {"since": found[reply].created_at.isoformat()}
+
+
+def test_second_poll_stops_at_the_checkpoint_and_finds_only_what_is_new(fake, connect, clock):
+    post = fake.add_post("Term dates", at=ago(clock, 300))
+    old = [fake.add_comment(f"Old comment {n}", reply_to=post, at=ago(clock, 200 - 20 * n)) for n in range(6)]
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    clock.advance(timedelta(minutes=30))
+    new = fake.add_comment("A new question", reply_to=post, at=ago(clock, 1))
+    fake.requests.clear()
+    items, cursor = connector.fetch(cursor)
+    # the newest old comment is the checkpoint itself, inside the overlap: the store drops the repeat
+    assert [i.native_id for i in items] == [new, old[-1]]
+    # feed, two pages of comments (the second reaches past the checkpoint: stop), tagged
+    assert len(fake.requests) == 4
+    fake.requests.clear()
+    items, _ = connector.fetch(cursor)
+    assert [i.native_id for i in items] == [new]  # inside the overlap: repeated, the store drops it
+    assert len(fake.requests) == 3
+
+
+def test_idle_poll_requests_feed_each_recent_post_and_tagged(fake, connect, clock):
+    for n in range(3):
+        fake.add_post(f"Post {n}", at=ago(clock, 60 * 24 * (n + 1)))
+    fake.add_post("Too old to watch", at=ago(clock, 60 * 24 * 30))
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    fake.requests.clear()
+    connector.fetch(cursor)
+    paths = [r.path for r in fake.requests]
+    assert sum(p.endswith("/comments") for p in paths) == 3
+    assert len(paths) == 1 + 3 + 1 + 1  # feed over two pages (page size 2), comments, tagged
+
+
+def test_empty_page(fake, connect):
+    items, cursor = connect().fetch(None)
+    assert items == [] and cursor is None
+
+
+def test_visitor_posts_and_tagged_posts(fake, connect, clock):
+    visitor = fake.add_visitor_post("Lost a coat at the gate", author="Sam", at=ago(clock, 30))
+    tag = fake.add_mention("Great concert at Ravens Wood tonight", author="Local Choir", at=ago(clock, 20))
+    found = by_id(connect().fetch(None)[0])
+    assert found[visitor].kind == "comment" and not found[visitor].by_school
+    assert found[tag].kind == "mention" and found[tag].author_name == "Local Choir"
+
+
+def test_school_reply_is_recognised(fake, connect, clock):
+    comment = fake.add_comment("When do we get reports?", at=ago(clock, 40))
+    answer = fake.add_school_reply(comment, "Next Wednesday.", at=ago(clock, 10))
+    found = by_id(connect().fetch(None)[0])
+    assert found[answer].by_school and found[answer].parent_id == comment and found[answer].kind == "reply"
+    assert not found[comment].by_school
+
+
+def test_rate_limit_names_the_time_to_regain_access(fake, connect, clock):
+    fake.add_comment("hello", at=ago(clock, 5))
+    fake.rate_limit(minutes=12, code=80001)
+    with pytest.raises(RateLimited) as caught:
+        connect().fetch(None)
+    assert caught.value.retry_at == clock() + timedelta(minutes=12)
+
+
+@pytest.mark.parametrize("code", [4, 17, 32, 613])
+def test_other_rate_limit_codes(fake, connect, clock, code):
+    fake.script(Response(403, {"error": {"message": "Application request limit reached", "code": code}}))
+    with pytest.raises(RateLimited) as caught:
+        connect().fetch(None)
+    assert caught.value.retry_at == clock() + timedelta(minutes=15)  # no estimate given: the default wait
+
+
+def test_expired_token_is_an_auth_error(fake, connect):
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="190"):
+        connect().fetch(None)
+
+
+def test_wrong_token_is_an_auth_error(fake, connect):
+    with pytest.raises(AuthError):
+        connect(token="not-the-token").fetch(None)
+
+
+def test_server_error_is_transient(fake, connect):
+    fake.script(Response(500, {"error": {"message": "An unknown error occurred", "code": 1, "is_transient": True}}))
+    with pytest.raises(TransientError):
+        connect().fetch(None)
+
+
+def test_malformed_json_is_transient(fake, connect):
+    fake.script(Response(200, '{"data": [ {"id": "1_2", '))
+    with pytest.raises(TransientError, match="JSON"):
+        connect().fetch(None)
+
+
+def test_a_response_without_data_is_transient(fake, connect):
+    fake.script(Response(200, {"something": "else"}))
+    with pytest.raises(TransientError, match="data"):
+        connect().fetch(None)
+
+
+def test_malformed_record_is_skipped_and_the_rest_kept(fake, connect, clock):
+    post = fake.add_post("Open evening", at=ago(clock, 60))
+    first = fake.add_comment("Before", reply_to=post, at=ago(clock, 50))
+    fake.add_malformed()
+    fake.comments[post].append({"message": "no id at all", "created_time": "2026-11-16T08:00:00+0000",
+                                "_at": ago(clock, 45), "_seq": 999})
+    last = fake.add_comment("After", reply_to=post, at=ago(clock, 40))
+    found = by_id(connect().fetch(None)[0])
+    assert {post, first, last} == set(found)
+
+
+def test_missing_optional_fields_and_deleted_authors(fake, connect, clock):
+    post = fake.add_post("Photo album", at=ago(clock, 60))
+    ghost = fake.add_comment("I was deleted", reply_to=post, author=None, at=ago(clock, 50))
+    record = next(c for c in fake.comments[post] if c["id"] == ghost)
+    for key in ("permalink_url", "like_count", "comment_count"):
+        del record[key]
+    fake.posts[0].pop("message")
+    found = by_id(connect().fetch(None)[0])
+    assert found[ghost].author_id is None and found[ghost].author_name is None
+    assert found[ghost].url == f"https://www.facebook.com/{ghost}" and found[ghost].engagement is None
+    assert found[post].text == ""
+
+
+def test_emoji_and_right_to_left_text_are_preserved(fake, connect, clock):
+    texts = ["Well done team 🎉👏🏽", "شكرا للمدرسة على الرحلة", "תודה רבה 🙏"]
+    ids = [fake.add_comment(t, author="ולד", at=ago(clock, 30 - n)) for n, t in enumerate(texts)]
+    found = by_id(connect().fetch(None)[0])
+    assert [found[i].text for i in ids] == texts
+    assert found[ids[0]].author_name == "ולד"
+
+
+def test_post_deleted_while_reading_is_skipped(fake, connect, clock):
+    kept = fake.add_comment("Still here", at=ago(clock, 30))
+    doomed = fake.add_post("Deleted soon", at=ago(clock, 20))
+    fake.script(fake.missing(doomed), path=f"{doomed}/comments")
+    found = by_id(connect().fetch(None)[0])
+    assert kept in found and doomed in found
+
+
+def test_token_stays_with_the_configured_host(fake, connect, clock):
+    post = fake.add_post("Paging", at=ago(clock, 60))
+    for n in range(5):
+        fake.add_comment(f"c{n}", reply_to=post, at=ago(clock, 50 - n))
+    connect().fetch(None)
+    assert all(r.query.get("access_token") == fake.token for r in fake.requests)
+    assert any("after" in r.query for r in fake.requests)
