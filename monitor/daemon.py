@@ -99,10 +99,10 @@ class Daemon:
 
     def start(self) -> None:
         for job in self.jobs:
-            self.scheduler.add_job(
-                _guarded(job), job.trigger, id=job.id, name=job.id,
-                next_run_time=job.first_run, **job.options,
-            )
+            options = dict(job.options)
+            if job.first_run is not None:  # APScheduler reads next_run_time=None as "paused"
+                options["next_run_time"] = job.first_run
+            self.scheduler.add_job(_guarded(job), job.trigger, id=job.id, name=job.id, **options)
         self.scheduler.start()
         logger.info("monitor started: %d jobs (%s)", len(self.jobs), ", ".join(j.id for j in self.jobs))
         if self.on_start:
