@@ -1,0 +1,292 @@
+"""Bluesky (AT Protocol) through the XRPC HTTP API, logged in with an app password.
+
+Three streams, each newest first and read down to its checkpoint:
+
+- ``app.bsky.notification.listNotifications`` (replies, mentions, quotes): the comments on the
+  school's posts and the posts that tag it;
+- ``app.bsky.feed.getAuthorFeed`` of the school's account: its posts and replies, so that a reply
+  by the school closes the case of the post it answers;
+- ``app.bsky.feed.searchPosts`` for each configured query (``sort=latest``, ``since``, ``cursor``):
+  public talk about the school that does not tag it.
+
+An idle poll makes two requests plus one per query. The session (``createSession``) is kept in
+memory, never stored; an ``ExpiredToken`` answer is met with ``refreshSession`` (or a new login) and
+one retry. A refused app password is an AuthError.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Literal
+
+import httpx
+from pydantic import Field
+
+from connectors.base import (
+    AuthError,
+    Connector,
+    Cursor,
+    Item,
+    RateLimited,
+    Secret,
+    SourceSettings,
+    TransientError,
+    parse_timestamp,
+    skip_record,
+)
+from connectors.webapi import body_json, expect_json, reset_time, send
+from monitor.config import Duration
+
+logger = logging.getLogger(__name__)
+
+#: Timestamps are the platform's and may arrive a little out of order: re-read this much.
+OVERLAP = timedelta(minutes=10)
+SESSION_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
+NOTIFY_REASONS = ("reply", "mention", "quote")
+TEXT_LIMIT = 10000
+
+
+class BlueskySettings(SourceSettings):
+    type: Literal["bluesky"] = "bluesky"
+    #: the school's PDS (bsky.social for most accounts); it forwards reads to the Bluesky AppView
+    base_url: str = "https://bsky.social"
+    #: the school's handle (or its account email) and an app password (Settings > App passwords)
+    identifier: str
+    password: Secret
+    #: the school's DID; by default the DID of the account the app password belongs to
+    did: str | None = Field(default=None, pattern=r"^did:[a-z]+:[A-Za-z0-9._:%-]+$")
+    #: searchPosts queries for public posts about the school, e.g. "Ravens Wood School"
+    queries: list[str] = Field(default_factory=list)
+    page_size: int = Field(default=50, ge=1, le=100)
+    backfill: Duration = timedelta(days=7)
+
+
+class BlueskyConnector(Connector):
+    type = "bluesky"
+    Settings = BlueskySettings
+    renew_hint = (
+        "create a new app password for the school's Bluesky account (Settings > Privacy and security > "
+        "App passwords) and update password in the configuration"
+    )
+
+    def __init__(self, settings: SourceSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self.session: dict[str, str] | None = None
+
+    @property
+    def school_did(self) -> str | None:
+        return self.settings.did or (self.session or {}).get("did")
+
+    # -- the poll -------------------------------------------------------------------------
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        cursor = dict(cursor or {})
+        if self.session is None:
+            self._login()
+        streams = {"notifications": self._notifications, "school": self._school_feed}
+        for query in self.settings.queries:
+            streams[f"search:{query}"] = lambda since, q=query: self._search(q, since)
+        items: dict[str, Item] = {}
+        next_cursor: dict[str, Any] = {}
+        for key, read in streams.items():
+            found, next_cursor[key] = self._read_stream(read, cursor.get(key))
+            for item in found:
+                items.setdefault(item.native_id, item)
+        return list(items.values()), next_cursor
+
+    def _read_stream(self, read, saved: Any) -> tuple[list[Item], dict[str, Any]]:
+        """Read one stream newest first down to its checkpoint (less an overlap)."""
+        saved = saved if isinstance(saved, dict) else {}
+        since = _time_or_none(saved.get("since"))
+        seen = set(saved.get("seen") or [])
+        floor = since - OVERLAP if since else self.clock() - self.settings.backfill
+        items: list[Item] = []
+        newest = since
+        recent: dict[str, datetime] = {}
+        for record, when in read(floor):
+            if when is not None and when < floor:
+                break
+            try:
+                item = self._to_item(record)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                skip_record(self.name, record, str(exc))
+                continue
+            when = when or item.created_at
+            newest = max(newest, when) if newest else when
+            recent[item.native_id] = when
+            if item.native_id not in seen:
+                items.append(item)
+        # everything this close to the checkpoint is read again next time: remember it, to skip it
+        recent_seen = sorted(u for u, w in recent.items() if newest and w >= newest - OVERLAP)
+        return items, {"since": newest.isoformat() if newest else None, "seen": recent_seen}
+
+    def _notifications(self, floor: datetime) -> Iterator[tuple[Any, datetime | None]]:
+        params = {"limit": self.settings.page_size, "reasons": list(NOTIFY_REASONS)}
+        for entry in self._pages("app.bsky.notification.listNotifications", params, "notifications"):
+            if isinstance(entry, dict) and entry.get("reason") not in NOTIFY_REASONS:
+                continue
+            yield entry, _sort_time(entry)
+
+    def _school_feed(self, floor: datetime) -> Iterator[tuple[Any, datetime | None]]:
+        params = {"actor": self.school_did, "filter": "posts_with_replies", "limit": self.settings.page_size}
+        for entry in self._pages("app.bsky.feed.getAuthorFeed", params, "feed"):
+            post = entry.get("post") if isinstance(entry, dict) else None
+            if isinstance(entry, dict) and entry.get("reason"):
+                continue  # a repost by the school, not its own words
+            yield post if post is not None else entry, _sort_time(post)
+
+    def _search(self, query: str, floor: datetime) -> Iterator[tuple[Any, datetime | None]]:
+        params = {"q": query, "sort": "latest", "since": floor.isoformat().replace("+00:00", "Z"),
+                  "limit": self.settings.page_size}
+        for post in self._pages("app.bsky.feed.searchPosts", params, "posts"):
+            yield post, None  # ``since`` already bounds the search
+
+    def _pages(self, nsid: str, params: dict[str, Any], key: str) -> Iterator[Any]:
+        page_cursor = None
+        while True:
+            data = self._call(nsid, {**params, "cursor": page_cursor} if page_cursor else params)
+            records = data.get(key)
+            if not isinstance(records, list):
+                raise TransientError(f"Bluesky {nsid} answered without a list of {key}")
+            yield from records
+            page_cursor = data.get("cursor")
+            if not page_cursor or not records:
+                return
+
+    # -- records --------------------------------------------------------------------------
+
+    def _to_item(self, post: Any) -> Item:
+        uri = post["uri"]
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            raise ValueError(f"not an at:// uri: {uri!r}")
+        record = post["record"]
+        author = post.get("author") or {}
+        reply = record.get("reply") or {}
+        parent = (reply.get("parent") or {}).get("uri")
+        root = (reply.get("root") or {}).get("uri")
+        by_school = bool(author.get("did")) and author.get("did") == self.school_did
+        counts = [post.get(k) for k in ("likeCount", "repostCount", "replyCount", "quoteCount")]
+        numbers = [c for c in counts if isinstance(c, int)]
+        return Item(
+            source=self.name,
+            native_id=uri,
+            kind=self._kind(by_school, parent),
+            text=str(record.get("text") or "")[:TEXT_LIMIT],
+            created_at=parse_timestamp(record.get("createdAt") or post.get("indexedAt")),
+            url=_permalink(uri, author.get("handle")),
+            author_id=author.get("did"),
+            author_name=author.get("displayName") or None,
+            author_handle=author.get("handle") if author.get("handle") != "handle.invalid" else None,
+            parent_id=parent,
+            thread_id=root or (uri if not parent else None),
+            by_school=by_school,
+            engagement=sum(numbers) if numbers else None,
+            raw={"cid": post.get("cid"), "reason": post.get("reason"), "indexedAt": post.get("indexedAt")},
+        )
+
+    def _kind(self, by_school: bool, parent: str | None) -> str:
+        if parent is None:
+            return "post" if by_school else "mention"
+        if not by_school and self.school_did and parent.startswith(f"at://{self.school_did}/"):
+            return "comment"
+        return "reply"
+
+    # -- HTTP and the session -------------------------------------------------------------
+
+    def _call(self, nsid: str, params: dict[str, Any]) -> dict[str, Any]:
+        response = self._get(nsid, params)
+        if _session_error(response):
+            self._renew()
+            response = self._get(nsid, params)
+            if _session_error(response):
+                raise AuthError(f"Bluesky refused the session of {self.settings.identifier} after a new login")
+        return self._checked(response, nsid)
+
+    def _get(self, nsid: str, params: dict[str, Any]) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.session['accessJwt']}"} if self.session else {}
+        return send(self, "GET", self._url(nsid), params=params, headers=headers)
+
+    def _login(self) -> None:
+        body = {"identifier": self.settings.identifier, "password": self.settings.password.get_secret_value()}
+        response = send(self, "POST", self._url("com.atproto.server.createSession"), json=body)
+        refused = _error_name(response) in ("AuthenticationRequired", "AccountTakedown", "AuthFactorTokenRequired")
+        if response.status_code == 401 or (response.status_code == 400 and refused):
+            raise AuthError(
+                f"Bluesky refused the app password of {self.settings.identifier}: "
+                f"{_error_message(response)}"
+            )
+        self.session = self._session_from(self._checked(response, "createSession"))
+        logger.info("source=%s logged in to Bluesky as %s", self.name, self.session.get("handle"))
+
+    def _renew(self) -> None:
+        """Refresh the session; if the refresh token is refused too, log in again."""
+        refresh = (self.session or {}).get("refreshJwt")
+        if refresh:
+            response = send(self, "POST", self._url("com.atproto.server.refreshSession"),
+                            headers={"Authorization": f"Bearer {refresh}"})
+            if response.status_code == 200:
+                self.session = self._session_from(self._checked(response, "refreshSession"))
+                logger.info("source=%s refreshed its Bluesky session", self.name)
+                return
+            if response.status_code == 429 or response.status_code >= 500:
+                self._checked(response, "refreshSession")
+        self.session = None
+        self._login()
+
+    def _session_from(self, data: dict[str, Any]) -> dict[str, str]:
+        if not all(isinstance(data.get(k), str) for k in ("accessJwt", "refreshJwt", "did")):
+            raise TransientError("Bluesky answered the login without a session")
+        return {k: data[k] for k in ("accessJwt", "refreshJwt", "did", "handle") if isinstance(data.get(k), str)}
+
+    def _checked(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        status = response.status_code
+        if status == 429:
+            when = reset_time(response.headers.get("ratelimit-reset"), self.clock())
+            raise RateLimited(f"Bluesky {what}: rate limited ({_error_message(response)})", when)
+        if status in (401, 403):
+            raise AuthError(f"Bluesky {what} refused access for {self.settings.identifier}: {_error_message(response)}")
+        if 400 <= status < 500:
+            raise TransientError(f"Bluesky {what} answered HTTP {status}: {_error_message(response)}")
+        return expect_json(response)
+
+    def _url(self, nsid: str) -> str:
+        return f"{self.settings.base_url.rstrip('/')}/xrpc/{nsid}"
+
+
+def _session_error(response: httpx.Response) -> bool:
+    return response.status_code in (400, 401) and _error_name(response) in SESSION_ERRORS
+
+
+def _error_name(response: httpx.Response) -> str | None:
+    body = body_json(response)
+    return body.get("error") if isinstance(body, dict) else None
+
+
+def _error_message(response: httpx.Response) -> str:
+    body = body_json(response)
+    if isinstance(body, dict):
+        return " ".join(str(body[k]) for k in ("error", "message") if body.get(k)) or f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}"
+
+
+def _sort_time(entry: Any) -> datetime | None:
+    if not isinstance(entry, dict):
+        return None
+    return _time_or_none(entry.get("indexedAt"))
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    try:
+        return parse_timestamp(value) if value else None
+    except ValueError:
+        return None
+
+
+def _permalink(uri: str, handle: str | None) -> str | None:
+    # at://did:plc:xyz/app.bsky.feed.post/3kabc -> https://bsky.app/profile/<handle or did>/post/3kabc
+    parts = uri.removeprefix("at://").split("/")
+    if len(parts) != 3 or parts[1] != "app.bsky.feed.post":
+        return None
+    who = handle if handle and handle != "handle.invalid" else parts[0]
+    return f"https://bsky.app/profile/{who}/post/{parts[2]}"

@@ -1,0 +1,236 @@
+"""A fake Bluesky PDS: app-password sessions, notifications, the school's author feed and post search.
+
+Access tokens expire on demand (``expire_access``: the next call gets the documented
+``ExpiredToken`` 400 and the client must refresh), and ``expire_credentials`` refuses everything,
+the app password included. Lists are newest first with an opaque ``cursor``, ``page_size`` at a time.
+A public comment (``add_comment``) is a reply under the school's latest post, as on a real account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from monitor.fakes.base import FakePlatform
+from monitor.fakes.server import Request, Response
+
+SCHOOL_DID = "did:plc:ravenswoodschool0000001"
+SCHOOL_HANDLE = "ravenswood.bsky.social"
+APP_PASSWORD = "abcd-efgh-ijkl-mnop"
+
+
+@dataclass
+class FakePost:
+    uri: str
+    author_did: str
+    handle: str
+    display_name: str | None
+    text: str
+    created: datetime
+    parent: str | None = None
+    root: str | None = None
+    likes: int = 0
+    malformed: bool = False
+
+
+class FakeBluesky(FakePlatform):
+    type = "bluesky"
+
+    def __init__(self, *, page_size: int = 5) -> None:
+        super().__init__()
+        self.page_size = page_size
+        self.posts: list[FakePost] = []
+        self.refused = False
+        self.access: set[str] = set()
+        self.refresh: set[str] = set()
+        self.logins = 0
+        self._numbers = itertools.count(1)
+        self.route("POST", "/xrpc/com.atproto.server.createSession")(self._create_session)
+        self.route("POST", "/xrpc/com.atproto.server.refreshSession")(self._refresh_session)
+        self.route("GET", "/xrpc/app.bsky.notification.listNotifications")(self._notifications)
+        self.route("GET", "/xrpc/app.bsky.feed.getAuthorFeed")(self._author_feed)
+        self.route("GET", "/xrpc/app.bsky.feed.searchPosts")(self._search)
+
+    # -- FakePlatform ---------------------------------------------------------------------
+
+    def source_config(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name, "type": "bluesky", "official": True, "interval": "5m", "timeout": "5s",
+            "base_url": self.url, "identifier": SCHOOL_HANDLE, "password": APP_PASSWORD,
+            "queries": ["Ravens Wood"], "backfill": "14d",
+        }
+
+    def add_comment(self, text: str, *, author: str = "A Parent", at: datetime | None = None,
+                    reply_to: str | None = None, likes: int = 0) -> str:
+        at = at or datetime.now(timezone.utc)
+        if reply_to is None:
+            reply_to = self._school_post(at).uri
+        slug = hashlib.sha256(author.encode()).hexdigest()[:24]
+        return self._post(f"did:plc:{slug}", f"{author.split()[-1].lower()}.bsky.social", author, text, at,
+                          reply_to, likes).uri
+
+    def add_mention(self, text: str, *, author: str = "A Neighbour", at: datetime | None = None) -> str:
+        """A post that is not a reply (found by search, or by notification if it tags the school)."""
+        slug = hashlib.sha256(author.encode()).hexdigest()[:24]
+        return self._post(f"did:plc:{slug}", "neighbour.bsky.social", author, text,
+                          at or datetime.now(timezone.utc), None, 0).uri
+
+    def add_school_reply(self, to: str, text: str, *, at: datetime | None = None) -> str:
+        return self._post(SCHOOL_DID, SCHOOL_HANDLE, "Ravens Wood School", text,
+                          at or datetime.now(timezone.utc), to, 0).uri
+
+    def remove(self, native_id: str) -> None:
+        self.posts = [p for p in self.posts if p.uri != native_id]
+
+    def add_malformed(self) -> None:
+        post = self._post("did:plc:broken", "broken.bsky.social", None, "broken",
+                          datetime.now(timezone.utc), self._school_post(datetime.now(timezone.utc)).uri, 0)
+        post.malformed = True
+
+    def expire_credentials(self) -> None:
+        self.refused = True
+        self.access.clear()
+        self.refresh.clear()
+
+    def renew_credentials(self) -> None:
+        self.refused = False
+
+    def expire_access(self) -> None:
+        """Access tokens expire (as they do every couple of hours); refresh tokens still work."""
+        self.access.clear()
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _school_post(self, at: datetime) -> FakePost:
+        own = [p for p in self.posts if p.author_did == SCHOOL_DID and p.parent is None]
+        if own:
+            return max(own, key=lambda p: p.created)
+        return self._post(SCHOOL_DID, SCHOOL_HANDLE, "Ravens Wood School", "Welcome back to the new term!",
+                          at - timedelta(minutes=1), None, 0)
+
+    def _post(self, did, handle, name, text, at, reply_to, likes) -> FakePost:
+        root = None
+        if reply_to is not None:
+            target = next(p for p in self.posts if p.uri == reply_to)
+            root = target.root or target.uri
+        rkey = f"3l{next(self._numbers):011d}"
+        post = FakePost(uri=f"at://{did}/app.bsky.feed.post/{rkey}", author_did=did, handle=handle,
+                        display_name=name, text=text, created=at, parent=reply_to, root=root, likes=likes)
+        self.posts.append(post)
+        return post
+
+    def _author_of(self, uri: str | None) -> str | None:
+        return uri.removeprefix("at://").split("/")[0] if uri else None
+
+    def _newest(self, posts) -> list[FakePost]:
+        return sorted(posts, key=lambda p: p.created, reverse=True)
+
+    # -- serving --------------------------------------------------------------------------
+
+    def _create_session(self, request: Request) -> Response:
+        body = request.json() or {}
+        if self.refused or body.get("identifier") != SCHOOL_HANDLE or body.get("password") != APP_PASSWORD:
+            return Response(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
+        self.logins += 1
+        return Response(200, self._session())
+
+    def _refresh_session(self, request: Request) -> Response:
+        token = (request.header("authorization") or "").removeprefix("Bearer ")
+        if token not in self.refresh:
+            return Response(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        self.refresh.discard(token)
+        return Response(200, self._session())
+
+    def _session(self) -> dict[str, Any]:
+        number = next(self._numbers)
+        access, refresh = f"access-{number}", f"refresh-{number}"
+        self.access.add(access)
+        self.refresh.add(refresh)
+        return {"accessJwt": access, "refreshJwt": refresh, "handle": SCHOOL_HANDLE, "did": SCHOOL_DID,
+                "email": "office@ravenswood.example", "active": True}
+
+    def _authorised(self, request: Request) -> Response | None:
+        header = request.header("authorization")
+        if not header:
+            return Response(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        if header.removeprefix("Bearer ") not in self.access:
+            return Response(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        return None
+
+    def _page(self, request: Request, records: list[Any], key: str, render) -> Response:
+        size = min(int(request.query.get("limit", 50)), self.page_size)
+        start = int(request.query.get("cursor") or 0)
+        body: dict[str, Any] = {key: [render(r) for r in records[start:start + size]]}
+        if start + size < len(records):
+            body["cursor"] = str(start + size)
+        return Response(200, body)
+
+    def _notifications(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        mention = f"@{SCHOOL_HANDLE}"
+        found = [
+            p for p in self._newest(self.posts) if p.author_did != SCHOOL_DID and (
+                SCHOOL_DID in (self._author_of(p.parent), self._author_of(p.root)) or mention in p.text)
+        ]
+        return self._page(request, found, "notifications", self._notification)
+
+    def _author_feed(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        actor = request.query.get("actor")
+        own = [p for p in self._newest(self.posts) if actor in (p.author_did, p.handle)]
+        return self._page(request, own, "feed", lambda p: {"post": self._post_view(p)})
+
+    def _search(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        terms = request.query.get("q", "").casefold().split()
+        since = request.query.get("since")
+        since_at = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+        found = [p for p in self._newest(self.posts)
+                 if all(t in p.text.casefold() for t in terms) and (since_at is None or p.created >= since_at)]
+        response = self._page(request, found, "posts", self._post_view)
+        response.body["hitsTotal"] = len(found)
+        return response
+
+    def _author(self, post: FakePost) -> dict[str, Any]:
+        author: dict[str, Any] = {"did": post.author_did, "handle": post.handle, "labels": []}
+        if post.display_name is not None:
+            author["displayName"] = post.display_name
+        return author
+
+    def _record(self, post: FakePost) -> dict[str, Any]:
+        stamp = post.created.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text,
+                                  "createdAt": "yesterday" if post.malformed else stamp, "langs": ["en"]}
+        if post.parent:
+            record["reply"] = {"root": {"uri": post.root, "cid": "bafyroot"}, "parent": {"uri": post.parent,
+                                                                                       "cid": "bafyparent"}}
+        return record
+
+    def _post_view(self, post: FakePost) -> dict[str, Any]:
+        view = {
+            "uri": post.uri, "cid": "bafy" + post.uri[-11:], "author": self._author(post), "record": self._record(post),
+            "replyCount": sum(1 for p in self.posts if p.parent == post.uri), "repostCount": 0,
+            "likeCount": post.likes, "quoteCount": 0, "indexedAt": self._record(post)["createdAt"],
+        }
+        if post.malformed:
+            del view["uri"]
+        return view
+
+    def _notification(self, post: FakePost) -> dict[str, Any]:
+        school_thread = SCHOOL_DID in (self._author_of(post.parent), self._author_of(post.root))
+        view = {
+            "uri": post.uri, "cid": "bafy" + post.uri[-11:], "author": self._author(post),
+            "reason": "reply" if school_thread else "mention", "record": self._record(post), "isRead": False,
+            "indexedAt": self._record(post)["createdAt"], "labels": [],
+        }
+        if school_thread:
+            view["reasonSubject"] = post.parent
+        if post.malformed:
+            del view["uri"]
+        return view
