@@ -1,0 +1,279 @@
+"""A fake Slack Web API on loopback, with a Socket Mode websocket endpoint.
+
+It answers what the monitor uses, in Slack's wire format (every method is a POST to
+``/api/<method>`` with a JSON or form body, or a GET with query parameters, and a bearer token):
+``chat.postMessage``, ``chat.update``, ``conversations.history`` (with message metadata),
+``conversations.open``, ``users.info``, ``auth.test`` and ``apps.connections.open``, which returns
+the ``ws://`` URL of the websocket endpoint it serves. Every message is recorded; tests script
+faults on top (``script(Response(429, headers={"Retry-After": "3"}))``, ``ok:false`` errors) and
+can push a ``block_actions`` click through the websocket and wait for the client's ack.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
+
+from monitor.clock import Clock, system_clock
+from monitor.fakes.server import FakeServer, Request, Response
+
+BOT_TOKEN = "xoxb-fake-bot-token"
+APP_TOKEN = "xapp-fake-app-token"
+CHANNEL = "C0MODERATE"
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    metadata: dict[str, Any] | None
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeSlack(FakeServer):
+    """Use as a context manager; ``base_url`` is what ``notify.slack.base_url`` should say."""
+
+    def __init__(self, *, clock: Clock = system_clock, channels: tuple[str, ...] = (CHANNEL,)):
+        super().__init__()
+        self.clock = clock
+        self.channels = set(channels)
+        self.tokens = {BOT_TOKEN}
+        self.app_tokens = {APP_TOKEN}
+        self.users: dict[str, dict[str, Any]] = {
+            "U0MODERATOR": {"id": "U0MODERATOR", "name": "jsmith", "real_name": "Jane Smith",
+                            "profile": {"real_name": "Jane Smith", "display_name": "Jane"}},
+        }
+        self.messages: list[Posted] = []
+        self.acks: dict[str, dict[str, Any]] = {}
+        self._last_ts = 0.0
+        self._ids = itertools.count(1)
+        self._changed = threading.Condition()
+        self._sockets: list[ServerConnection] = []
+        self._ws = None
+        for method, handler in {
+            "chat.postMessage": self._post_message, "chat.update": self._update,
+            "conversations.history": self._history, "conversations.open": self._open,
+            "users.info": self._user_info, "auth.test": self._auth_test,
+            "apps.connections.open": self._connections_open,
+        }.items():
+            self._api(method, handler)
+
+    # -- set-up and levers ----------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/api/"
+
+    @property
+    def ws_url(self) -> str:
+        host, port = self._ws.socket.getsockname()[:2]
+        return f"ws://{host}:{port}/link"
+
+    def start(self) -> "FakeSlack":
+        super().start()
+        self._ws = serve(self._serve_socket, "127.0.0.1", 0)
+        threading.Thread(target=self._ws.serve_forever, daemon=True, name="fake-slack-ws").start()
+        return self
+
+    def stop(self) -> None:
+        if self._ws is not None:
+            self._ws.shutdown()
+            self._ws = None
+        super().stop()
+
+    def revoke_token(self) -> None:
+        self.tokens.clear()
+
+    def messages_in(self, channel: str = CHANNEL) -> list[Posted]:
+        return [m for m in self.messages if m.channel == channel]
+
+    # -- socket mode ------------------------------------------------------------------------------
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: bool(self._sockets), timeout)
+
+    def push_action(self, payload: dict[str, Any]) -> str:
+        """Send a ``block_actions`` envelope to every connected client; returns its envelope id."""
+        envelope_id = str(uuid.uuid4())
+        envelope = {"envelope_id": envelope_id, "type": "interactive", "accepts_response_payload": False,
+                    "payload": payload, "retry_attempt": 0, "retry_reason": ""}
+        with self._changed:
+            sockets = list(self._sockets)
+        for socket in sockets:
+            socket.send(json.dumps(envelope))
+        return envelope_id
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: envelope_id in self.acks, timeout)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Wait until ``condition()`` holds (checked after each API call or socket message)."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def _serve_socket(self, socket: ServerConnection) -> None:
+        socket.send(json.dumps({"type": "hello", "num_connections": 1,
+                                "connection_info": {"app_id": "A0FAKE"}, "debug_info": {"host": "fake"}}))
+        with self._changed:
+            self._sockets.append(socket)
+            self._changed.notify_all()
+        try:
+            for raw in socket:
+                try:
+                    message = json.loads(raw)
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(message, dict) and message.get("envelope_id"):
+                    with self._changed:
+                        self.acks[message["envelope_id"]] = message
+                        self._changed.notify_all()
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._changed:
+                self._sockets.remove(socket)
+                self._changed.notify_all()
+
+    # -- the Web API ------------------------------------------------------------------------------
+
+    def _api(self, method: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        app_level = method == "apps.connections.open"
+
+        def serve_method(request: Request) -> Response:
+            token = (request.header("authorization") or "").removeprefix("Bearer ").strip()
+            if token not in (self.app_tokens if app_level else self.tokens):
+                return Response(200, {"ok": False, "error": "invalid_auth" if token else "not_authed"})
+            answer = handler(_params(request))
+            with self._changed:
+                self._changed.notify_all()
+            return Response(200, answer)
+
+        self.route("POST", f"/api/{method}")(serve_method)
+        self.route("GET", f"/api/{method}")(serve_method)
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            now = max(self.clock().timestamp(), self._last_ts + 0.000001)
+            self._last_ts = now
+            return f"{now:.6f}"
+
+    def _channel(self, channel: str) -> str | None:
+        if channel in self.channels:
+            return channel
+        if channel in self.users:
+            return "D" + channel[1:]
+        if channel.startswith("D") and "U" + channel[1:] in self.users:
+            return channel
+        return None
+
+    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(str(params.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        posted = Posted(channel=channel, ts=self._next_ts(), text=params.get("text") or "",
+                        blocks=_json(params.get("blocks")) or [], metadata=_json(params.get("metadata")))
+        with self._lock:
+            self.messages.append(posted)
+        return {"ok": True, "channel": channel, "ts": posted.ts, "message": _as_message(posted, True)}
+
+    def _update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(str(params.get("channel", "")))
+        for posted in self.messages:
+            if posted.channel == channel and posted.ts == params.get("ts"):
+                update = {"text": params.get("text") or "", "blocks": _json(params.get("blocks")) or []}
+                posted.updates.append(update)
+                posted.text, posted.blocks = update["text"], update["blocks"]
+                return {"ok": True, "channel": channel, "ts": posted.ts, "text": posted.text}
+        return {"ok": False, "error": "message_not_found" if channel else "channel_not_found"}
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(str(params.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(params.get("oldest") or 0)
+        limit = min(int(params.get("limit") or 100), 999)
+        start = int(params.get("cursor") or 0)
+        metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [m for m in reversed(self.messages) if m.channel == channel and float(m.ts) > oldest]
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {"ok": True, "messages": [_as_message(m, metadata) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _open(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("users", "")).split(",")[0]
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
+    def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user", "")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "team": "Fake School", "user": "monitor", "user_id": "U0BOT", "bot_id": "B0BOT"}
+
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.ws_url}
+
+
+def block_actions(message: Posted, action_id: str, *, user: str = "U0MODERATOR", block_id: str | None = None) -> dict[str, Any]:
+    """The ``block_actions`` payload Slack sends when ``user`` clicks ``action_id`` in ``message``."""
+    for block in message.blocks:
+        if block.get("type") != "actions" or (block_id and block.get("block_id") != block_id):
+            continue
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return {
+                    "type": "block_actions",
+                    "user": {"id": user, "username": "jsmith", "name": "jsmith"},
+                    "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel},
+                    "channel": {"id": message.channel},
+                    "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
+                    "actions": [{"action_id": action_id, "block_id": block.get("block_id"),
+                                 "value": element.get("value"), "type": "button", "action_ts": message.ts}],
+                    "response_url": "",
+                    "trigger_id": "trigger",
+                }
+    raise LookupError(f"no {action_id!r} button in message {message.ts}")
+
+
+def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    content_type = request.header("content-type", "") or ""
+    if request.body and "json" in content_type:
+        body = request.json()
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.body:
+        params.update(request.form())
+    return params
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _as_message(posted: Posted, with_metadata: bool) -> dict[str, Any]:
+    message = {"type": "message", "ts": posted.ts, "text": posted.text, "blocks": posted.blocks, "bot_id": "B0BOT"}
+    if with_metadata and posted.metadata:
+        message["metadata"] = posted.metadata
+    return message

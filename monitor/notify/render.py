@@ -1,0 +1,221 @@
+"""Turns an alert's payload into a Slack message (Block Kit) and an email (text and HTML).
+
+Payloads are plain JSON written into the outbox (see ``docs/ALERTS.md`` for the fields). Text
+that came from outside (comments, names, titles, error messages) is escaped where it is placed:
+``&``, ``<`` and ``>`` become entities in Slack mrkdwn, so ``<!channel>`` in a comment pings
+nobody, and everything is HTML-escaped in email.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+#: a comment is cut to this length in a message (Slack sections hold 3000 characters)
+TEXT_LIMIT = 1500
+#: a grouped alert lists at most this many items (Slack allows 50 blocks per message)
+GROUP_LIMIT = 15
+
+HEADLINES = {
+    "flagged": "Possibly abusive {what} on {source}",
+    "new_comments": "{count} new {comments} on {source} to acknowledge",
+    "reminder": "Reminder: a comment on {source} must be acknowledged soon",
+    "breach": "Deadline missed: a comment on {source} was not acknowledged in time",
+    "escalation": "Escalated: a comment on {source}",
+}
+
+EMOJI = {"flagged": ":warning:", "new_comments": ":speech_balloon:", "reminder": ":alarm_clock:",
+         "breach": ":rotating_light:", "escalation": ":rotating_light:", "source_auth": ":no_entry:",
+         "source_down": ":warning:", "source_still_down": ":warning:", "source_recovered": ":white_check_mark:"}
+
+
+@dataclass(frozen=True)
+class EmailParts:
+    subject: str
+    text: str
+    html: str
+
+
+def slack_escape(text: Any) -> str:
+    """External text made inert for Slack mrkdwn: no mentions, links or broadcasts."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def safe_url(url: Any) -> str | None:
+    """An http(s) URL with the characters that would break a Slack link encoded, else None."""
+    if not isinstance(url, str) or urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        return None
+    return quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def format_local(value: Any, tz: ZoneInfo) -> str:
+    """An ISO 8601 instant shown in the school's time zone, e.g. ``Tue 17 Nov 2026 09:00 GMT``."""
+    if not value:
+        return "unknown"
+    try:
+        instant = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return instant.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def headline(kind: str, payload: dict[str, Any]) -> str:
+    """The one-line summary (plain text, not yet escaped)."""
+    if payload.get("title"):
+        return str(payload["title"])
+    items = payload.get("items") or []
+    item = payload.get("item") or {}
+    source = payload.get("source") or item.get("source") or "a source"
+    template = HEADLINES.get(kind)
+    if template is None:
+        return kind.replace("_", " ").capitalize()
+    return template.format(
+        source=source, count=len(items), comments="comment" if len(items) == 1 else "comments",
+        what=item.get("kind") or "comment",
+    )
+
+
+def payload_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(payload.get("item"), dict):
+        return [payload["item"]]
+    return [i for i in payload.get("items") or [] if isinstance(i, dict)]
+
+
+def _clip(text: Any) -> str:
+    text = str(text or "")
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "…"
+
+
+def _labels(item: dict[str, Any]) -> str:
+    labels = item.get("labels") or {}
+    if isinstance(labels, dict):
+        ordered = sorted(labels.items(), key=lambda kv: -float(kv[1] or 0))
+        return ", ".join(f"{name} {float(score):.2f}" for name, score in ordered)
+    return ", ".join(str(label) for label in labels)
+
+
+# -- Slack ----------------------------------------------------------------------------------------
+
+
+def slack_message(kind: str, payload: dict[str, Any], tz: ZoneInfo) -> tuple[str, list[dict[str, Any]]]:
+    """(notification text, blocks) for one alert."""
+    title = headline(kind, payload)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{EMOJI.get(kind, ':bell:')} *{slack_escape(title)}*"}}
+    ]
+    if payload.get("message"):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(_clip(payload["message"]))}})
+    if payload.get("text") and not payload_items(payload):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(_clip(payload["text"]))}})
+    items = payload_items(payload)
+    for item in items[:GROUP_LIMIT]:
+        blocks.extend(slack_item_blocks(item, tz, kind=kind))
+    if len(items) > GROUP_LIMIT:
+        more = len(items) - GROUP_LIMIT
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more: see `monitor cases --open`"}]})
+    return slack_escape(title), blocks
+
+
+def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[dict[str, Any]]:
+    author = slack_escape(item.get("author") or "someone")
+    where = slack_escape(item.get("source") or "")
+    link = safe_url(item.get("url"))
+    lines = [f"*{author}* on {where}" + (f" · <{link}|open>" if link else "")]
+    text = _clip(item.get("text"))
+    lines.append("\n".join("> " + slack_escape(line) for line in (text.splitlines() or [""])))
+    facts = []
+    if item.get("labels"):
+        facts.append(f"*Labels:* {slack_escape(_labels(item))}")
+    if item.get("reasons"):
+        facts.append("*Why:* " + slack_escape("; ".join(str(r) for r in item["reasons"])))
+    if item.get("due_at"):
+        facts.append(f"*Acknowledge by:* {format_local(item['due_at'], tz)}")
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines + facts)}}]
+    buttons = slack_buttons(item, kind=kind)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"actions:{item.get('item_id')}", "elements": buttons})
+    return blocks
+
+
+def slack_buttons(item: dict[str, Any], *, kind: str) -> list[dict[str, Any]]:
+    """Acknowledge (when a case is open), Escalate, and Not abusive (for a flagged item)."""
+    if item.get("item_id") is None:
+        return []
+    value = json.dumps({"case": item.get("case_id"), "item": item.get("item_id")})
+    buttons = []
+    if item.get("case_id") is not None:
+        buttons.append(_button("Acknowledge", "acknowledge", value, "primary"))
+    buttons.append(_button("Escalate", "escalate", value, "danger"))
+    if item.get("flagged") or kind == "flagged":
+        buttons.append(_button("Not abusive", "not_abusive", value))
+    return buttons
+
+
+def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+# -- email ----------------------------------------------------------------------------------------
+
+
+def email_parts(kind: str, payload: dict[str, Any], tz: ZoneInfo, school: str) -> EmailParts:
+    """Subject, plain text and HTML for one alert (a payload with its own subject is sent as given)."""
+    if payload.get("subject") and (payload.get("text") or payload.get("html")):
+        text = str(payload.get("text") or "")
+        body = str(payload.get("html") or f"<pre>{html.escape(text)}</pre>")
+        return EmailParts(str(payload["subject"]), text, body)
+    title = headline(kind, payload)
+    text_lines = [title, ""]
+    html_parts = [f"<h2>{html.escape(title)}</h2>"]
+    for key in ("message", "text"):
+        if payload.get(key) and not (key == "text" and payload_items(payload)):
+            text_lines += [str(payload[key]), ""]
+            html_parts.append(f"<p>{html.escape(str(payload[key]))}</p>")
+    for item in payload_items(payload):
+        lines, fragment = _email_item(item, tz)
+        text_lines += lines + [""]
+        html_parts.append(fragment)
+    text_lines.append(f"— {school} social media monitor")
+    html_parts.append(f"<p style=\"color:#666\">{html.escape(school)} social media monitor</p>")
+    return EmailParts(f"[{school}] {title}", "\n".join(text_lines), "\n".join(html_parts))
+
+
+def _email_item(item: dict[str, Any], tz: ZoneInfo) -> tuple[list[str], str]:
+    author, source = str(item.get("author") or "someone"), str(item.get("source") or "")
+    text = _clip(item.get("text"))
+    lines = [f"{author} on {source}:", *("  " + line for line in text.splitlines() or [""])]
+    facts = []
+    if item.get("labels"):
+        facts.append(("Labels", _labels(item)))
+    if item.get("reasons"):
+        facts.append(("Why", "; ".join(str(r) for r in item["reasons"])))
+    if item.get("due_at"):
+        facts.append(("Acknowledge by", format_local(item["due_at"], tz)))
+    if item.get("case_id") is not None:
+        facts.append(("Case", f"{item['case_id']} (monitor ack {item['case_id']} --by NAME)"))
+    link = safe_url(item.get("url"))
+    if link:
+        facts.append(("Link", link))
+    lines += [f"{name}: {value}" for name, value in facts]
+    rows = "".join(
+        f"<tr><th align=\"left\">{html.escape(name)}</th><td>"
+        + (f"<a href=\"{html.escape(value, quote=True)}\">{html.escape(value)}</a>" if name == "Link" else html.escape(value))
+        + "</td></tr>"
+        for name, value in facts
+    )
+    fragment = (
+        f"<p><b>{html.escape(author)}</b> on {html.escape(source)}:</p>"
+        f"<blockquote style=\"white-space:pre-wrap\">{html.escape(text)}</blockquote>"
+        f"<table>{rows}</table>"
+    )
+    return lines, fragment

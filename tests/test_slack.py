@@ -1,0 +1,160 @@
+"""The Slack notifier against the fake Slack Web API over loopback, through the real slack_sdk client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.config import SlackSettings
+from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
+from monitor.fakes.server import Response
+from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.notify.base import Message
+from monitor.notify.render import slack_escape
+from monitor.notify.slack import SlackNotifier
+
+HOSTILE = "<!channel> <b>x</b> <script>"
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.fixture
+def fake(clock):
+    with FakeSlack(clock=clock) as server:
+        yield server
+
+
+def notifier_for(base_url: str, **settings) -> SlackNotifier:
+    return SlackNotifier(
+        SlackSettings(token=BOT_TOKEN, channel=CHANNEL, base_url=base_url, timeout="2s", **settings), tz=LONDON
+    )
+
+
+def message(key: str = "flagged:item:7|slack|C0MODERATE", *, recipient: str = CHANNEL, **item) -> Message:
+    payload_item = {"item_id": 7, "case_id": 3, "source": "facebook-page", "author": "A Parent",
+                    "text": "hello", "url": "https://facebook.com/1", "due_at": "2026-11-17T09:00:00+00:00",
+                    "labels": {"insult": 0.91}, "reasons": ["insulting language"], **item}
+    return Message(key=key, kind="flagged", channel="slack", recipient=recipient,
+                   payload={"item": payload_item}, created_at=datetime(2026, 11, 16, 9, tzinfo=timezone.utc),
+                   item_id=7, case_id=3)
+
+
+def test_posts_blocks_with_the_key_in_message_metadata(fake):
+    receipt = notifier_for(fake.base_url).send(message())
+    [posted] = fake.messages
+    assert receipt.id == posted.ts and receipt.detail["channel"] == CHANNEL
+    assert posted.metadata == {"event_type": "monitor_alert",
+                               "event_payload": {"key": "flagged:item:7|slack|C0MODERATE", "kind": "flagged",
+                                                 "item_id": 7, "case_id": 3}}
+    body = "\n".join(b["text"]["text"] for b in posted.blocks if b["type"] == "section")
+    assert "*A Parent* on facebook-page · <https://facebook.com/1|open>" in body
+    assert "insult 0.91" in body and "insulting language" in body
+    assert "Tue 17 Nov 2026 09:00 GMT" in body  # the deadline in the school's time zone
+
+
+def test_a_hostile_comment_arrives_as_literal_text(fake):
+    notifier_for(fake.base_url).send(message(text=HOSTILE, author="<@U123> <!here>"))
+    [posted] = fake.messages
+    body = "\n".join(b["text"]["text"] for b in posted.blocks if b["type"] == "section")
+    assert "&lt;!channel&gt; &lt;b&gt;x&lt;/b&gt; &lt;script&gt;" in body
+    assert "&lt;@U123&gt; &lt;!here&gt;" in body
+    assert "<!" not in body and "<@" not in body and "<script" not in body
+    assert slack_escape("a & b") == "a &amp; b"
+
+
+def test_buttons_carry_case_and_item_ids(fake):
+    notifier_for(fake.base_url).send(message())
+    [actions] = [b for b in fake.messages[0].blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["acknowledge", "escalate", "not_abusive"]
+    assert {e["value"] for e in actions["elements"]} == {'{"case": 3, "item": 7}'}
+
+
+def test_a_link_that_is_not_http_is_not_linked(fake):
+    notifier_for(fake.base_url).send(message(url="javascript:alert(1)"))
+    body = fake.messages[0].blocks[1]["text"]["text"]
+    assert "javascript" not in body and "|open>" not in body
+
+
+def test_rate_limit_gives_retry_after(fake):
+    fake.script(Response(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "17"}))
+    with pytest.raises(NotifyError) as caught:
+        notifier_for(fake.base_url).send(message())
+    assert caught.value.retry_after == 17 and not isinstance(caught.value, PermanentNotifyError)
+    assert fake.messages == []
+
+
+def test_revoked_token_refuses_the_whole_channel(fake):
+    fake.revoke_token()
+    with pytest.raises(ChannelRefused, match="invalid_auth"):
+        notifier_for(fake.base_url).send(message())
+
+
+def test_unknown_channel_is_permanent_for_that_message_only(fake):
+    with pytest.raises(PermanentNotifyError, match="channel_not_found") as caught:
+        notifier_for(fake.base_url).send(message(recipient="C0NOWHERE"))
+    assert not isinstance(caught.value, ChannelRefused)
+
+
+def test_server_error_is_retryable(fake):
+    fake.script(Response(500, "Internal Server Error"))
+    with pytest.raises(NotifyError, match="HTTP 500") as caught:
+        notifier_for(fake.base_url).send(message())
+    assert type(caught.value) is NotifyError
+
+
+def test_refused_connection_is_not_in_doubt():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(NotifyError) as caught:
+        notifier_for(f"http://127.0.0.1:{port}/api/").send(message())
+    assert type(caught.value) is NotifyError
+
+
+def test_a_dropped_connection_after_the_request_is_in_doubt():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def drop() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.close()
+
+    thread = threading.Thread(target=drop, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(DeliveryInDoubt):
+            notifier_for(f"http://127.0.0.1:{listener.getsockname()[1]}/api/").send(message())
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+def test_find_sent_looks_for_the_key_in_history(fake):
+    notifier = notifier_for(fake.base_url)
+    for n in range(250):  # more than one page of history
+        notifier.send(message(key=f"other:{n}"))
+    sent = message(key="wanted")
+    receipt = notifier.send(sent)
+    for n in range(250, 260):
+        notifier.send(message(key=f"other:{n}"))
+    assert notifier.find_sent(sent) == receipt
+    assert notifier.find_sent(message(key="never-sent")) is None
+
+
+def test_direct_messages_to_a_person_are_found_again(fake):
+    notifier = notifier_for(fake.base_url)
+    sent = message(key="dm", recipient="U0MODERATOR")
+    receipt = notifier.send(sent)
+    assert receipt.detail["channel"] == "D0MODERATOR"
+    assert notifier.find_sent(sent) == receipt
+
+
+def test_user_name_comes_from_users_info(fake):
+    notifier = notifier_for(fake.base_url)
+    assert notifier.user_name("U0MODERATOR") == "Jane Smith"
+    assert notifier.user_name("U0UNKNOWN", fallback="someone") == "someone"
