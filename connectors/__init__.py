@@ -10,6 +10,7 @@ from monitor.errors import ConfigError
 REGISTRY: dict[str, str] = {
     "rss": "connectors.rss:RSSConnector",
     "facebook": "connectors.facebook:FacebookConnector",
+    "instagram": "connectors.instagram:InstagramConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
 }

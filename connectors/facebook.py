@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
-from connectors.graph import GraphClient, GraphObjectMissing
+from connectors.graph import GraphClient, GraphObjectMissing, checkpoint
 from monitor.config import Duration
 
 logger = logging.getLogger(__name__)
@@ -201,14 +201,4 @@ def _author(record: dict[str, Any]) -> tuple[str | None, str | None]:
 def _count(value: Any) -> int | None:
     if isinstance(value, dict) and isinstance(value.get("count"), int):
         return value["count"]
-    return None
-
-
-def checkpoint(cursor: Cursor | None, source: str) -> datetime | None:
-    """The ``since`` timestamp of a Graph connector's cursor, or None on the first poll."""
-    if isinstance(cursor, dict) and cursor.get("since"):
-        try:
-            return parse_timestamp(cursor["since"])
-        except ValueError:
-            logger.warning("source=%s ignoring an unreadable checkpoint %r", source, cursor.get("since"))
     return None

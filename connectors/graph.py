@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from connectors.base import AuthError, RateLimited, TransientError
+from connectors.base import AuthError, Cursor, RateLimited, TransientError, parse_timestamp
 from monitor.clock import Clock
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,11 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
-def newer_than(value: datetime, checkpoint: datetime | None) -> bool:
-    """True if ``value`` is at or after ``checkpoint`` (always, without one)."""
-    return checkpoint is None or value >= checkpoint
+def checkpoint(cursor: Cursor | None, source: str) -> datetime | None:
+    """The ``since`` timestamp of a Graph connector's cursor, or None on the first poll."""
+    if isinstance(cursor, dict) and cursor.get("since"):
+        try:
+            return parse_timestamp(cursor["since"])
+        except ValueError:
+            logger.warning("source=%s ignoring an unreadable checkpoint %r", source, cursor.get("since"))
+    return None

@@ -13,6 +13,7 @@ import importlib
 PLATFORMS: dict[str, str] = {
     "rss": "monitor.fakes.rss:FakeFeed",
     "facebook": "monitor.fakes.facebook:FakeFacebook",
+    "instagram": "monitor.fakes.instagram:FakeInstagram",
     "youtube": "monitor.fakes.youtube:FakeYouTube",
     "bluesky": "monitor.fakes.bluesky:FakeBluesky",
 }

@@ -1,0 +1,208 @@
+"""An Instagram business or creator account through the Graph API: comments, replies and tags.
+
+One poll reads the account's media back to ``comment_window``, the comments of each media that
+has any (``comments_count``), each with its replies nested (``replies{...}``), and the media the
+account is tagged in (``/tags``, as mentions). The comments edge promises no order and a reply
+can arrive under an old comment, so every page of comments is read; only the records at or after
+the checkpoint (the newest ``timestamp`` already committed, less a small overlap) are returned.
+
+The school's own replies are recognised by username, which Instagram always reports, rather than
+by ``from.id``, which it may withhold.
+
+Requests per idle poll: one for the media, one per media inside ``comment_window`` that has
+comments (more for long comment lists), one for ``/tags`` (when ``tags = true``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
+from connectors.graph import GraphClient, GraphObjectMissing, checkpoint
+from monitor.config import Duration
+
+logger = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=5)
+MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,like_count,username"
+REPLY_FIELDS = "id,text,timestamp,username,from,parent_id,like_count"
+COMMENT_FIELDS = f"id,text,timestamp,username,from,hidden,like_count,replies{{{REPLY_FIELDS}}}"
+RAW_KEYS = ("id", "timestamp", "username", "from", "parent_id", "hidden", "permalink")
+
+
+class InstagramSettings(SourceSettings):
+    type: Literal["instagram"] = "instagram"
+    base_url: str = "https://graph.facebook.com/v21.0"
+    #: the Instagram professional account's id (the ig-user-id, not the Facebook Page id)
+    user_id: str
+    #: the account's username, without @: replies written under it are the school's
+    username: str
+    #: a long-lived access token with instagram_basic and instagram_manage_comments
+    token: Secret
+    comment_window: Duration = timedelta(days=14)
+    max_media: int = 50
+    #: media by others that tag the account are collected as mentions
+    tags: bool = True
+    page_size: int = 50
+
+
+class InstagramConnector(Connector):
+    type = "instagram"
+    Settings = InstagramSettings
+    renew_hint = (
+        "the account's long-lived Instagram token lasts 60 days: a Page admin must generate a new one "
+        "(Meta Business Suite, or the Graph API Explorer with instagram_basic and instagram_manage_comments) "
+        "and update the source's token"
+    )
+
+    def __init__(self, settings: InstagramSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self.graph = GraphClient(
+            http=self.http,
+            base_url=settings.base_url,
+            token=settings.token.get_secret_value(),
+            source=self.name,
+            clock=self.clock,
+            platform="Instagram",
+        )
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        settings: InstagramSettings = self.settings  # type: ignore[assignment]
+        since = checkpoint(cursor, self.name)
+        window_start = self.clock() - settings.comment_window
+        floor = since - OVERLAP if since else None
+        items: list[Item] = []
+        for media, record in self._recent_media(window_start, settings.max_media):
+            if floor is None or media.created_at >= floor:
+                items.append(media)
+            if record.get("comments_count") != 0:
+                items.extend(i for i in self._comments(media) if floor is None or i.created_at >= floor)
+        if settings.tags:
+            items.extend(self._tags(floor or window_start))
+        newest = max([i.created_at for i in items] + ([since] if since else []), default=None)
+        return items, ({"since": newest.isoformat()} if newest else cursor)
+
+    def status(self) -> dict[str, Any]:
+        return {"quota_used_percent": round(self.graph.usage.percent)} if self.graph.usage.percent else {}
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _recent_media(self, window_start: datetime, limit: int) -> list[tuple[Item, dict[str, Any]]]:
+        found: list[tuple[Item, dict[str, Any]]] = []
+        user_id = self.settings.user_id  # type: ignore[attr-defined]
+        params = {"fields": MEDIA_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
+        for page in self.graph.pages(f"{user_id}/media", params):
+            for record in page:
+                media = self._item(record, lambda r: {"kind": "post", "by_school": True, "thread_id": r["id"],
+                                                      "author_handle": self.settings.username})  # type: ignore[attr-defined]
+                if media is None:
+                    continue
+                if media.created_at < window_start or len(found) >= limit:
+                    return found
+                found.append((media, record))
+        return found
+
+    def _comments(self, media: Item) -> list[Item]:
+        found: list[Item] = []
+        params = {"fields": COMMENT_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
+        try:
+            for page in self.graph.pages(f"{media.native_id}/comments", params):
+                for record in page:
+                    comment = self._item(record, lambda r: self._comment_fields(r, media, None))
+                    if comment is None:
+                        continue
+                    found.append(comment)
+                    found.extend(self._replies(record, comment, media))
+        except GraphObjectMissing:
+            logger.info("source=%s media %s disappeared while its comments were read", self.name, media.native_id)
+        return found
+
+    def _replies(self, record: dict[str, Any], comment: Item, media: Item) -> list[Item]:
+        nested = record.get("replies")
+        if not isinstance(nested, dict):
+            return []
+        records = list(nested.get("data") or []) if isinstance(nested.get("data"), list) else []
+        paging = nested.get("paging") if isinstance(nested.get("paging"), dict) else {}
+        if paging.get("next"):  # more replies than fit in the nested edge: read them all from their own edge
+            params = {"fields": REPLY_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
+            records = [r for page in self.graph.pages(f"{comment.native_id}/replies", params) for r in page]
+        replies = (self._item(r, lambda r: self._comment_fields(r, media, comment.native_id)) for r in records)
+        return [reply for reply in replies if reply is not None]
+
+    def _tags(self, floor: datetime) -> list[Item]:
+        found: list[Item] = []
+        user_id = self.settings.user_id  # type: ignore[attr-defined]
+        params = {"fields": MEDIA_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
+        for page in self.graph.pages(f"{user_id}/tags", params):
+            for record in page:
+                mention = self._item(record, lambda r: {"kind": "mention", "thread_id": r["id"],
+                                                        "by_school": self._is_school(r), **_author(r)})
+                if mention is None:
+                    continue
+                if mention.created_at < floor:
+                    return found
+                found.append(mention)
+        return found
+
+    # -- records to items -------------------------------------------------------------------
+
+    def _item(self, record: Any, fields) -> Item | None:
+        try:
+            if not isinstance(record, dict):
+                raise TypeError("record is not an object")
+            return Item(source=self.name, **{**_common(record), **fields(record)})
+        except (KeyError, TypeError, ValueError) as exc:
+            skip_record(self.name, record, str(exc))
+            return None
+
+    def _comment_fields(self, record: dict[str, Any], media: Item, parent: str | None) -> dict[str, Any]:
+        parent_id = record.get("parent_id") if parent else None
+        return {
+            "kind": "reply" if parent else "comment",
+            "parent_id": str(parent_id or parent or media.native_id),
+            "thread_id": media.native_id,
+            "url": media.url,
+            "by_school": self._is_school(record),
+            **_author(record),
+        }
+
+    def _is_school(self, record: dict[str, Any]) -> bool:
+        username = record.get("username")
+        if isinstance(username, str) and username:
+            return username.casefold() == self.settings.username.casefold()  # type: ignore[attr-defined]
+        author = record.get("from")
+        return isinstance(author, dict) and str(author.get("id")) == self.settings.user_id  # type: ignore[attr-defined]
+
+
+def _common(record: dict[str, Any]) -> dict[str, Any]:
+    native_id = record["id"]
+    if not isinstance(native_id, str) or not native_id:
+        raise ValueError("record has no id")
+    text = record.get("text", record.get("caption")) or ""
+    if not isinstance(text, str):
+        raise TypeError("text is not a string")
+    likes, comments = record.get("like_count"), record.get("comments_count")
+    counts = [v for v in (likes, comments) if isinstance(v, int) and not isinstance(v, bool)]
+    url = record.get("permalink")
+    return {
+        "native_id": native_id,
+        "text": text,
+        "created_at": parse_timestamp(record["timestamp"]),
+        "url": url if isinstance(url, str) and url else None,
+        "engagement": sum(counts) if counts else None,
+        "raw": small_raw(record, RAW_KEYS),
+    }
+
+
+def _author(record: dict[str, Any]) -> dict[str, Any]:
+    """The author's handle and id; None for both when the account was deleted."""
+    username = record.get("username")
+    author = record.get("from") if isinstance(record.get("from"), dict) else {}
+    handle = username if isinstance(username, str) and username else author.get("username")
+    author_id = author.get("id")
+    return {
+        "author_handle": handle if isinstance(handle, str) and handle else None,
+        "author_id": str(author_id) if author_id else None,
+    }

@@ -1,0 +1,159 @@
+"""A fake Instagram professional account on the Graph API: media, comments with nested replies, tags.
+
+Media and comments are served newest first; a comment carries its replies nested (oldest first)
+up to ``nested_replies``, with ``paging.next`` beyond that, the rest being served by
+``/{comment-id}/replies``. Instagram has one level of replies: answering a reply adds to the
+thread of its top-level comment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.fakes.graph import ROUTE, VERSION, FakeGraph, graph_time, newest_first, user_id
+from monitor.fakes.server import Request, Response
+
+
+class FakeInstagram(FakeGraph):
+    type = "instagram"
+    rate_code = 80002
+
+    def __init__(self, account_id: str = "17841400000000001", username: str = "ravenswoodschool") -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.username = username
+        self.nested_replies = 25
+        self.media: list[dict[str, Any]] = []
+        self.tagged: list[dict[str, Any]] = []
+        self.comments: dict[str, list[dict[str, Any]]] = {}  # media id -> top-level comments
+        self.route("GET", f"{ROUTE}/media")(self.guarded(self._media))
+        self.route("GET", f"{ROUTE}/tags")(self.guarded(self._tags))
+        self.route("GET", f"{ROUTE}/comments")(self.guarded(self._comments))
+        self.route("GET", f"{ROUTE}/replies")(self.guarded(self._replies))
+
+    # -- FakePlatform -------------------------------------------------------------------------
+
+    def source_config(self, name: str) -> dict[str, Any]:
+        return {"name": name, "type": "instagram", "base_url": f"{self.url}/{VERSION}", "user_id": self.account_id,
+                "username": self.username, "token": self.token, "interval": "5m", "timeout": "5s"}
+
+    def add_post(self, text: str, *, at: datetime | None = None) -> str:
+        """A media published by the school's account."""
+        return self._add_media(self.media, text, self.username, self._at(at))
+
+    def add_mention(self, text: str, *, author: str = "a_parent", at: datetime | None = None) -> str:
+        """A media by someone else that tags the school's account (served by ``/tags``)."""
+        return self._add_media(self.tagged, text, author, self._at(at))
+
+    def add_comment(self, text: str, *, author: str | None = "a_parent", at: datetime | None = None,
+                    reply_to: str | None = None) -> str:
+        """A comment under the newest media (``reply_to`` a media or comment id to choose)."""
+        when = self._at(at)
+        if reply_to is None:
+            own = [m for m in self.media if m["_at"] <= when]
+            reply_to = newest_first(own)[0]["id"] if own else self.add_post("This week at school 📸", at=when - timedelta(hours=1))
+        return self._add_comment(reply_to, text, _handle(author), when)
+
+    def add_school_reply(self, to: str, text: str, *, at: datetime | None = None) -> str:
+        return self._add_comment(to, text, self.username, self._at(at))
+
+    def remove(self, native_id: str) -> None:
+        self.media = [m for m in self.media if m["id"] != native_id]
+        self.tagged = [m for m in self.tagged if m["id"] != native_id]
+        self.comments.pop(native_id, None)
+        for media_id, comments in self.comments.items():
+            kept = [c for c in comments if c.get("id") != native_id]
+            for comment in kept:
+                comment["_replies"] = [r for r in comment["_replies"] if r["id"] != native_id]
+            self.comments[media_id] = kept
+
+    def add_malformed(self) -> None:
+        """A comment without a timestamp under the newest media."""
+        media_id = newest_first(self.media)[0]["id"] if self.media else self.add_post("School news")
+        number = self._next_number()
+        self.comments[media_id].append({"id": f"1790000000{number:07d}", "text": "no timestamp", "username": "someone",
+                                        "_at": self.default_time(), "_seq": number, "_replies": []})
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _add_media(self, where: list[dict[str, Any]], caption: str, username: str, at: datetime) -> str:
+        number = self._next_number()
+        media_id = f"1790{number:013d}"
+        shortcode = hashlib.sha256(media_id.encode()).hexdigest()[:11]
+        where.append({"id": media_id, "caption": caption, "timestamp": graph_time(at), "media_type": "IMAGE",
+                      "permalink": f"https://www.instagram.com/p/{shortcode}/", "like_count": 0, "username": username,
+                      "_at": at, "_seq": number})
+        self.comments.setdefault(media_id, [])
+        return media_id
+
+    def _add_comment(self, to: str, text: str, username: str | None, at: datetime) -> str:
+        number = self._next_number()
+        record: dict[str, Any] = {"id": f"1800{number:013d}", "text": text, "timestamp": graph_time(at), "like_count": 0,
+                                  "_at": at, "_seq": number}
+        if username:
+            record["username"] = username
+            record["from"] = {"id": self.account_id if username == self.username else user_id(username),
+                              "username": username}
+        if to in self.comments:
+            record.update(hidden=False, _replies=[])
+            self.comments[to].append(record)
+            return record["id"]
+        top = self._top_level(to)
+        record["parent_id"] = top["id"]
+        top["_replies"].append(record)
+        return record["id"]
+
+    def _top_level(self, comment_id: str) -> dict[str, Any]:
+        for comments in self.comments.values():
+            for comment in comments:
+                if comment["id"] == comment_id or any(r["id"] == comment_id for r in comment["_replies"]):
+                    return comment
+        raise KeyError(f"no media or comment {comment_id!r}")
+
+    def _served_media(self, media: dict[str, Any]) -> dict[str, Any]:
+        comments = self.comments.get(media["id"], [])
+        return {**media, "comments_count": len(comments) + sum(len(c["_replies"]) for c in comments)}
+
+    def _served_comment(self, comment: dict[str, Any], request: Request) -> dict[str, Any]:
+        served = dict(comment)
+        replies = sorted(comment["_replies"], key=lambda r: (r["_at"], r["_seq"]))
+        if replies:
+            nested: dict[str, Any] = {"data": replies[: self.nested_replies]}
+            if len(replies) > self.nested_replies:
+                nested["paging"] = {"cursors": {"after": "bmVzdGVk"},
+                                    "next": f"{self.url}/{VERSION}/{comment['id']}/replies?after=bmVzdGVk"}
+            served["replies"] = nested
+        return served
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def _media(self, request: Request) -> Response:
+        if request.params["id"] != self.account_id:
+            return self.missing(request.params["id"])
+        return self.paged(request, [self._served_media(m) for m in newest_first(self.media)])
+
+    def _tags(self, request: Request) -> Response:
+        if request.params["id"] != self.account_id:
+            return self.missing(request.params["id"])
+        return self.paged(request, [self._served_media(m) for m in newest_first(self.tagged)])
+
+    def _comments(self, request: Request) -> Response:
+        comments = self.comments.get(request.params["id"])
+        if comments is None:
+            return self.missing(request.params["id"])
+        ordered = sorted(comments, key=lambda c: (c["_at"], c["_seq"]), reverse=True)
+        return self.paged(request, [self._served_comment(c, request) for c in ordered])
+
+    def _replies(self, request: Request) -> Response:
+        try:
+            top = self._top_level(request.params["id"])
+        except KeyError:
+            return self.missing(request.params["id"])
+        return self.paged(request, sorted(top["_replies"], key=lambda r: (r["_at"], r["_seq"])))
+
+
+def _handle(author: str | None) -> str | None:
+    """An Instagram-like handle from a display name ("A Parent" -> "a_parent")."""
+    return "_".join(author.lower().split()) if author else None
