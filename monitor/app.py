@@ -32,7 +32,10 @@ def build_classifier(config: Config) -> Classifier:
 
 def build_hooks(config: Config, clock: Clock = system_clock) -> list[PipelineHook]:
     """The capabilities that react to each poll, in order."""
-    hooks: list[PipelineHook] = []
+    from monitor.cases import CasesHook
+
+    # cases first: the alerts written after them can name the case and its deadline
+    hooks: list[PipelineHook] = [CasesHook(config)]
     return hooks
 
 

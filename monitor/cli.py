@@ -207,6 +207,48 @@ def sla_due(ctx: Context, received: str | None, policy: str | None) -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.option("--open", "open_only", is_flag=True, help="Only the open cases, soonest deadline first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cases as one JSON document.")
+@pass_ctx
+def cases(ctx: Context, open_only: bool, as_json: bool) -> None:
+    """List acknowledgement cases: received, due, state, and who closed them how."""
+    from monitor.app import open_store
+    from monitor.cases import format_cases, list_cases
+
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        found = list_cases(store, open_only=open_only)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([case.to_json() for case in found], indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_cases(found, config.school.tz))
+
+
+@cli.command()
+@click.argument("case_id", type=int)
+@click.option("--by", required=True, metavar="NAME", help="Who acknowledged the comment (written to the audit log).")
+@click.option("--note", metavar="TEXT", help="A note kept with the case, e.g. how it was answered.")
+@pass_ctx
+def ack(ctx: Context, case_id: int, by: str, note: str | None) -> None:
+    """Acknowledge a case by hand. A case already closed is reported and left unchanged."""
+    from monitor.app import open_store
+    from monitor.cases import acknowledge
+
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        result = acknowledge(store, case_id, by=by, how="cli", note=note)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--by") from None
+    finally:
+        store.close()
+    click.echo(result.message)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: a MonitorError is one line on stderr and exit code 1 (a traceback with --debug)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

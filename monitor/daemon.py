@@ -64,7 +64,14 @@ def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
 
 def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = system_clock) -> list[JobSpec]:
     """Every job the daemon runs: the sources, then the periodic capabilities."""
-    return source_jobs(config, pipeline) + [purge_job(config, store)]
+    return source_jobs(config, pipeline) + [purge_job(config, store), sla_clock_job(config, store, clock)]
+
+
+def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
+    """Reminders, breach notices and escalations of acknowledgement cases, every minute."""
+    from monitor.sla_clock import tick
+
+    return JobSpec(id="sla-clock", func=lambda: tick(store, config, clock()), trigger=IntervalTrigger(seconds=60))
 
 
 def purge_job(config: Config, store: Store) -> JobSpec:

@@ -1,0 +1,108 @@
+"""The SLA clock: run every minute, it writes reminders, breach notices and escalations to the outbox.
+
+For each open case:
+
+- a reminder at ``due - sla.remind_before`` (key ``reminder:case:<id>``);
+- a breach notice at ``due`` (key ``breach:case:<id>``);
+- an escalation, also to ``notify.email.escalate_to``, at ``due + sla.escalate_after``
+  (key ``escalation:case:<id>``).
+
+Each is written once: the outbox row and the case's ``reminded_at`` / ``breach_noticed_at`` /
+``escalated_at`` mark are committed in one transaction, so a restart, a second daemon tick or a
+crash between the two writes nothing twice. A tick that comes late (the daemon was stopped) writes
+every notice whose time has come, in order. A case closed in time gets no further notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.cases import Case, get_case
+from monitor.clock import require_aware
+from monitor.config import Config
+from monitor.outbox import Alert, enqueue
+from monitor.store import Store, to_db
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str  # the alert kind, also the first part of its key
+    column: str  # the case column that records it was written
+    escalate: bool = False
+
+
+REMINDER = Notice("reminder", "reminded_at")
+BREACH = Notice("breach", "breach_noticed_at")
+ESCALATION = Notice("escalation", "escalated_at", escalate=True)
+
+
+def tick(store: Store, config: Config, now: datetime) -> dict[str, int]:
+    """Write every notice whose time has come; returns how many of each kind were written."""
+    now = require_aware(now, "now")
+    sla = config.sla
+    thresholds = [
+        (REMINDER, now + sla.remind_before),  # due <= now + remind_before  <=>  due - remind_before <= now
+        (BREACH, now),
+        (ESCALATION, now - sla.escalate_after),
+    ]
+    written = {notice.kind: 0 for notice, _ in thresholds}
+    for notice, latest_due in thresholds:
+        rows = store.query(
+            f"SELECT id FROM cases WHERE state = 'open' AND {notice.column} IS NULL AND due_at <= ? ORDER BY due_at, id",
+            (to_db(latest_due),),
+        )
+        for row in rows:
+            if _write(store, config, notice, row["id"], now):
+                written[notice.kind] += 1
+    return written
+
+
+def _write(store: Store, config: Config, notice: Notice, case_id: int, now: datetime) -> bool:
+    with store.transaction():
+        # re-read inside the transaction: a person may have acknowledged the case meanwhile
+        case = get_case(store, case_id, now=now)
+        if case.state != "open":
+            return False
+        marked = store.execute(
+            f"UPDATE cases SET {notice.column} = ? WHERE id = ? AND {notice.column} IS NULL",
+            (to_db(now), case_id),
+        ).rowcount
+        if not marked:
+            return False
+        alert = Alert(
+            key=f"{notice.kind}:case:{case.id}", kind=notice.kind, payload=payload(case, notice.kind),
+            source=case.source, item_id=case.item_id, case_id=case.id, escalate=notice.escalate,
+        )
+        enqueue(store, config, alert)
+    logger.info("source=%s case %d: %s written to the outbox (due %s)", case.source, case.id, notice.kind,
+                to_db(case.due))
+    return True
+
+
+def payload(case: Case, kind: str) -> dict[str, Any]:
+    """What an alert about a case needs to render: the comment, who wrote it, where, and the deadline."""
+    item = {
+        "item_id": case.item_id,
+        "case_id": case.id,
+        "source": case.source,
+        "kind": case.kind,
+        "author": case.author,
+        "text": case.text,
+        "url": case.url,
+        "received_at": to_db(case.received),
+        "due_at": to_db(case.due),
+    }
+    return {
+        "kind": kind,
+        "case_id": case.id,
+        "source": case.source,
+        "received": to_db(case.received),
+        "due": to_db(case.due),
+        "policy": case.policy,
+        "item": item,
+    }
