@@ -13,6 +13,7 @@ REGISTRY: dict[str, str] = {
     "instagram": "connectors.instagram:InstagramConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
+    "mastodon": "connectors.mastodon:MastodonConnector",
 }
 
 

@@ -16,6 +16,7 @@ PLATFORMS: dict[str, str] = {
     "instagram": "monitor.fakes.instagram:FakeInstagram",
     "youtube": "monitor.fakes.youtube:FakeYouTube",
     "bluesky": "monitor.fakes.bluesky:FakeBluesky",
+    "mastodon": "monitor.fakes.mastodon:FakeMastodon",
 }
 
 

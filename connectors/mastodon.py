@@ -1,0 +1,261 @@
+"""Mastodon through its REST API: hashtags, search, the school's account and its notifications.
+
+Streams, each read newest first down to its ``since_id`` and paged through the ``Link`` header:
+
+- ``/api/v1/timelines/tag/:hashtag`` for each configured hashtag (public on most servers);
+- ``/api/v2/search?type=statuses`` for each query (needs a token with ``read:search``);
+- ``/api/v1/accounts/:id/statuses`` of the school's account: its posts and replies, so that a
+  reply by the school closes the case of the status it answers;
+- ``/api/v1/notifications?types[]=mention`` with the school's token: replies and mentions.
+
+An idle poll makes one request per stream. Statuses arrive as HTML and are stored as plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any, Iterator, Literal
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import Field, model_validator
+
+from connectors.base import (
+    AuthError,
+    Connector,
+    Cursor,
+    Item,
+    RateLimited,
+    Secret,
+    SourceSettings,
+    TransientError,
+    parse_timestamp,
+    skip_record,
+)
+from connectors.webapi import body_json, expect_json, reset_time, send
+from monitor.config import Duration
+
+logger = logging.getLogger(__name__)
+
+TEXT_LIMIT = 10000
+
+
+class MastodonSettings(SourceSettings):
+    type: Literal["mastodon"] = "mastodon"
+    #: the Mastodon server (instance) to ask
+    base_url: str = "https://mastodon.social"
+    #: hashtags to follow, without the #
+    hashtags: list[str] = Field(default_factory=list)
+    #: full-text searches (need a token with read:search, and a server with search enabled)
+    queries: list[str] = Field(default_factory=list)
+    #: an access token of the school's account (scopes read:statuses read:search read:notifications)
+    token: Secret | None = None
+    #: the school's account id on this server, and its address (user@server): its replies close cases
+    account_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]+$")
+    account: str | None = None
+    page_size: int = Field(default=40, ge=1, le=40)
+    backfill: Duration = timedelta(days=7)
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> "MastodonSettings":
+        if self.queries and self.token is None:
+            raise ValueError("queries need a token (search is refused without one)")
+        if not (self.hashtags or self.queries or self.account_id or self.token):
+            raise ValueError("give hashtags, queries, account_id or a token: there is nothing to read")
+        return self
+
+
+class MastodonConnector(Connector):
+    type = "mastodon"
+    Settings = MastodonSettings
+    renew_hint = (
+        "create a new access token for the school's Mastodon account (Preferences > Development > "
+        "your application) and update token in the configuration"
+    )
+
+    # -- the poll -------------------------------------------------------------------------
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        cursor = dict(cursor or {})
+        items: dict[str, Item] = {}
+        next_cursor: dict[str, Any] = {}
+        for key, path, params, kind in self._streams():
+            found, next_cursor[key] = self._read(path, params, kind, cursor.get(key))
+            for item in found:
+                items.setdefault(item.native_id, item)
+        return list(items.values()), next_cursor
+
+    def _streams(self) -> Iterator[tuple[str, str, dict[str, Any], str]]:
+        s = self.settings
+        for tag in s.hashtags:
+            yield f"tag:{tag}", f"/api/v1/timelines/tag/{quote(tag.lstrip('#'), safe='')}", {}, "statuses"
+        for query in s.queries:
+            yield f"search:{query}", "/api/v2/search", {"q": query, "type": "statuses", "resolve": "false"}, "search"
+        if s.account_id:
+            params = {"exclude_reblogs": "true"}
+            yield "account", f"/api/v1/accounts/{s.account_id}/statuses", params, "statuses"
+        if s.token is not None:
+            yield "notifications", "/api/v1/notifications", {"types[]": "mention"}, "notifications"
+
+    def _read(self, path: str, params: dict[str, Any], kind: str, since_id: Any) -> tuple[list[Item], Any]:
+        """One stream, newest first, down to ``since_id`` (or the backfill on the first poll)."""
+        since_id = since_id if isinstance(since_id, str) else None
+        floor = self.clock() - self.settings.backfill
+        params = {**params, "limit": self.settings.page_size}
+        if since_id and kind != "search":
+            params["since_id"] = since_id
+        newest = since_id
+        items: list[Item] = []
+        for entry in self._entries(path, params, kind, since_id):
+            entry_id = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(entry_id, str) and since_id and not _newer_id(entry_id, since_id):
+                if kind == "search":
+                    continue  # search is not strictly ordered
+                break
+            status = entry.get("status") if kind == "notifications" and isinstance(entry, dict) else entry
+            try:
+                item = self._to_item(status)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                skip_record(self.name, entry, str(exc))
+                continue
+            if since_id is None and item.created_at < floor:
+                break
+            if isinstance(entry_id, str) and (newest is None or _newer_id(entry_id, newest)):
+                newest = entry_id
+            if not entry.get("reblog"):
+                items.append(item)
+        return items, newest
+
+    def _entries(self, path: str, params: dict[str, Any], kind: str, since_id: str | None) -> Iterator[Any]:
+        url: str | None = f"{self.settings.base_url.rstrip('/')}{path}"
+        query: dict[str, Any] | None = params
+        while url:
+            response = self._get(url, query)
+            data = expect_json(response, dict if kind == "search" else list)
+            page = data.get("statuses") if kind == "search" else data
+            if not isinstance(page, list):
+                raise TransientError(f"Mastodon {path} answered without a list of statuses")
+            yield from page
+            if kind == "search":
+                url, query = self._next_search_page(url, params, page, since_id)
+            else:
+                url, query = response.links.get("next", {}).get("url"), None
+            if not page:
+                return
+
+    def _next_search_page(self, url, params, page, since_id):
+        ids = [s.get("id") for s in page if isinstance(s, dict) and isinstance(s.get("id"), str)]
+        if len(page) < params["limit"] or not ids or (since_id and not any(_newer_id(i, since_id) for i in ids)):
+            return None, None
+        return url, {**params, "offset": int(params.get("offset", 0)) + len(page)}
+
+    # -- records --------------------------------------------------------------------------
+
+    def _to_item(self, status: Any) -> Item:
+        status_id = status["id"]
+        if not isinstance(status_id, str) or not status_id:
+            raise ValueError("status without an id")
+        account = status.get("account") or {}
+        by_school = self._is_school(account)
+        parent = status.get("in_reply_to_id")
+        text = html_to_text(status.get("content") or "")
+        if status.get("spoiler_text"):
+            text = f"{status['spoiler_text']}\n{text}"
+        counts = [status.get(k) for k in ("favourites_count", "reblogs_count", "replies_count")]
+        numbers = [c for c in counts if isinstance(c, int)]
+        return Item(
+            source=self.name,
+            native_id=status_id,
+            kind=self._kind(by_school, parent, status.get("in_reply_to_account_id")),
+            text=text[:TEXT_LIMIT],
+            created_at=parse_timestamp(status["created_at"]),
+            url=status.get("url") or status.get("uri"),
+            author_id=account.get("id"),
+            author_name=account.get("display_name") or account.get("username") or None,
+            author_handle=account.get("acct") or None,
+            parent_id=parent,
+            thread_id=None if parent else status_id,
+            by_school=by_school,
+            engagement=sum(numbers) if numbers else None,
+            raw={"uri": status.get("uri"), "visibility": status.get("visibility"),
+                 "in_reply_to_account_id": status.get("in_reply_to_account_id")},
+        )
+
+    def _is_school(self, account: dict[str, Any]) -> bool:
+        s = self.settings
+        if s.account_id and account.get("id") == s.account_id:
+            return True
+        return bool(s.account and account.get("acct")) and self._full_acct(account["acct"]) == self._full_acct(s.account)
+
+    def _full_acct(self, acct: str) -> str:
+        acct = acct.strip().lstrip("@").casefold()
+        return acct if "@" in acct else f"{acct}@{urlsplit(self.settings.base_url).netloc.casefold()}"
+
+    def _kind(self, by_school: bool, parent: str | None, parent_account: str | None) -> str:
+        if parent is None:
+            return "post" if by_school else "mention"
+        if not by_school and self.settings.account_id and parent_account == self.settings.account_id:
+            return "comment"
+        return "reply"
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
+        headers = {}
+        if self.settings.token is not None:
+            headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
+        response = send(self, "GET", url, params=params, headers=headers)
+        status = response.status_code
+        if status == 429:
+            when = reset_time(response.headers.get("x-ratelimit-reset"), self.clock())
+            raise RateLimited(f"Mastodon {urlsplit(url).path}: rate limited", when)
+        if status in (401, 403):
+            raise AuthError(f"Mastodon {urlsplit(self.settings.base_url).netloc} refused access: {_error(response)}")
+        if 400 <= status < 500:
+            raise TransientError(f"Mastodon {urlsplit(url).path} answered HTTP {status}: {_error(response)}")
+        return response
+
+
+def _newer_id(a: str, b: str) -> bool:
+    """Mastodon ids are numbers in strings (other servers: sortable strings)."""
+    if a.isdigit() and b.isdigit():
+        return int(a) > int(b)
+    return (len(a), a) > (len(b), b)
+
+
+def _error(response: httpx.Response) -> str:
+    body = body_json(response)
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"])
+    return f"HTTP {response.status_code}"
+
+
+class _StatusText(HTMLParser):
+    """Plain text of a status: paragraphs and line breaks kept, links reduced to their full text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(value: str) -> str:
+    if "<" not in value and "&" not in value:
+        return value
+    parser = _StatusText()
+    parser.feed(value)
+    parser.close()
+    text = html.unescape("".join(parser.parts))
+    return re.sub(r"[ \t]+\n", "\n", text).strip()
