@@ -326,7 +326,11 @@ def open_case(store: Store, config, clock, received: str = "2026-11-16T08:00") -
 
 
 def outbox(store: Store) -> list[tuple[str, str | None]]:
-    return [(row["key"], row["kind"]) for row in store.query("SELECT key, kind FROM alerts ORDER BY id")]
+    """The SLA clock's rows in the outbox (other hooks write their own alerts at ingest)."""
+    rows = store.query(
+        "SELECT key, kind FROM alerts WHERE kind IN ('reminder', 'breach', 'escalation') ORDER BY id"
+    )
+    return [(row["key"], row["kind"]) for row in rows]
 
 
 def test_reminder_breach_and_escalation_each_once_across_restarts(tmp_path):
