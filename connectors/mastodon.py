@@ -189,11 +189,11 @@ class MastodonConnector(Connector):
         s = self.settings
         if s.account_id and account.get("id") == s.account_id:
             return True
-        return bool(s.account and account.get("acct")) and self._full_acct(account["acct"]) == self._full_acct(s.account)
-
-    def _full_acct(self, acct: str) -> str:
-        acct = acct.strip().lstrip("@").casefold()
-        return acct if "@" in acct else f"{acct}@{urlsplit(self.settings.base_url).netloc.casefold()}"
+        if not (s.account and account.get("acct")):
+            return False
+        # a local account's acct has no domain: take it from the profile's address
+        home = urlsplit(account.get("url") or self.settings.base_url).netloc
+        return _full_acct(account["acct"], home) == _full_acct(s.account, urlsplit(s.base_url).netloc)
 
     def _kind(self, by_school: bool, parent: str | None, parent_account: str | None) -> str:
         if parent is None:
@@ -218,6 +218,11 @@ class MastodonConnector(Connector):
         if 400 <= status < 500:
             raise TransientError(f"Mastodon {urlsplit(url).path} answered HTTP {status}: {_error(response)}")
         return response
+
+
+def _full_acct(acct: str, home: str) -> str:
+    acct = acct.strip().lstrip("@").casefold()
+    return acct if "@" in acct else f"{acct}@{home.casefold()}"
 
 
 def _newer_id(a: str, b: str) -> bool:

@@ -1,0 +1,172 @@
+"""The Mastodon connector against the fake Mastodon server on loopback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connectors.base import AuthError, RateLimited, TransientError
+from connectors.mastodon import MastodonConnector, html_to_text
+from monitor.clock import ManualClock
+from monitor.config import ConfigError, parse_config
+from monitor.fakes.mastodon import SCHOOL_ID, FakeMastodon
+from monitor.fakes.server import Response
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def fake():
+    with FakeMastodon(page_size=2) as fake:
+        yield fake
+
+
+def connector(fake, clock, **overrides):
+    raw = {**fake.source_config("masto"), **overrides}
+    return MastodonConnector(MastodonConnector.Settings.model_validate(raw), clock=clock)
+
+
+def minutes_ago(n):
+    return NOW - timedelta(minutes=n)
+
+
+def test_pages_through_link_headers_and_an_idle_poll_makes_one_request_per_stream(fake, clock):
+    tagged = [fake.add_tagged(f"Tagged {n}", at=minutes_ago(60 - n)) for n in range(7)]
+    masto = connector(fake, clock)
+    items, cursor = masto.fetch(None)
+    assert set(tagged) == {i.native_id for i in items if i.kind == "mention"}
+    tag_pages = [r for r in fake.requests if "/timelines/tag/" in r.path]
+    assert len(tag_pages) == 4 and "max_id" in tag_pages[-1].query
+    assert cursor["tag:ravenswood"] == max(tagged, key=int)
+    newer = fake.add_tagged("One more", at=minutes_ago(5))
+    fake.requests.clear()
+    items, cursor = masto.fetch(cursor)
+    assert [i.native_id for i in items] == [newer]
+    fake.requests.clear()
+    assert masto.fetch(cursor)[0] == []
+    assert len(fake.requests) == 3  # the hashtag, the school's statuses, its notifications
+    (tag_request,) = [r for r in fake.requests if "/timelines/tag/" in r.path]
+    assert tag_request.query["since_id"] == cursor["tag:ravenswood"]
+
+
+def test_many_new_statuses_since_the_checkpoint_are_all_read(fake, clock):
+    masto = connector(fake, clock)
+    fake.add_tagged("Old", at=minutes_ago(100))
+    _, cursor = masto.fetch(None)
+    burst = [fake.add_tagged(f"Burst {n}", at=minutes_ago(50 - n)) for n in range(5)]
+    items, _ = masto.fetch(cursor)
+    assert sorted(i.native_id for i in items) == sorted(burst)
+
+
+def test_empty_server(fake, clock):
+    items, cursor = connector(fake, clock).fetch(None)
+    assert items == [] and cursor == {"tag:ravenswood": None, "account": None, "notifications": None}
+
+
+def test_rate_limit_waits_until_the_reset(fake, clock):
+    fake.script(Response(429, {"error": "Too many requests"},
+                         {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
+                          "X-RateLimit-Reset": "2026-11-16T09:05:00.000Z"}), path="/timelines/tag/")
+    with pytest.raises(RateLimited) as raised:
+        connector(fake, clock).fetch(None)
+    assert raised.value.retry_at == datetime(2026, 11, 16, 9, 5, tzinfo=timezone.utc)
+
+
+def test_revoked_token_is_an_auth_error(fake, clock):
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="The access token is invalid"):
+        connector(fake, clock).fetch(None)
+
+
+@pytest.mark.parametrize("response", [
+    Response(500, {"error": "We're sorry, but something went wrong on our end."}),
+    Response(200, "[{ not json", {"Content-Type": "application/json"}),
+    Response(200, {"error": "a dict where a list belongs"}),
+])
+def test_outages_and_unreadable_answers_are_transient(fake, clock, response):
+    fake.script(response, path="/timelines/tag/")
+    with pytest.raises(TransientError):
+        connector(fake, clock).fetch(None)
+
+
+def test_malformed_status_is_skipped_and_the_rest_kept(fake, clock):
+    before = fake.add_comment("Good before", at=minutes_ago(10))
+    fake.add_malformed()
+    after = fake.add_comment("Good after", at=minutes_ago(5))
+    items, _ = connector(fake, clock).fetch(None)
+    assert {before, after} <= {i.native_id for i in items}
+    assert not [i for i in items if "broken" in i.text]
+
+
+def test_missing_optional_fields_are_tolerated(fake, clock):
+    status_id = fake.add_tagged("Plain", at=minutes_ago(5))
+    status = next(s for s in fake.statuses if s.id == status_id)
+    status.account = {"id": "42", "acct": "", "username": ""}  # a suspended or deleted account
+    original = fake._render
+
+    def sparse(s):
+        rendered = original(s)
+        for key in ("url", "favourites_count", "reblogs_count", "replies_count", "spoiler_text", "account"):
+            rendered.pop(key) if s.id == status_id else None
+        return rendered
+
+    fake._render = sparse
+    (item,) = [i for i in connector(fake, clock).fetch(None)[0] if i.native_id == status_id]
+    assert item.author_id is None and item.author_handle is None and item.author_name is None
+    assert item.engagement is None and item.url.endswith(f"/statuses/{status_id}") and item.text.startswith("Plain")
+
+
+def test_html_becomes_plain_text_with_emoji_and_right_to_left_script(fake, clock):
+    text = "نحن فخورون بطلابنا 🏆\nגאים & <proud>"
+    status_id = fake.add_comment(text, author="معلمة", at=minutes_ago(5), favourites=3)
+    (item,) = [i for i in connector(fake, clock).fetch(None)[0] if i.native_id == status_id]
+    assert item.text == f"@ravenswood {text}"
+    assert item.kind == "comment" and item.engagement == 3 and item.author_name == "معلمة"
+
+
+def test_html_to_text_keeps_paragraphs_and_full_links():
+    content = ('<p>Hello <a href="https://x.example/a/b"><span class="invisible">https://</span>'
+               '<span class="ellipsis">x.example/a</span><span class="invisible">/b</span></a></p><p>Bye&amp;so</p>')
+    assert html_to_text(content) == "Hello https://x.example/a/b\n\nBye&so"
+
+
+def test_school_reply_points_at_the_comment(fake, clock):
+    comment = fake.add_comment("When is the parents' evening?", at=minutes_ago(30))
+    masto = connector(fake, clock)
+    _, cursor = masto.fetch(None)
+    reply = fake.add_school_reply(comment, "Thursday at 6pm.", at=minutes_ago(20))
+    items, _ = masto.fetch(cursor)
+    (school,) = [i for i in items if i.native_id == reply]
+    assert school.by_school and school.kind == "reply" and school.parent_id == comment
+    assert school.author_id == SCHOOL_ID
+
+
+def test_school_recognised_by_its_address_alone(fake, clock):
+    comment = fake.add_comment("Hello", at=minutes_ago(30))
+    reply = fake.add_school_reply(comment, "Hi!", at=minutes_ago(20))
+    masto = connector(fake, clock, account_id=None, account="@RavensWood@mastodon.example")
+    fake.statuses[-1].tags.append("ravenswood")  # reach the reply through the hashtag
+    items = {i.native_id: i for i in masto.fetch(None)[0]}
+    assert items[reply].by_school and items[reply].parent_id == comment
+    assert not items[comment].by_school
+
+
+def test_search_needs_a_token(tmp_path):
+    with pytest.raises(ConfigError, match="queries need a token"):
+        parse_config({"sources": [{"name": "m", "type": "mastodon", "queries": ["Ravens Wood"]}]})
+
+
+def test_search_reads_statuses_newer_than_the_checkpoint(fake, clock):
+    first = fake.add_tagged("Ravens Wood fair 🎡", at=minutes_ago(40))
+    masto = connector(fake, clock, hashtags=[], queries=["ravens wood"])
+    items, cursor = masto.fetch(None)
+    assert first in {i.native_id for i in items}
+    later = fake.add_tagged("ravens wood again", at=minutes_ago(10))
+    items, _ = masto.fetch(cursor)
+    assert [i.native_id for i in items] == [later]
