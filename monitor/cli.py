@@ -249,6 +249,39 @@ def ack(ctx: Context, case_id: int, by: str, note: str | None) -> None:
     click.echo(result.message)
 
 
+@cli.command()
+@click.option("--week", metavar="YYYY-Www", help="ISO week (default: the last complete week, school time zone).")
+@click.option("--out", "out_path", metavar="FILE", type=click.Path(dir_okay=False), help="Write the HTML (chart embedded) to FILE.")
+@click.option("--send", is_flag=True, help="Queue the email to digest.recipients (once per week, however often asked).")
+@pass_ctx
+def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> None:
+    """Build the weekly digest: print it as text, write its HTML (--out), or send it (--send).
+
+    Every run also keeps a copy of the week's HTML in the digests/ folder beside the database.
+    """
+    from pathlib import Path
+
+    from monitor.app import open_store
+    from monitor.digest import parse_week, publish, render_text
+
+    config = ctx.config()
+    week = parse_week(week) if week else None
+    store = open_store(config)
+    try:
+        result = publish(store, config, week, out=Path(out_path) if out_path else None, send=send)
+    finally:
+        store.close()
+    if not (send or out_path):
+        click.echo(render_text(result.digest), nl=False)
+    if out_path:
+        click.echo(f"wrote {out_path}")
+    if send and result.queued:
+        click.echo(f"digest {result.week} queued for {result.queued} recipient{'s' if result.queued != 1 else ''}")
+    elif send:
+        click.echo(f"digest {result.week} already queued (or no recipient reachable): not queued again")
+    click.echo(f"archived at {result.archive}", err=True)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: a MonitorError is one line on stderr and exit code 1 (a traceback with --debug)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

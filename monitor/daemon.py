@@ -64,7 +64,9 @@ def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
 
 def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = system_clock) -> list[JobSpec]:
     """Every job the daemon runs: the sources, then the periodic capabilities."""
-    return source_jobs(config, pipeline) + [purge_job(config, store), sla_clock_job(config, store, clock)]
+    return source_jobs(config, pipeline) + [
+        purge_job(config, store), sla_clock_job(config, store, clock), digest_job(config, store, clock),
+    ]
 
 
 def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
@@ -82,6 +84,19 @@ def purge_job(config: Config, store: Store) -> JobSpec:
         id="purge",
         func=lambda: purge(store, config),
         trigger=CronTrigger(hour=3, minute=15, jitter=600, timezone=config.school.tz),
+    )
+
+
+def digest_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
+    """The weekly digest, checked every minute: queued at ``digest.weekday`` ``digest.time`` (school
+    time zone), or at start when the server was off at that moment; the outbox key makes it once."""
+    from monitor.digest import send_due_digest
+
+    return JobSpec(
+        id="digest",
+        func=lambda: send_due_digest(store, config, now=clock()),
+        trigger=IntervalTrigger(seconds=60),
+        first_run=datetime.now(timezone.utc) + timedelta(seconds=20),
     )
 
 

@@ -49,13 +49,16 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.store import Store, from_db, to_db
+
+if TYPE_CHECKING:
+    from monitor.outbox import Alert
 
 logger = logging.getLogger(__name__)
 
@@ -552,6 +555,12 @@ def safe_url(url: str | None) -> str | None:
     return url if re.match(r"^https?://[^\s\"'<>]+$", url, re.IGNORECASE) else None
 
 
+def short_url(url: str, length: int = 60) -> str:
+    """A link's visible text: the address without its scheme, cut with an ellipsis."""
+    text = re.sub(r"^https?://", "", url, flags=re.IGNORECASE)
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def local_text(moment: datetime | None, tz: ZoneInfo) -> str:
     """``Tue 17 Nov 14:05`` in the school's time zone."""
     if moment is None:
@@ -626,6 +635,7 @@ def _environment(tz: ZoneInfo, autoescape: bool):
         duration=duration_text,
         pct=lambda share: f"{share:.0%}",
         change=change_text,
+        short_url=short_url,
     )
     return env
 
@@ -665,8 +675,9 @@ def render_chart(digest: Digest) -> bytes:
     axes.set_xticks(list(positions), labels)
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(frameon=False, fontsize=8, loc="upper left")
-    axes.tick_params(labelsize=8)
+    axes.set_ylim(0, max([d.mentions for d in digest.by_day] + [1]) * 1.1)
+    axes.legend(frameon=False, fontsize=10, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    axes.tick_params(labelsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -686,10 +697,18 @@ def standalone_html(digest: Digest, png: bytes | None = None) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SendResult:
-    week: str
-    queued: int  # outbox rows added: 0 when this week's digest was queued before
+class Published:
+    """What :func:`publish` did with a week's digest."""
+
+    digest: Digest
     archive: Path
+    out: Path | None = None
+    #: outbox rows added (0: this week's digest was queued before); None when not sent
+    queued: int | None = None
+
+    @property
+    def week(self) -> str:
+        return self.digest.week
 
 
 def archive_path(config: Config, week: str) -> Path:
@@ -719,19 +738,11 @@ def already_queued(store: Store, week: str) -> bool:
     return row is not None
 
 
-def send_digest(store: Store, config: Config, week: str | None = None, *, now: datetime | None = None) -> SendResult:
-    """Build the digest, archive its HTML beside the database and queue it for ``digest.recipients``.
+def digest_alert(config: Config, digest: Digest, png: bytes) -> Alert:
+    """The outbox intent: an email to ``digest.recipients`` only, the chart inline by Content-ID."""
+    from monitor.outbox import Alert
 
-    Queuing is idempotent: the outbox key ``digest:<week>`` admits one email per recipient, ever.
-    """
-    from monitor.outbox import Alert, enqueue
-
-    if not config.digest.recipients:
-        raise DigestError("no one to send the digest to: set [digest] recipients = [\"head@example.org\"]")
-    digest = build_digest(store, config, week, now=now)
-    png = render_chart(digest)
-    archive = write_file(archive_path(config, digest.week), standalone_html(digest, png))
-    alert = Alert(
+    return Alert(
         key=outbox_key(digest.week),
         kind="digest",
         moderators=False,
@@ -743,9 +754,35 @@ def send_digest(store: Store, config: Config, week: str | None = None, *, now: d
             "images": {CHART_CID: base64.b64encode(png).decode("ascii")},
         },
     )
-    queued = enqueue(store, config, alert)
-    logger.info("week=%s digest archived at %s, %d outbox rows added", digest.week, archive, queued)
-    return SendResult(week=digest.week, queued=queued, archive=archive)
+
+
+def publish(
+    store: Store, config: Config, week: str | None = None, *, now: datetime | None = None,
+    out: Path | None = None, send: bool = False,
+) -> Published:
+    """Build a week's digest, archive its HTML beside the database, optionally write it to ``out``
+    and queue it for ``digest.recipients``.
+
+    Queuing is idempotent: the outbox key ``digest:<week>`` admits one email per recipient, ever.
+    """
+    from monitor.outbox import enqueue
+
+    if send and not config.digest.recipients:
+        raise DigestError('no one to send the digest to: set [digest] recipients = ["head@example.org"]')
+    digest = build_digest(store, config, week, now=now)
+    png = render_chart(digest)
+    page = standalone_html(digest, png)
+    archive = write_file(archive_path(config, digest.week), page)
+    if out is not None:
+        write_file(Path(out), page)
+    queued = enqueue(store, config, digest_alert(config, digest, png)) if send else None
+    logger.info("week=%s digest archived at %s (outbox rows added: %s)", digest.week, archive, queued)
+    return Published(digest=digest, archive=archive, out=Path(out) if out is not None else None, queued=queued)
+
+
+def send_digest(store: Store, config: Config, week: str | None = None, *, now: datetime | None = None) -> Published:
+    """:func:`publish` and queue: the email goes once per week, however often this is called."""
+    return publish(store, config, week, now=now, send=True)
 
 
 def due_week(config: Config, now: datetime) -> str:
@@ -753,16 +790,27 @@ def due_week(config: Config, now: datetime) -> str:
     return last_complete_week(last_scheduled_send(now, config), config.school.tz)
 
 
-def send_due_digest(store: Store, config: Config, *, now: datetime | None = None) -> SendResult | None:
+_UNROUTABLE: set[str] = set()  # weeks already warned about, so the tick does not repeat it
+
+
+def send_due_digest(store: Store, config: Config, *, now: datetime | None = None) -> Published | None:
     """The daemon's job: queue the digest due at ``now`` unless it is queued already.
 
     Run at start and on a periodic tick, it sends the digest on time, and after a server that was
     off at the scheduled moment comes back, it sends the latest missed one (only that one) at once.
     """
+    from monitor.outbox import Alert, routes
+
     now = require_aware(now or store.now(), "now")
-    if not config.digest.recipients:
-        return None
     week = due_week(config, now)
+    probe = Alert(key="", kind="digest", payload={}, moderators=False, extra_recipients=tuple(config.digest.recipients))
+    if not routes(config, probe):
+        if week not in _UNROUTABLE:
+            _UNROUTABLE.add(week)
+            logger.warning(
+                "week=%s digest not sent: set [digest] recipients to email addresses and configure [notify.email]", week
+            )
+        return None
     if already_queued(store, week):
         return None
     logger.info("week=%s digest due since %s: building it", week, last_scheduled_send(now, config).isoformat())
