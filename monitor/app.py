@@ -36,6 +36,9 @@ def build_hooks(config: Config, clock: Clock = system_clock) -> list[PipelineHoo
 
     # cases first: the alerts written after them can name the case and its deadline
     hooks: list[PipelineHook] = [CasesHook(config)]
+    from monitor.alerting import AlertsHook
+
+    hooks.append(AlertsHook(config, clock))
     return hooks
 
 
