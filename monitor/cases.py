@@ -105,7 +105,8 @@ class CasesHook(PipelineHook):
     def on_ingest(self, store: Store, batch: IngestBatch) -> None:
         if not batch.source.official:
             return
-        new = batch.new
+        # numbered in the order the comments were posted, whatever order the platform listed them in
+        new = sorted(batch.new, key=lambda stored: stored.item.created_at)
         for stored in new:
             if not stored.item.by_school:
                 self._open(store, stored.id, stored.item)

@@ -256,7 +256,7 @@ def cli_config(tmp_path, monkeypatch):
     pipeline = Pipeline(config=config, store=store, clock=clock, hooks=build_hooks(config, clock),
                         connectors={"page": connector})
     connector.comment("c1", "2026-11-16T08:00", text="Is <b>the</b> trip on?")
-    connector.comment("c2", "2026-11-14T08:00")
+    connector.comment("c2", "2026-11-14T08:00")  # listed second, posted first: case 1
     pipeline.poll("page")
     store.close()
     return path
@@ -283,7 +283,8 @@ def test_ack_from_the_command_line(cli_config, capsys):
     cases = json.loads(out)
     assert [(c["id"], c["state"], c["closed_by"], c["closed_how"], c["note"]) for c in cases] == [
         (1, "acknowledged", "Ms Patel", "cli", "phoned"), (2, "open", None, None, None)]
-    assert cases[1]["due"] == "2026-11-16T17:00:00.000000+00:00"
+    assert cases[0]["due"] == "2026-11-16T17:00:00.000000+00:00"  # Saturday's comment: Monday 17:00
+    assert cases[1]["due"] == "2026-11-17T08:00:00.000000+00:00"
     store = Store(cli_config.parent / "school.db")
     try:
         audit = store.query("SELECT actor, action, case_id, detail FROM audit_log")
@@ -297,10 +298,15 @@ def test_cases_listing(cli_config, capsys):
     code, out, _ = run_cli(capsys, "--config", str(cli_config), "cases", "--open")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("#2 page open") and "due Mon 16 Nov 2026 17:00" in lines[0]
-    assert "#1 page open" in out and "Is <b>the</b> trip on?" in out
+    assert lines[0].startswith("#1 page open") and "due Mon 16 Nov 2026 17:00" in lines[0]
+    assert lines[2].startswith("#2 page open") and "due Tue 17 Nov 2026 08:00" in lines[2]
+    assert "Is <b>the</b> trip on?" in lines[3]
+    run_cli(capsys, "--config", str(cli_config), "ack", "1", "--by", "Ms Patel")
     code, out, _ = run_cli(capsys, "--config", str(cli_config), "cases", "--open", "--json")
-    assert [c["id"] for c in json.loads(out)] == [2, 1]  # soonest deadline first
+    assert [c["id"] for c in json.loads(out)] == [2]
+    code, out, _ = run_cli(capsys, "--config", str(cli_config), "cases")
+    # the command runs on the real clock, long after both deadlines
+    assert "#1 page acknowledged (breached): " in out and "by Ms Patel via cli" in out
 
 
 # -- the SLA clock ------------------------------------------------------------------------------
