@@ -11,9 +11,11 @@ REGISTRY: dict[str, str] = {
     "rss": "connectors.rss:RSSConnector",
     "facebook": "connectors.facebook:FacebookConnector",
     "instagram": "connectors.instagram:InstagramConnector",
+    "x": "connectors.x:XConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
+    "reddit": "connectors.reddit:RedditConnector",
 }
 
 

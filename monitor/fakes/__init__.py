@@ -14,9 +14,11 @@ PLATFORMS: dict[str, str] = {
     "rss": "monitor.fakes.rss:FakeFeed",
     "facebook": "monitor.fakes.facebook:FakeFacebook",
     "instagram": "monitor.fakes.instagram:FakeInstagram",
+    "x": "monitor.fakes.x:FakeX",
     "youtube": "monitor.fakes.youtube:FakeYouTube",
     "bluesky": "monitor.fakes.bluesky:FakeBluesky",
     "mastodon": "monitor.fakes.mastodon:FakeMastodon",
+    "reddit": "monitor.fakes.reddit:FakeReddit",
 }
 
 

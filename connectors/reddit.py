@@ -1,0 +1,204 @@
+"""Reddit: public posts naming the school, through the JSON search listing.
+
+``/search.json?q=...&sort=new`` (or ``/r/<sub>/search.json`` with ``restrict_sr``) is read newest
+first, page by page with ``after``, down to the checkpoint: the newest post's time, plus the
+fullnames seen in the last minute before it (Reddit's times have one-second resolution).
+An idle poll makes one request per query.
+
+Reddit asks every client for a descriptive User-Agent (``<platform>:<app id>:<version> (by
+/u/<username>)``) and refuses generic ones; it reports its limits in ``X-Ratelimit-Used``,
+``-Remaining`` and ``-Reset`` (seconds until the window ends).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import Field
+
+from connectors.base import (
+    AuthError,
+    Connector,
+    Cursor,
+    Item,
+    RateLimited,
+    Secret,
+    SourceSettings,
+    TransientError,
+    skip_record,
+)
+from connectors.webapi import body_json, expect_json, reset_time, send
+from monitor.config import Duration
+
+logger = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=1)
+TEXT_LIMIT = 10000
+
+
+class RedditSettings(SourceSettings):
+    type: Literal["reddit"] = "reddit"
+    #: https://oauth.reddit.com when a token is given
+    base_url: str = "https://www.reddit.com"
+    #: the school's names, each searched on its own, e.g. '"Ravens Wood School"'
+    queries: list[str] = Field(min_length=1)
+    #: search one subreddit only (e.g. the town's), or all of Reddit
+    subreddit: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{2,21}$")
+    #: an OAuth access token (optional: the public listing works without)
+    token: Secret | None = None
+    #: the Reddit account responsible for this client, named in the User-Agent
+    username: str = "school-social-monitor"
+    user_agent: str | None = None
+    #: the school's own Reddit account, if it has one: its posts are marked as the school's
+    account: str | None = None
+    page_size: int = Field(default=100, ge=1, le=100)
+    backfill: Duration = timedelta(days=7)
+
+
+class RedditConnector(Connector):
+    type = "reddit"
+    Settings = RedditSettings
+    renew_hint = (
+        "check the Reddit app's token (reddit.com/prefs/apps) or remove token to use the public listing; "
+        "a 403 can also mean the User-Agent or the subreddit was refused"
+    )
+
+    @property
+    def user_agent(self) -> str:
+        from monitor import __version__
+
+        s = self.settings
+        return s.user_agent or f"server:school-social-monitor:v{__version__} (by /u/{s.username})"
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        cursor = dict(cursor or {})
+        items: dict[str, Item] = {}
+        next_cursor: dict[str, Any] = {}
+        for query in self.settings.queries:
+            found, next_cursor[query] = self._read(query, cursor.get(query))
+            for item in found:
+                items.setdefault(item.native_id, item)
+        return list(items.values()), next_cursor
+
+    def _read(self, query: str, saved: Any) -> tuple[list[Item], dict[str, Any]]:
+        saved = saved if isinstance(saved, dict) else {}
+        checkpoint = saved.get("checkpoint")
+        since = (datetime.fromtimestamp(checkpoint, tz=timezone.utc) if isinstance(checkpoint, (int, float))
+                 else None)
+        seen = set(saved.get("seen") or [])
+        floor = since - OVERLAP if since else self.clock() - self.settings.backfill
+        items: list[Item] = []
+        recent: dict[str, datetime] = {}
+        newest = since
+        for child in self._listing(query, floor):
+            try:
+                item = self._to_item(child)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                skip_record(self.name, child, str(exc))
+                continue
+            if item.created_at < floor:
+                break
+            newest = max(newest, item.created_at) if newest else item.created_at
+            recent[item.native_id] = item.created_at
+            if item.native_id not in seen:
+                items.append(item)
+        keep = sorted(n for n, t in recent.items() if newest and t >= newest - OVERLAP)
+        return items, {"checkpoint": newest.timestamp() if newest else None, "seen": keep,
+                       "newest": max(recent, key=recent.get) if recent else saved.get("newest")}
+
+    def _listing(self, query: str, floor: datetime) -> Iterator[Any]:
+        s = self.settings
+        path = f"/r/{quote(s.subreddit)}/search.json" if s.subreddit else "/search.json"
+        params: dict[str, Any] = {"q": query, "sort": "new", "limit": s.page_size, "raw_json": 1, "type": "link"}
+        if s.subreddit:
+            params["restrict_sr"] = "on"
+        after = None
+        while True:
+            data = self._get(path, {**params, "after": after} if after else params)
+            listing = data.get("data") if data.get("kind") == "Listing" else None
+            children = listing.get("children") if isinstance(listing, dict) else None
+            if not isinstance(children, list):
+                raise TransientError(f"Reddit {path} answered without a listing")
+            yield from children
+            after = listing.get("after")
+            if not after or not children:
+                return
+
+    def _to_item(self, child: Any) -> Item:
+        kind, data = child["kind"], child["data"]
+        fullname = data.get("name") or f"{kind}_{data['id']}"
+        if kind not in ("t3", "t1") or not isinstance(fullname, str):
+            raise ValueError(f"not a post or a comment: {kind!r}")
+        author = data.get("author")
+        deleted = author in (None, "[deleted]")
+        if kind == "t3":
+            title, body = data.get("title") or "", data.get("selftext") or ""
+            text = f"{title}\n{body}" if body and body not in ("[removed]", "[deleted]") else title
+        else:
+            text = data.get("body") or ""
+        score, comments = data.get("score"), data.get("num_comments")
+        numbers = [n for n in (score, comments) if isinstance(n, int)]
+        permalink = data.get("permalink")
+        return Item(
+            source=self.name,
+            native_id=fullname,
+            kind="mention",
+            text=text[:TEXT_LIMIT],
+            created_at=datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc),
+            url=f"https://www.reddit.com{permalink}" if isinstance(permalink, str) else data.get("url"),
+            author_id=None if deleted else data.get("author_fullname"),
+            author_name=None if deleted else author,
+            author_handle=None if deleted else f"u/{author}",
+            parent_id=data.get("parent_id") if kind == "t1" else None,
+            thread_id=data.get("link_id") if kind == "t1" else fullname,
+            by_school=bool(self.settings.account) and not deleted
+            and str(author).casefold() == self.settings.account.casefold(),
+            engagement=sum(numbers) if numbers else None,
+            raw={"subreddit": data.get("subreddit"), "url": data.get("url")},
+        )
+
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        headers = {"User-Agent": self.user_agent}
+        if self.settings.token is not None:
+            headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
+        response = send(self, "GET", f"{self.settings.base_url.rstrip('/')}{path}", params=params, headers=headers)
+        status = response.status_code
+        reset = reset_time(response.headers.get("x-ratelimit-reset"), self.clock(), relative=True)
+        if status == 429:
+            raise RateLimited(f"Reddit asked us to slow down ({_limits(response)})", reset)
+        if status in (401, 403):
+            raise AuthError(f"Reddit refused access (HTTP {status}: {_error(response)}); User-Agent {self.user_agent!r}")
+        if 400 <= status < 500:
+            raise TransientError(f"Reddit {path} answered HTTP {status}: {_error(response)}")
+        data = expect_json(response)
+        remaining = _number(response.headers.get("x-ratelimit-remaining"))
+        listing = data.get("data")
+        more = isinstance(listing, dict) and bool(listing.get("after"))
+        if remaining is not None and remaining < 1 and more:
+            # the next page would be refused: stop before it, and keep the cursor where it was
+            raise RateLimited(f"Reddit's request budget is spent ({_limits(response)})", reset)
+        return data
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _limits(response: httpx.Response) -> str:
+    h = response.headers
+    return (f"used {h.get('x-ratelimit-used', '?')}, remaining {h.get('x-ratelimit-remaining', '?')}, "
+            f"reset in {h.get('x-ratelimit-reset', '?')}s")
+
+
+def _error(response: httpx.Response) -> str:
+    body = body_json(response)
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("reason") or body.get("error") or "")
+    return ""
