@@ -1,0 +1,331 @@
+"""X (Twitter) API v2 through tweepy.Client: the school's posts, the replies under them, mentions, a search.
+
+One poll makes these reads, each from its own ``since_id`` (kept in the cursor):
+
+- the school's own timeline (``GET /2/users/:id/tweets``): its posts and its replies, which close cases;
+- mentions of the school's account (``GET /2/users/:id/mentions``);
+- replies under the school's posts of the last seven days, by a recent search for
+  ``conversation_id:<root> OR ...`` (a conversation first seen in this poll is searched from its root);
+- optionally a public search ``query`` (as mentions).
+
+tweepy has no setting for the API host, so a transport adapter mounted on the client's session
+sends its requests to ``base_url`` (and gives them a timeout, which tweepy does not).
+
+Requests per idle poll: two (timeline and mentions), plus one while the school has posted in the
+last seven days (one per ~12 recent posts), plus one when ``query`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Literal
+
+import requests
+import tweepy
+
+from connectors.base import (
+    AuthError,
+    Connector,
+    Cursor,
+    Item,
+    RateLimited,
+    Secret,
+    SourceSettings,
+    TransientError,
+    parse_timestamp,
+    skip_record,
+    small_raw,
+    user_agent,
+)
+
+logger = logging.getLogger(__name__)
+
+TWITTER_HOST = "https://api.twitter.com"
+TWEET_FIELDS = ["author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at", "public_metrics"]
+#: recent search reaches seven days back; a since_id older than that is refused by the API
+SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=5)
+#: the longest search query the basic access level accepts
+MAX_QUERY = 512
+MAX_CONVERSATIONS = 60
+MAX_PAGES = 100
+RATE_WINDOW = timedelta(minutes=15)
+TWITTER_EPOCH_MS = 1288834974657
+RAW_KEYS = ("id", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at")
+
+
+class XSettings(SourceSettings):
+    type: Literal["x"] = "x"
+    base_url: str = TWITTER_HOST
+    #: the school account's numeric user id
+    user_id: str
+    #: the school account's username, without @
+    username: str
+    #: an app bearer token whose access level includes mentions and recent search
+    bearer_token: Secret
+    #: a public recent-search query whose results are collected as mentions, e.g. '"Ravens Wood School" -is:retweet'
+    query: str | None = None
+    #: watch the replies under the school's posts of the last seven days
+    replies: bool = True
+    page_size: int = 100
+
+
+class BaseURLAdapter(requests.adapters.HTTPAdapter):
+    """Sends what tweepy addresses to api.twitter.com to ``base_url`` instead, with a timeout."""
+
+    def __init__(self, base_url: str, timeout: float):
+        super().__init__(max_retries=0)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if request.url and request.url.startswith(TWITTER_HOST):
+            request.url = self.base_url + request.url[len(TWITTER_HOST):]
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        return super().send(request, **kwargs)
+
+
+class XConnector(Connector):
+    type = "x"
+    Settings = XSettings
+    renew_hint = (
+        "generate a new bearer token for the school's app in the X developer portal (Projects & Apps > "
+        "Keys and tokens), check that its access level still includes mentions and search, and update the "
+        "source's bearer_token"
+    )
+
+    def __init__(self, settings: XSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self.client = tweepy.Client(bearer_token=settings.bearer_token.get_secret_value(), return_type=dict)
+        self.client.user_agent = f"{user_agent()} Tweepy/{tweepy.__version__}"
+        self.client.session.mount(TWITTER_HOST, BaseURLAdapter(settings.base_url, settings.timeout.total_seconds()))
+
+    @property
+    def user_id(self) -> str:
+        return self.settings.user_id  # type: ignore[attr-defined]
+
+    def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        settings: XSettings = self.settings  # type: ignore[assignment]
+        state = dict(cursor or {})
+        found = Found()
+        state["timeline"] = self._read(found, self.client.get_users_tweets, self.user_id, since_id=state.get("timeline"))
+        state["mentions"] = self._read(found, self.client.get_users_mentions, self.user_id, since_id=state.get("mentions"))
+        conversations = self._conversations(state.get("conversations") or {}, found)
+        if settings.replies:
+            state["replies"] = self._read_replies(found, conversations, state.get("replies"))
+        state["conversations"] = conversations
+        if settings.query:
+            previous = state.get("query") if isinstance(state.get("query"), dict) else {}
+            since = previous.get("since_id") if previous.get("q") == settings.query else None
+            state["query"] = {"q": settings.query, "since_id": self._search(found, settings.query, since)}
+        items = [item for tweet in found.tweets.values() if (item := self._item(tweet, found, conversations))]
+        return items, state
+
+    def close(self) -> None:
+        self.client.session.close()
+        super().close()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _read(self, found: "Found", method: Callable[..., Any], *args: Any, since_id: str | None, **params: Any) -> str | None:
+        """Read every page newer than ``since_id`` into ``found``; the newest id seen (or ``since_id``)."""
+        params = {"tweet_fields": TWEET_FIELDS, "expansions": ["author_id"], "user_fields": ["username", "name"],
+                  "max_results": self._page_size(method), **params}
+        if since_id:
+            params["since_id"] = since_id
+        newest = since_id
+        pages = tweepy.Paginator(method, *args, limit=MAX_PAGES, **params)
+        for number, page in enumerate(self._translated(pages, method.__name__)):
+            if not isinstance(page, dict) or not isinstance(page.get("meta", {}), dict):
+                raise TransientError(f"X answered {method.__name__} with an unexpected shape")
+            found.add_page(self.name, page)
+            page_newest = page.get("meta", {}).get("newest_id")
+            if number == 0 and page_newest:
+                newest = _max_id(newest, str(page_newest))
+        return newest
+
+    def _translated(self, pages: tweepy.Paginator, what: str):
+        iterator = iter(pages)
+        while True:
+            try:
+                page = next(iterator)
+            except StopIteration:
+                return
+            except tweepy.TooManyRequests as exc:
+                raise RateLimited(f"X rate limit reached for {what}", self._reset(exc.response)) from exc
+            except tweepy.Unauthorized as exc:
+                raise AuthError(f"X refused the bearer token (HTTP 401): {_messages(exc)}") from exc
+            except tweepy.Forbidden as exc:
+                raise AuthError(f"X refused {what} (HTTP 403): the app's access level may not include it: {_messages(exc)}") from exc
+            except tweepy.TwitterServerError as exc:
+                raise TransientError(f"X had a server error (HTTP {exc.response.status_code}) on {what}") from exc
+            except tweepy.HTTPException as exc:
+                raise TransientError(f"X refused {what} (HTTP {exc.response.status_code}): {_messages(exc)}") from exc
+            except requests.Timeout as exc:
+                raise TransientError(f"X did not answer {what} in time") from exc
+            except requests.RequestException as exc:
+                raise TransientError(f"cannot reach X for {what}: {type(exc).__name__}") from exc
+            except ValueError as exc:  # the body was not JSON
+                raise TransientError(f"X answered {what} with unreadable JSON") from exc
+            yield page
+
+    def _search(self, found: "Found", query: str, since_id: str | None) -> str | None:
+        params: dict[str, Any] = {}
+        if since_id and snowflake_time(since_id) < self.clock() - SEARCH_WINDOW:
+            since_id = None  # too old for recent search: read the whole window instead
+        if not since_id:
+            params["start_time"] = self.clock() - SEARCH_WINDOW
+        return self._read(found, self.client.search_recent_tweets, query, since_id=since_id, **params)
+
+    def _read_replies(self, found: "Found", conversations: dict[str, str], since_id: str | None) -> str | None:
+        if not conversations:
+            return since_id
+        previous = set(found.previous_conversations)
+        fresh = [root for root in conversations if root not in previous]
+        start = since_id
+        if since_id and fresh:
+            start = min((since_id, *fresh), key=int)  # replies to a new post are all newer than the post
+        newest = since_id
+        for query in conversation_queries(sorted(conversations, key=int)):
+            newest = _max_id(newest, self._search(found, query, start))
+        return newest
+
+    def _conversations(self, known: dict[str, str], found: "Found") -> dict[str, str]:
+        """The school's posts of the last seven days (id -> created_at), the new ones included."""
+        found.previous_conversations = list(known)
+        roots = dict(known)
+        for tweet in found.tweets.values():
+            if tweet.get("author_id") == self.user_id and not _replied_to(tweet) and isinstance(tweet.get("id"), str):
+                roots[tweet["id"]] = str(tweet.get("created_at", ""))
+        horizon = self.clock() - SEARCH_WINDOW
+        recent = [r for r in roots if str(r).isdigit() and snowflake_time(r) >= horizon]
+        return {r: roots[r] for r in sorted(recent, key=int)[-MAX_CONVERSATIONS:]}
+
+    def _page_size(self, method: Callable[..., Any]) -> int:
+        size = self.settings.page_size  # type: ignore[attr-defined]
+        low = 10 if method.__name__ == "search_recent_tweets" else 5
+        return max(low, min(100, size))
+
+    def _reset(self, response: Any) -> datetime:
+        value = getattr(response, "headers", {}).get("x-rate-limit-reset")
+        try:
+            return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        except (TypeError, ValueError, OverflowError):
+            return self.clock() + RATE_WINDOW
+
+    # -- records to items -------------------------------------------------------------------
+
+    def _item(self, tweet: dict[str, Any], found: "Found", conversations: dict[str, str]) -> Item | None:
+        try:
+            native_id = tweet["id"]
+            if not isinstance(native_id, str) or not native_id.isdigit():
+                raise ValueError("tweet has no numeric id")
+            text = tweet["text"]
+            if not isinstance(text, str):
+                raise TypeError("text is not a string")
+            author_id = str(tweet["author_id"]) if tweet.get("author_id") else None
+            author = found.users.get(author_id or "", {})
+            handle = author.get("username") if isinstance(author.get("username"), str) else None
+            parent_id = _replied_to(tweet)
+            return Item(
+                source=self.name,
+                native_id=native_id,
+                kind=self._kind(tweet, parent_id, author_id, conversations),
+                text=text,
+                created_at=parse_timestamp(tweet["created_at"]),
+                url=f"https://x.com/{handle}/status/{native_id}" if handle else f"https://x.com/i/web/status/{native_id}",
+                author_id=author_id,
+                author_name=author.get("name") if isinstance(author.get("name"), str) else None,
+                author_handle=handle,
+                parent_id=parent_id,
+                thread_id=str(tweet.get("conversation_id") or native_id),
+                by_school=author_id == self.user_id,
+                engagement=_engagement(tweet.get("public_metrics")),
+                raw=small_raw(tweet, RAW_KEYS),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            skip_record(self.name, tweet, str(exc))
+            return None
+
+    def _kind(self, tweet: dict[str, Any], parent_id: str | None, author_id: str | None, conversations: dict[str, str]) -> str:
+        if author_id == self.user_id:
+            return "reply" if parent_id else "post"
+        conversation = str(tweet.get("conversation_id") or "")
+        if parent_id and (conversation in conversations or str(tweet.get("in_reply_to_user_id")) == self.user_id):
+            return "comment" if parent_id == conversation else "reply"
+        return "mention"
+
+
+class Found:
+    """The tweets and users read during one poll, each once."""
+
+    def __init__(self) -> None:
+        self.tweets: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.previous_conversations: list[str] = []
+        self._unnamed = 0
+
+    def add_page(self, source: str, page: dict[str, Any]) -> None:
+        data = page.get("data", [])
+        includes = page.get("includes", {})
+        if not isinstance(data, list) or not isinstance(includes, dict):
+            raise TransientError("X answered with an unexpected shape (data is not a list)")
+        for user in includes.get("users") or []:
+            if isinstance(user, dict) and user.get("id"):
+                self.users[str(user["id"])] = user
+        for tweet in data:
+            if not isinstance(tweet, dict) or not isinstance(tweet.get("id"), str):
+                skip_record(source, tweet, "tweet without an id")
+                continue
+            self.tweets.setdefault(tweet["id"], tweet)
+
+
+def conversation_queries(roots: list[str]) -> list[str]:
+    """``conversation_id:A OR conversation_id:B ...`` queries, each within the length limit."""
+    queries: list[str] = []
+    current: list[str] = []
+    for root in roots:
+        term = f"conversation_id:{root}"
+        if current and len(" OR ".join([*current, term])) > MAX_QUERY:
+            queries.append(" OR ".join(current))
+            current = []
+        current.append(term)
+    if current:
+        queries.append(" OR ".join(current))
+    return queries
+
+
+def snowflake_time(tweet_id: str) -> datetime:
+    """When a tweet id was minted (X ids carry their creation time in milliseconds)."""
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=timezone.utc)
+
+
+def _replied_to(tweet: dict[str, Any]) -> str | None:
+    for reference in tweet.get("referenced_tweets") or []:
+        if isinstance(reference, dict) and reference.get("type") == "replied_to" and reference.get("id"):
+            return str(reference["id"])
+    return None
+
+
+def _engagement(metrics: Any) -> int | None:
+    if not isinstance(metrics, dict):
+        return None
+    counts = [metrics.get(k) for k in ("like_count", "retweet_count", "reply_count", "quote_count")]
+    numbers = [c for c in counts if isinstance(c, int) and not isinstance(c, bool)]
+    return sum(numbers) if numbers else None
+
+
+def _max_id(a: str | None, b: str | None) -> str | None:
+    candidates = [x for x in (a, b) if x and str(x).isdigit()]
+    return max(candidates, key=int) if candidates else (a or b)
+
+
+def _messages(exc: tweepy.HTTPException) -> str:
+    messages = list(exc.api_messages)
+    try:
+        body = exc.response.json()
+        if isinstance(body, dict) and body.get("detail"):
+            messages.append(str(body["detail"]))
+    except ValueError:
+        pass
+    return "; ".join(dict.fromkeys(messages))[:300] or "no detail"

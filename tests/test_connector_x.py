@@ -1,0 +1,239 @@
+"""The X connector (tweepy.Client sent to a fake X API v2 over loopback)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connectors.x import XConnector, XSettings, conversation_queries, snowflake_time
+from monitor.errors import AuthError, RateLimited, TransientError
+from monitor.fakes.server import Response
+from monitor.fakes.x import FakeX
+
+
+@pytest.fixture
+def fake():
+    with FakeX() as server:
+        server.page_size = 3
+        yield server
+
+
+@pytest.fixture
+def connect(fake, clock):
+    made = []
+
+    def connect(**overrides):
+        settings = XSettings.model_validate({**fake.source_config("x"), **overrides})
+        connector = XConnector(settings, clock=clock)
+        made.append(connector)
+        return connector
+
+    yield connect
+    for connector in made:
+        connector.close()
+
+
+def ago(clock, minutes):
+    return clock() - timedelta(minutes=minutes)
+
+
+def by_id(items):
+    return {item.native_id: item for item in items}
+
+
+def paths(fake):
+    return [r.path for r in fake.requests]
+
+
+def test_replies_under_school_posts_are_read_over_several_pages(fake, connect, clock):
+    post = fake.add_post("Sports day results 🏅", at=ago(clock, 300))
+    comments = [fake.add_comment(f"Well done {n}", reply_to=post, author=f"Parent {n}", at=ago(clock, 200 - n)) for n in range(8)]
+    nested = fake.add_comment("Agreed", reply_to=comments[0], author="Grandad", at=ago(clock, 100))
+    items, cursor = connect().fetch(None)
+    found = by_id(items)
+    assert set(found) == {post, nested, *comments}
+    assert found[post].kind == "post" and found[post].by_school
+    assert found[post].url == f"https://x.com/RavensWoodSch/status/{post}"
+    assert found[comments[1]].kind == "comment" and found[comments[1]].parent_id == post
+    assert found[comments[1]].thread_id == post and found[comments[1]].author_name == "Parent 1"
+    assert found[nested].kind == "reply" and found[nested].parent_id == comments[0]
+    searches = [r for r in fake.requests if r.path.endswith("/search/recent")]
+    assert len(searches) >= 3 and all(f"conversation_id:{post}" in r.query["query"] for r in searches)
+    assert [r.query.get("next_token") is None for r in searches].count(True) == 1  # then paged by next_token
+    assert cursor["replies"] == nested and cursor["timeline"] == post
+
+
+def test_idle_poll_makes_few_requests_and_finds_nothing(fake, connect, clock):
+    post = fake.add_post("Parents' evening booking is open", at=ago(clock, 60))
+    fake.add_comment("Booked!", reply_to=post, at=ago(clock, 30))
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    fake.requests.clear()
+    items, again = connector.fetch(cursor)
+    assert items == [] and again["replies"] == cursor["replies"]
+    assert paths(fake) == [f"/2/users/{fake.school['id']}/tweets", f"/2/users/{fake.school['id']}/mentions",
+                           "/2/tweets/search/recent"]
+    assert all(r.query.get("since_id") for r in fake.requests)
+
+
+def test_a_post_seen_late_is_searched_from_its_root(fake, connect, clock):
+    post = fake.add_post("Posted while the timeline lagged", at=ago(clock, 300))
+    early = fake.add_comment("Quick reply", reply_to=post, at=ago(clock, 290))
+    later = fake.add_public_post("unrelated", at=ago(clock, 100))
+    # the replies search had already moved past the post before the post was known
+    cursor = {"timeline": None, "mentions": later, "replies": later, "conversations": {}}
+    items, _ = connect().fetch(cursor)
+    assert {post, early} <= set(by_id(items))
+    search = next(r for r in fake.requests if r.path.endswith("/search/recent"))
+    assert search.query["since_id"] == post
+
+
+def test_mentions_and_public_search(fake, connect, clock):
+    mention = fake.add_mention("Great play tonight", author="Local Theatre", at=ago(clock, 50))
+    public = fake.add_public_post("Ravens Wood School choir was brilliant", author="Neighbour", at=ago(clock, 40))
+    fake.add_public_post("Nothing to do with it", author="Stranger", at=ago(clock, 30))
+    connector = connect(query='"Ravens Wood School" -is:retweet')
+    items, cursor = connector.fetch(None)
+    found = by_id(items)
+    assert set(found) == {mention, public}
+    assert found[mention].kind == "mention" and found[public].kind == "mention"
+    assert cursor["query"] == {"q": '"Ravens Wood School" -is:retweet', "since_id": public}
+    # a new query starts afresh instead of reusing the old since_id
+    changed = connect(query="choir")
+    _, changed_cursor = changed.fetch(cursor)
+    assert changed_cursor["query"]["q"] == "choir"
+    assert "since_id" not in fake.requests[-1].query
+
+
+def test_school_reply_closes_the_comment(fake, connect, clock):
+    comment = fake.add_comment("Is school open tomorrow? ❄️", at=ago(clock, 40))
+    answer = fake.add_school_reply(comment, "Yes, open as usual.", at=ago(clock, 5))
+    found = by_id(connect().fetch(None)[0])
+    assert found[answer].by_school and found[answer].kind == "reply" and found[answer].parent_id == comment
+    assert not found[comment].by_school
+
+
+def test_empty_results(fake, connect):
+    items, cursor = connect().fetch(None)
+    assert items == []
+    assert cursor["timeline"] is None and cursor["mentions"] is None and cursor["conversations"] == {}
+
+
+def test_rate_limit_uses_the_reset_header(fake, connect):
+    reset = datetime(2026, 11, 16, 9, 12, 30, tzinfo=timezone.utc)
+    fake.rate_limit(reset_at=reset)
+    with pytest.raises(RateLimited) as caught:
+        connect().fetch(None)
+    assert caught.value.retry_at == reset
+
+
+def test_rate_limit_in_the_legacy_body_form(fake, connect):
+    reset = datetime(2026, 11, 16, 9, 15, tzinfo=timezone.utc)
+    fake.rate_limit(reset_at=reset, legacy=True, path="/mentions")
+    with pytest.raises(RateLimited) as caught:
+        connect().fetch(None)
+    assert caught.value.retry_at == reset
+
+
+def test_rate_limit_without_headers_waits_a_window(fake, connect, clock):
+    fake.script(Response(429, {"title": "Too Many Requests", "status": 429, "detail": "Too Many Requests"}))
+    with pytest.raises(RateLimited) as caught:
+        connect().fetch(None)
+    assert caught.value.retry_at == clock() + timedelta(minutes=15)
+
+
+def test_revoked_token_is_an_auth_error(fake, connect):
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="401"):
+        connect().fetch(None)
+
+
+def test_forbidden_access_level_is_an_auth_error(fake, connect):
+    fake.script(Response(403, {"title": "Unsupported Authentication", "status": 403,
+                               "detail": "Your client app is not configured with the appropriate access"}))
+    with pytest.raises(AuthError, match="access"):
+        connect().fetch(None)
+
+
+def test_server_error_is_transient(fake, connect):
+    fake.script(Response(503, {"title": "Service Unavailable", "status": 503}))
+    with pytest.raises(TransientError, match="503"):
+        connect().fetch(None)
+
+
+def test_malformed_json_is_transient(fake, connect):
+    fake.script(Response(200, '{"data": [{"id": "1"'))
+    with pytest.raises(TransientError, match="JSON"):
+        connect().fetch(None)
+
+
+def test_unexpected_shape_is_transient(fake, connect):
+    fake.script(Response(200, {"data": {"id": "1"}}))
+    with pytest.raises(TransientError, match="shape"):
+        connect().fetch(None)
+
+
+def test_hanging_server_is_transient(fake, connect):
+    fake.script(Response(200, {"meta": {"result_count": 0}}, delay=5))
+    with pytest.raises(TransientError, match="in time"):
+        connect(timeout="0.2s").fetch(None)
+
+
+def test_malformed_record_is_skipped_and_the_rest_kept(fake, connect, clock):
+    good = fake.add_comment("Fine", at=ago(clock, 20))
+    fake.add_malformed()
+    later = fake.add_comment("Also fine", at=ago(clock, 1))
+    found = by_id(connect().fetch(None)[0])
+    assert {good, later} <= set(found) and len(found) == 3  # with the post they answer
+
+
+def test_deleted_author_and_missing_optional_fields(fake, connect, clock):
+    ghost = fake.add_comment("From a deleted account", author=None, at=ago(clock, 10))
+    record = next(t for t in fake.tweets if t["id"] == ghost)
+    del record["public_metrics"]
+    found = by_id(connect().fetch(None)[0])
+    assert found[ghost].author_id and found[ghost].author_name is None and found[ghost].author_handle is None
+    assert found[ghost].url == f"https://x.com/i/web/status/{ghost}" and found[ghost].engagement is None
+
+
+def test_emoji_and_right_to_left_text_are_preserved(fake, connect, clock):
+    texts = ["🎉🎉 well done year 11! 👩🏽‍🎓", "مبروك للطلاب", "כל הכבוד"]
+    ids = [fake.add_comment(t, author="مريم", at=ago(clock, 30 - n)) for n, t in enumerate(texts)]
+    found = by_id(connect().fetch(None)[0])
+    assert [found[i].text for i in ids] == texts and found[ids[0]].author_name == "مريم"
+
+
+def test_engagement_adds_up_public_metrics(fake, connect, clock):
+    post = fake.add_post("Open day", at=ago(clock, 10))
+    record = next(t for t in fake.tweets if t["id"] == post)
+    record["public_metrics"].update(like_count=12, retweet_count=3, quote_count=1)
+    assert by_id(connect().fetch(None)[0])[post].engagement == 16
+
+
+def test_too_old_since_id_gives_way_to_start_time(fake, connect, clock):
+    post = fake.add_post("Old post", at=ago(clock, 60 * 24 * 9))
+    connector = connect(query="robotics")
+    old_cursor = {"query": {"q": "robotics", "since_id": post}}
+    connector.fetch(old_cursor)
+    search = next(r for r in fake.requests if r.query.get("query") == "robotics")
+    assert "since_id" not in search.query and search.query["start_time"].endswith("Z")
+
+
+def test_requests_go_to_base_url_with_bearer_and_user_agent(fake, connect):
+    connect().fetch(None)
+    assert fake.requests and all(r.header("authorization") == f"Bearer {fake.token}" for r in fake.requests)
+    assert all("school-social-monitor" in r.header("user-agent") for r in fake.requests)
+
+
+def test_conversation_queries_stay_within_the_limit():
+    roots = [str(1_800_000_000_000_000_000 + n) for n in range(40)]
+    queries = conversation_queries(roots)
+    assert len(queries) > 1 and all(len(q) <= 512 for q in queries)
+    assert sorted(t.split(":")[1] for q in queries for t in q.split(" OR ")) == roots
+
+
+def test_snowflake_time_matches_the_fake_ids(fake, clock):
+    when = ago(clock, 5)
+    tweet_id = fake.add_post("hello", at=when)
+    assert abs(snowflake_time(tweet_id) - when) < timedelta(milliseconds=2)
