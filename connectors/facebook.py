@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
 from connectors.graph import GraphClient, GraphObjectMissing, checkpoint
+from pydantic import Field
+
 from monitor.config import Duration
 
 logger = logging.getLogger(__name__)
@@ -39,10 +41,10 @@ class FacebookSettings(SourceSettings):
     #: comments are read on the posts published within this window
     comment_window: Duration = timedelta(days=14)
     #: at most this many recent posts are watched for comments
-    max_posts: int = 50
+    max_posts: int = Field(50, ge=1, le=500)
     #: posts by others that tag the Page are collected as mentions
     tagged: bool = True
-    page_size: int = 100
+    page_size: int = Field(100, ge=1, le=100)
 
 
 class FacebookConnector(Connector):

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
 from connectors.graph import GraphClient, GraphObjectMissing, checkpoint
+from pydantic import Field
+
 from monitor.config import Duration
 
 logger = logging.getLogger(__name__)
@@ -42,10 +44,10 @@ class InstagramSettings(SourceSettings):
     #: a long-lived access token with instagram_basic and instagram_manage_comments
     token: Secret
     comment_window: Duration = timedelta(days=14)
-    max_media: int = 50
+    max_media: int = Field(50, ge=1, le=500)
     #: media by others that tag the account are collected as mentions
     tags: bool = True
-    page_size: int = 50
+    page_size: int = Field(50, ge=1, le=100)
 
 
 class InstagramConnector(Connector):

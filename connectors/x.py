@@ -23,6 +23,7 @@ from typing import Any, Callable, Literal
 
 import requests
 import tweepy
+from pydantic import Field
 
 from connectors.base import (
     AuthError,
@@ -67,7 +68,7 @@ class XSettings(SourceSettings):
     query: str | None = None
     #: watch the replies under the school's posts of the last seven days
     replies: bool = True
-    page_size: int = 100
+    page_size: int = Field(100, ge=5, le=100)
 
 
 class BaseURLAdapter(requests.adapters.HTTPAdapter):
