@@ -66,7 +66,30 @@ def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = 
     """Every job the daemon runs: the sources, then the periodic capabilities."""
     return source_jobs(config, pipeline) + [
         purge_job(config, store), sla_clock_job(config, store, clock), digest_job(config, store, clock),
-    ]
+    ] + alert_jobs(config, store, clock)
+
+
+def alert_jobs(config: Config, store: Store, clock: Clock = system_clock) -> list[JobSpec]:
+    """The outbox dispatcher every few seconds, and the source-health check every few minutes."""
+    from monitor.alerting import check_health
+    from monitor.outbox import Dispatcher, build_notifiers
+
+    jobs = [JobSpec(id="source-health", func=lambda: check_health(store, config, clock),
+                    trigger=IntervalTrigger(minutes=5), first_run=datetime.now(timezone.utc) + timedelta(seconds=30))]
+    notifiers = build_notifiers(config, clock)
+    if not notifiers:
+        logger.warning("no [notify.slack] or [notify.email] configured: alerts stay in the outbox")
+        return jobs
+    dispatcher = Dispatcher(store, notifiers, clock=clock)
+    return jobs + [JobSpec(id="outbox", func=dispatcher.run, trigger=IntervalTrigger(seconds=5),
+                           first_run=datetime.now(timezone.utc) + timedelta(seconds=2))]
+
+
+def button_jobs(buttons) -> list[JobSpec]:
+    """Keeps the Slack buttons' Socket Mode connection up (None: no ``notify.slack.app_token``)."""
+    if buttons is None:
+        return []
+    return [JobSpec(id="slack-buttons", func=buttons.keep_connected, trigger=IntervalTrigger(seconds=60))]
 
 
 def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
@@ -179,12 +202,18 @@ def run_daemon(config: Config) -> None:
     store = open_store(config)
     pipeline = build_pipeline(config, store)
 
+    from monitor.slack_actions import start_slack_actions
+
+    buttons = start_slack_actions(config, store)
+
     def close() -> None:
+        if buttons is not None:
+            buttons.close()
         for connector in pipeline.connectors.values():
             connector.close()
         store.close()
 
-    jobs = build_jobs(config, store, pipeline)
+    jobs = build_jobs(config, store, pipeline) + button_jobs(buttons)
     daemon: Daemon
     watchdog = supervise(jobs, lambda: daemon.scheduler.running)
 
