@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
+
 from monitor.config import Config
+
+logger = logging.getLogger(__name__)
 
 
 def check_configuration(config: Config) -> tuple[list[str], list[str]]:
@@ -17,6 +24,7 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
         flags = ", ".join(f for f in ("official" if source.official else "", "disabled" if not source.enabled else "") if f)
         every = int(source.interval.total_seconds())
         notes.append(f"source {source.name}: {source.type}, every {every}s" + (f" ({flags})" if flags else ""))
+    warnings.extend(check_permissions(config))
     if not config.sources:
         warnings.append("no [[sources]] configured: nothing will be monitored")
     if not any(s.official for s in config.sources) and config.sources:
@@ -26,3 +34,39 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
             "no [notify.slack] or [notify.email]: alerts (abuse, deadlines, a source going blind) reach nobody"
         )
     return warnings, notes
+
+
+def check_permissions(config: Config) -> list[str]:
+    """Warnings for a configuration file readable by others, or a database not private to its user.
+
+    The configuration says where the secrets are, and the database holds what children and parents
+    wrote: neither should be open to the other accounts of the server (group or others).
+    """
+    found: list[str] = []
+    if config.path is not None:
+        found.extend(_too_open(Path(config.path), "configuration file"))
+    database = config.database_path
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        found.extend(_too_open(path, "database file"))
+    return found
+
+
+def warn_about_permissions(config: Config) -> list[str]:
+    """Log each permission problem at WARNING (the daemon's start); returns them."""
+    found = check_permissions(config)
+    for warning in found:
+        logger.warning("%s", warning)
+    return found
+
+
+def _too_open(path: Path, what: str) -> list[str]:
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return []
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return []
+    return [
+        f"{what} {path} has mode {mode:o}: other accounts on this server can "
+        f"{'read' if mode & (stat.S_IRGRP | stat.S_IROTH) else 'use'} it; run: chmod 600 {path}"
+    ]

@@ -198,8 +198,10 @@ def _guarded(job: JobSpec) -> Callable[[], None]:
 def run_daemon(config: Config) -> None:
     """Open everything, run until a signal, close everything."""
     from monitor.app import build_pipeline, open_store
+    from monitor.checks import warn_about_permissions
 
     store = open_store(config)
+    warn_about_permissions(config)
     pipeline = build_pipeline(config, store)
 
     from monitor.slack_actions import start_slack_actions

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -261,6 +262,7 @@ class Store:
         self._depth = 0
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
             self.db = sqlite_utils.Database(conn)
@@ -480,6 +482,18 @@ class Store:
                 json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
             ),
         )
+
+
+def create_private(path: Path) -> None:
+    """Create an empty database file readable by its owner only (SQLite gives the -wal and -shm
+    files the same mode). An existing file is left as it is: ``monitor check-config`` warns."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
