@@ -42,6 +42,7 @@ only ``http``/``https`` URLs become links.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import math
@@ -67,6 +68,8 @@ MENTION_KINDS = ("comment", "reply", "mention")
 TOP_COUNT = 5
 #: The flagged items listed one by one; the count always covers all of them.
 FLAGGED_LISTED = 25
+#: the breaches listed one by one, the first received first; the counts cover all of them
+BREACHES_LISTED = 25
 EXCERPT_LENGTH = 140
 CHART_CID = "digest-chart"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -207,6 +210,10 @@ class AckStats:
     breaches: tuple[Breach, ...]
 
     @property
+    def breached(self) -> int:
+        return self.late + self.overdue
+
+    @property
     def decided(self) -> int:
         return self.on_time + self.late + self.overdue
 
@@ -272,7 +279,7 @@ def build_digest(store: Store, config: Config, week: str | None = None, *, now: 
     previous = previous_week(week)
     start, end = week_bounds(week, tz)
     prev_start, _ = week_bounds(previous, tz)
-    totals = _totals(store, prev_start, start, end)
+    by_source = _by_source(store, prev_start, start, end)
     outages = _outages(store, start, end, now)
     return Digest(
         week=week,
@@ -282,13 +289,16 @@ def build_digest(store: Store, config: Config, week: str | None = None, *, now: 
         start=start,
         end=end,
         generated_at=now,
-        mentions=totals["mentions"],
-        mentions_last_week=totals["mentions_last"],
-        by_source=_by_source(store, prev_start, start, end),
+        mentions=sum(row["this_week"] for row in by_source),
+        mentions_last_week=sum(row["last_week"] for row in by_source),
+        by_source=tuple(
+            SourceCount(source=row["source"], this_week=row["this_week"], last_week=row["last_week"])
+            for row in by_source
+        ),
         by_day=_by_day(store, week, tz),
         top=_top(store, start, end),
-        flagged_total=totals["flagged"],
-        flagged_last_week=totals["flagged_last"],
+        flagged_total=sum(row["flagged"] for row in by_source),
+        flagged_last_week=sum(row["flagged_last"] for row in by_source),
         flagged=_flagged(store, start, end, tz),
         ack=_ack(store, start, end, now),
         outages=outages,
@@ -298,31 +308,19 @@ def build_digest(store: Store, config: Config, week: str | None = None, *, now: 
     )
 
 
-def _totals(store: Store, prev_start: datetime, start: datetime, end: datetime) -> dict[str, int]:
-    row = store.query(
-        f"""SELECT
-              count(*) FILTER (WHERE i.created_at >= :start) AS mentions,
-              count(*) FILTER (WHERE i.created_at < :start) AS mentions_last,
+def _by_source(store: Store, prev_start: datetime, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per source: mentions and flagged mentions this week and last week (one pass over both weeks)."""
+    return store.query(
+        f"""SELECT i.source,
+              count(*) FILTER (WHERE i.created_at >= :start) AS this_week,
+              count(*) FILTER (WHERE i.created_at < :start) AS last_week,
               count(*) FILTER (WHERE i.created_at >= :start AND v.flagged = 1) AS flagged,
               count(*) FILTER (WHERE i.created_at < :start AND v.flagged = 1) AS flagged_last
             FROM items i LEFT JOIN verdicts v ON v.item_id = i.id
-            WHERE i.created_at >= :prev AND i.created_at < :end AND {_MENTION}""",
-        {"prev": to_db(prev_start), "start": to_db(start), "end": to_db(end)},
-    )[0]
-    return {key: row[key] or 0 for key in row}
-
-
-def _by_source(store: Store, prev_start: datetime, start: datetime, end: datetime) -> tuple[SourceCount, ...]:
-    rows = store.query(
-        f"""SELECT i.source,
-              count(*) FILTER (WHERE i.created_at >= :start) AS this_week,
-              count(*) FILTER (WHERE i.created_at < :start) AS last_week
-            FROM items i
             WHERE i.created_at >= :prev AND i.created_at < :end AND {_MENTION}
             GROUP BY i.source ORDER BY this_week DESC, last_week DESC, i.source""",
         {"prev": to_db(prev_start), "start": to_db(start), "end": to_db(end)},
     )
-    return tuple(SourceCount(**row) for row in rows)
 
 
 def _by_day(store: Store, week: str, tz: ZoneInfo) -> tuple[DayCount, ...]:
@@ -363,10 +361,10 @@ def _mention(row: dict[str, Any]) -> Mention:
 
 def _top(store: Store, start: datetime, end: datetime) -> tuple[Mention, ...]:
     rows = store.query(
-        f"""SELECT {_MENTION_COLUMNS} FROM items i
-            WHERE i.created_at >= ? AND i.created_at < ? AND {_MENTION}
-            ORDER BY i.engagement IS NULL, i.engagement DESC, i.created_at DESC, i.id DESC
-            LIMIT {TOP_COUNT}""",
+        f"""SELECT {_MENTION_COLUMNS} FROM items i WHERE i.id IN (
+              SELECT i.id FROM items i WHERE i.created_at >= ? AND i.created_at < ? AND {_MENTION}
+              ORDER BY i.engagement IS NULL, i.engagement DESC, i.created_at DESC, i.id DESC LIMIT {TOP_COUNT})
+            ORDER BY i.engagement IS NULL, i.engagement DESC, i.created_at DESC, i.id DESC""",
         (to_db(start), to_db(end)),
     )
     return tuple(_mention(row) for row in rows)
@@ -374,11 +372,15 @@ def _top(store: Store, start: datetime, end: datetime) -> tuple[Mention, ...]:
 
 def _flagged(store: Store, start: datetime, end: datetime, tz: ZoneInfo) -> tuple[FlaggedItem, ...]:
     rows = store.query(
-        f"""SELECT {_MENTION_COLUMNS}, v.score, v.labels, c.id AS case_id, c.state, c.due_at,
+        # the listed ids first (from the index alone), then their rows
+        f"""WITH listed AS (
+              SELECT i.id, v.score, v.labels, i.created_at FROM items i JOIN verdicts v ON v.item_id = i.id
+              WHERE i.created_at >= ? AND i.created_at < ? AND v.flagged = 1 AND {_MENTION}
+              ORDER BY v.score DESC, i.created_at DESC, i.id DESC LIMIT {FLAGGED_LISTED})
+            SELECT {_MENTION_COLUMNS}, l.score, l.labels, c.id AS case_id, c.state, c.due_at,
               c.closed_at, c.closed_by, c.closed_how
-            FROM items i JOIN verdicts v ON v.item_id = i.id LEFT JOIN cases c ON c.item_id = i.id
-            WHERE i.created_at >= ? AND i.created_at < ? AND v.flagged = 1 AND {_MENTION}
-            ORDER BY v.score DESC, i.created_at DESC LIMIT {FLAGGED_LISTED}""",
+            FROM listed l JOIN items i ON i.id = l.id LEFT JOIN cases c ON c.item_id = i.id
+            ORDER BY l.score DESC, l.created_at DESC, l.id DESC""",
         (to_db(start), to_db(end)),
     )
     events = _audit_events(store, rows, tz)
@@ -467,11 +469,11 @@ def _ack(store: Store, start: datetime, end: datetime, now: datetime) -> AckStat
         )
     ]
     breaches = store.query(
-        """SELECT c.id, c.source, c.received_at, c.due_at, c.closed_at, i.url, i.text
+        f"""SELECT c.id, c.source, c.received_at, c.due_at, c.closed_at, i.url, i.text
            FROM cases c JOIN items i ON i.id = c.item_id
            WHERE c.received_at >= :start AND c.received_at < :end
              AND ((c.closed_at IS NOT NULL AND c.closed_at > c.due_at) OR (c.closed_at IS NULL AND c.due_at <= :now))
-           ORDER BY c.received_at, c.id""",
+           ORDER BY c.received_at, c.id LIMIT {BREACHES_LISTED}""",
         params,
     )
     return AckStats(
@@ -619,7 +621,9 @@ CSS = {
 }
 
 
+@functools.lru_cache(maxsize=8)
 def _environment(tz: ZoneInfo, autoescape: bool):
+    """A Jinja2 environment per zone (kept: templates compile once)."""
     import jinja2
 
     env = jinja2.Environment(

@@ -201,8 +201,16 @@ def _v3_case_notices(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE cases ADD COLUMN {column} TEXT")
 
 
+def _v4_digest_indexes(db: sqlite_utils.Database) -> None:
+    """The weekly digest reads a week of items and the cases received in it from indexes alone."""
+    db.execute("CREATE INDEX items_digest ON items (created_at, by_school, kind, source, engagement)")
+    db.execute("CREATE INDEX cases_received ON cases (received_at)")
+
+
 #: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_core, _v2_alerts_feedback, _v3_case_notices]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1_core, _v2_alerts_feedback, _v3_case_notices, _v4_digest_indexes,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

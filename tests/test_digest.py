@@ -208,6 +208,18 @@ def test_acknowledgement_performance(digest):
     assert ack.breaches[1].url == "https://example.org/facebook-page/fb4"
 
 
+def test_long_lists_are_cut_but_counted(seeded, monkeypatch):
+    store, config, _ = seeded
+    monkeypatch.setattr(dg, "BREACHES_LISTED", 1)
+    monkeypatch.setattr(dg, "FLAGGED_LISTED", 2)
+    digest = dg.build_digest(store, config, WEEK, now=NOW)
+    assert len(digest.ack.breaches) == 1 and digest.ack.breached == 2
+    assert len(digest.flagged) == 2 and digest.flagged_total == 3
+    text = dg.render_text(digest)
+    assert "- and 1 more breaches" in text and "- and 1 more\n" in text
+    assert "and 1 more: <code>monitor cases</code>" in dg.render_html(digest)
+
+
 def test_pending_case_becomes_overdue_when_built_later(seeded):
     store, config, _ = seeded
     later = dg.build_digest(store, config, WEEK, now=at(24, 9))
