@@ -282,6 +282,25 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
     click.echo(f"archived at {result.archive}", err=True)
 
 
+@cli.command()
+@click.option("--dir", "folder", metavar="PATH", default="demo-output", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for everything the demo writes.")
+@click.option("--fast", is_flag=True, help="No pauses: run the week as fast as the machine allows.")
+def demo(folder: str, fast: bool) -> None:
+    """Run the whole loop on a built-in sample week, with no accounts and no network."""
+    from pathlib import Path
+
+    from monitor.demo import run_demo
+    from monitor.demo_view import RichView
+
+    sys.dont_write_bytecode = True  # nothing written outside the demo folder, not even .pyc files
+    view = RichView()
+    summary = run_demo(Path(folder), fast=fast, view=view)
+    view.summary(summary)
+    if summary.digest is None or any(p.part == "demo" for p in summary.problems):
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: a MonitorError is one line on stderr and exit code 1 (a traceback with --debug)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
