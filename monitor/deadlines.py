@@ -59,7 +59,7 @@ def parse_received(text: str) -> datetime:
     A timestamp without an offset is refused: a local time is ambiguous in the hour the clocks go
     back, and a receipt time comes from a platform, which always states its zone.
     """
-    value = text.strip()
+    value = text.strip().lstrip("\ufeff")
     if not value:
         raise ValueError("empty: expected an ISO 8601 timestamp such as 2026-11-20T16:00:00Z")
     if value[-1] in "zZ":
@@ -82,7 +82,11 @@ def deadlines_for_lines(lines: list[str], policy: Policy, calendar: WorkingCalen
     """One local ISO deadline per received timestamp, in order (bulk checks).
 
     Every line is read before anything is returned; a bad line is a ValueError naming its number.
+    Blank lines at the very end are ignored (a trailing newline too many); a blank line inside is bad.
     """
+    lines = list(lines)
+    while lines and not lines[-1].strip():
+        lines.pop()
     out = []
     for number, line in enumerate(lines, start=1):
         try:

@@ -141,6 +141,9 @@ def test_bulk_lines_in_order_and_a_bad_line_is_named():
     assert deadlines_for_lines(lines, "24h", ENGLAND) == ["2026-11-23T17:00:00+00:00", "2026-11-24T09:00:00+00:00"]
     with pytest.raises(ValueError, match="line 2: .*no UTC offset"):
         deadlines_for_lines(["2026-11-21T10:00Z", "2026-11-21T10:00"], "24h", ENGLAND)
+    with pytest.raises(ValueError, match="line 2: empty"):
+        deadlines_for_lines(["2026-11-21T10:00Z", " ", "2026-11-21T10:00Z"], "24h", ENGLAND)
+    assert deadlines_for_lines(["\ufeff2026-11-21T10:00Z", "", "  "], "24h", ENGLAND) == ["2026-11-23T17:00:00+00:00"]
 
 
 # -- properties over 2020-2030 ------------------------------------------------------------------
