@@ -121,6 +121,14 @@ class SlaSettings(Section):
     remind_before: Duration = timedelta(hours=4)
     escalate_after: Duration = timedelta(hours=4)
 
+    @field_validator("holidays")
+    @classmethod
+    def _holiday_region(cls, value: str) -> str:
+        from monitor.calendar import check_region
+
+        check_region(value)
+        return value
+
     @field_validator("closures")
     @classmethod
     def _closure_dates(cls, values: list[str]) -> list[str]:

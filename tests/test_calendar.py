@@ -173,3 +173,12 @@ def test_term_calendar_in_the_configuration_is_relative_to_the_file(tmp_path):
     calendar = WorkingCalendar.from_config(config)
     assert not calendar.is_working_day(date(2026, 10, 27))  # half term, from the .ics
     assert not calendar.is_working_day(date(2026, 12, 22))  # the configured closure still counts
+
+
+def test_a_bad_region_fails_when_the_configuration_is_read(tmp_path):
+    from monitor.config import load_config
+
+    path = tmp_path / "monitor.toml"
+    path.write_text('[sla]\nholidays = "GB-XYZ"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sla.holidays: .*no subdivision 'XYZ'.*line 2"):
+        load_config(path)
