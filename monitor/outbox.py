@@ -201,13 +201,22 @@ class Dispatcher:
         except ValueError as exc:
             self._fail(row, f"unreadable outbox row: {exc}", scope="message")
             return "failed"
-        try:
-            if row["state"] == "sending":
+        if row["state"] == "sending":
+            try:
                 receipt = notifier.find_sent(message)
-                if receipt is not None:
-                    self._record_sent(row, receipt)
-                    logger.info("outbox: %s to %s was already delivered (receipt %s)", row["kind"], _to(row), receipt.id)
-                    return "reconciled"
+            except NotifyError as exc:
+                # cannot check yet: the row stays in doubt, whatever the error (never sent blind)
+                if isinstance(exc, ChannelRefused):
+                    self.held[channel] = str(exc)
+                    logger.error("outbox: %s alerts are held: %s (fix the configuration, then restart)", channel, exc)
+                    return "held"
+                self._retry(channel, row, exc, in_doubt=True)
+                return "retry"
+            if receipt is not None:
+                self._record_sent(row, receipt)
+                logger.info("outbox: %s to %s was already delivered (receipt %s)", row["kind"], _to(row), receipt.id)
+                return "reconciled"
+        try:
             self._mark_sending(row)
             receipt = notifier.send(message)
         except ChannelRefused as exc:
@@ -220,7 +229,7 @@ class Dispatcher:
             logger.error("outbox: %s alert %s to %s cannot be delivered: %s", channel, row["key"], _to(row), exc)
             return "failed"
         except NotifyError as exc:
-            self._retry(channel, row, exc)
+            self._retry(channel, row, exc, in_doubt=isinstance(exc, DeliveryInDoubt))
             return "retry"
         except Exception as exc:  # noqa: BLE001 - a bug with one alert must not block the others
             logger.exception("outbox: %s alert %s failed unexpectedly", channel, row["key"])
@@ -254,11 +263,10 @@ class Dispatcher:
                 (error, scope, row["id"]),
             )
 
-    def _retry(self, channel: str, row: dict[str, Any], exc: NotifyError) -> None:
-        attempts = max(row["attempts"] + (0 if row["state"] == "sending" else 1), 1)
-        delay = self.backoff(attempts, exc.retry_after)
+    def _retry(self, channel: str, row: dict[str, Any], exc: NotifyError, *, in_doubt: bool) -> None:
+        delay = self.backoff(row["attempts"] + 1, exc.retry_after)
         # a send that got no answer stays 'sending': it is looked up before the next attempt
-        state = "sending" if isinstance(exc, DeliveryInDoubt) else "pending"
+        state = "sending" if in_doubt else "pending"
         with self.store.transaction():
             self.store.execute(
                 "UPDATE alerts SET state = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",

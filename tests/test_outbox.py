@@ -240,3 +240,20 @@ def test_enqueue_twice_sends_once(tmp_path, store, clock, fake):
     queue(store, config, 1)
     dispatcher.run()
     assert len(fake.messages) == 1
+
+
+def test_an_in_doubt_row_is_never_sent_blind_while_slack_cannot_be_checked(tmp_path, store, clock, fake):
+    config = slack_config(tmp_path, fake.base_url)
+    keys = queue(store, config, 2)
+    row = store.query("SELECT * FROM alerts ORDER BY id")[0]
+    SlackNotifier(config.notify.slack, tz=config.school.tz).send(to_message(row))
+    store.execute("UPDATE alerts SET state = 'sending', attempts = 1 WHERE id = ?", (row["id"],))
+    fake.script(Response(500, "down"), path="conversations.history", times=3)
+    dispatcher = dispatcher_for(store, config, clock)
+    for _ in range(3):
+        dispatcher.run()
+        assert store.query("SELECT state FROM alerts WHERE id = ?", (row["id"],))[0]["state"] == "sending"
+        clock.advance(600)
+    report = dispatcher.run()
+    assert (report.reconciled, report.sent) == (1, 1)
+    assert posted_keys(fake) == keys
