@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
+import random
 import subprocess
 import sys
-from pathlib import Path
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -105,3 +108,55 @@ def test_the_installed_command_reads_stdin(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["2027-12-25T18:00:00+00:00", "2027-12-29T17:00:00+00:00"]
+
+
+# -- an independent reading of the rules, compared on thousands of instants ---------------------
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@functools.lru_cache(maxsize=1)
+def bank_holidays() -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=range(2019, 2033)))
+
+
+def oracle(received: datetime) -> datetime:
+    """DESIGN.md's 24h rule written again from scratch, stepping through local calendar days."""
+    london = LONDON
+
+    def working(day: date) -> bool:
+        return day.isoweekday() <= 5 and day not in bank_holidays()
+
+    day = received.astimezone(london).date()
+    if working(day):
+        return received + timedelta(seconds=86_400)
+    day += timedelta(days=1)
+    while not working(day):
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 17, 0, tzinfo=london)
+
+
+def test_bulk_agrees_with_an_independent_reading_of_the_rules(tmp_path):
+    rng = random.Random(20261122)
+    start, span = datetime(2020, 1, 1, tzinfo=timezone.utc), 11 * 365 * 86_400
+    instants = [start + timedelta(seconds=rng.randrange(span)) for _ in range(3000)]
+    # and the edges: both sides of midnight in the school's zone around weekends and holidays
+    for day in ("2026-03-27", "2026-03-29", "2026-10-23", "2026-10-25", "2026-12-24", "2027-12-24", "2026-04-02"):
+        local = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo("Europe/London"))
+        for hours in range(0, 96):
+            instants.append((local + timedelta(hours=hours, minutes=-1)).astimezone(timezone.utc))
+    lines = "".join(f"{i.isoformat()}\n" for i in instants)
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "sla", "due"], input=lines, capture_output=True, text=True,
+        cwd=tmp_path, env=env, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.splitlines()
+    assert len(printed) == len(instants)
+    for received, line in zip(instants, printed):
+        due = datetime.fromisoformat(line)
+        assert due == oracle(received), f"received {received.isoformat()}"
+        assert due.utcoffset() == due.astimezone(ZoneInfo("Europe/London")).utcoffset()
