@@ -19,13 +19,13 @@ reported and the demo goes on without it, so it always finishes with its summary
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -43,10 +43,12 @@ from monitor.errors import MonitorError
 logger = logging.getLogger(__name__)
 
 DEFAULT_FOLDER = Path("demo-output")
+#: about how long the week takes to show, in seconds, unless --fast
+PACE = 25.0
 MARKER = ".monitor-demo"
 #: what a demo folder holds; a rerun replaces exactly these
 OUTPUTS = ("monitor.db", "monitor.db-wal", "monitor.db-shm", "monitor.toml", "mail", "slack.jsonl",
-           "digests", "demo.log", ".cache")
+           "digests", "demo.log", ".cache", "summary.json")
 #: the platforms the posts were written for, and whether the school's account is the one watched
 OFFICIAL = {"facebook": True, "instagram": True, "youtube": True, "x": True, "bluesky": False,
             "mastodon": False, "reddit": False, "rss": False}
@@ -54,6 +56,11 @@ OFFICIAL = {"facebook": True, "instagram": True, "youtube": True, "x": True, "bl
 FALLBACK = ("facebook", "instagram", "youtube", "x", "bluesky", "mastodon", "reddit")
 #: platforms where a post that answers nobody is a mention found by search, not a comment
 MENTION_PLATFORMS = ("x", "bluesky", "mastodon", "reddit")
+#: when the moderator looks at Slack (weekday -> local times); on Wednesday she is on a course
+MODERATOR_ROUNDS = {0: ("09:00", "15:30"), 1: ("09:00", "15:30"), 3: ("09:00", "15:30"), 4: ("09:00", "15:30"),
+                    7: ("09:00",)}
+#: a comment younger than this is left for the office to answer on the platform itself
+MODERATOR_GRACE = timedelta(hours=2)
 MODERATOR = "moderator@ravenswood.example"
 HEAD = "head@ravenswood.example"
 PRINCIPAL = "principal@ravenswood.example"
@@ -90,7 +97,15 @@ class DemoSummary:
     digest: Path | None
     problems: tuple[Problem, ...]
     sources: dict[str, dict[str, int]]
+    moderator: dict[str, int]
     seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["folder"] = str(self.folder)
+        data["digest"] = str(self.digest) if self.digest else None
+        data["problems"] = [{"part": p.part, "message": p.message} for p in self.problems]
+        return data
 
 
 # -- the parts' failures ------------------------------------------------------------------------
@@ -223,6 +238,7 @@ class DemoRun:
     folder: Path
     fast: bool
     view: Any  # monitor.demo_view.View (or anything with its methods)
+    days: int = 7
     parts: Parts = field(default_factory=Parts)
     clock: ManualClock = field(default_factory=lambda: ManualClock(week_start_utc()))
     platforms: dict[str, Platform] = field(default_factory=dict)
@@ -240,6 +256,9 @@ class DemoRun:
     shown_slack: int = 0
     shown_mail: int = 0
     digest: Path | None = None
+    buttons: Any = None
+    clicked: set[str] = field(default_factory=set)  # Slack message ts the moderator has dealt with
+    moderator: Counter = field(default_factory=Counter)
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -291,9 +310,10 @@ class DemoRun:
 
         notify: dict[str, Any] = {}
         if self.slack is not None:
-            from monitor.fakes.slack import BOT_TOKEN, CHANNEL
+            from monitor.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL
 
-            notify["slack"] = {"token": BOT_TOKEN, "channel": CHANNEL, "base_url": self.slack.base_url, "timeout": "5s"}
+            notify["slack"] = {"token": BOT_TOKEN, "app_token": APP_TOKEN, "channel": CHANNEL,
+                               "base_url": self.slack.base_url, "timeout": "5s"}
         if self.mail_port is not None:
             notify["email"] = {
                 "host": "127.0.0.1", "port": self.mail_port, "starttls": False, "sender": SENDER,
@@ -326,6 +346,8 @@ class DemoRun:
         )
         self.sla_tick = self.parts.run("SLA clock", _find, "monitor.sla_clock", "tick")
         self.dispatcher = self.parts.run("outbox dispatcher", self._dispatcher)
+        if self.slack is not None:
+            self.buttons = self.parts.run("Slack buttons", self._buttons)
 
     def _dispatcher(self) -> Any:
         from monitor.outbox import Dispatcher, build_notifiers
@@ -333,26 +355,48 @@ class DemoRun:
         notifiers = build_notifiers(self.config, clock=self.clock)
         return Dispatcher(self.store, notifiers, clock=self.clock, base_delay=timedelta(minutes=1))
 
+    def _buttons(self) -> Any:
+        from monitor.slack_actions import SlackActions
+
+        return SlackActions(self.config, self.store, clock=self.clock)
+
     # -- the week ---------------------------------------------------------------------------------
 
+    def end(self) -> datetime:
+        return week_start_utc() + timedelta(days=self.days, hours=10)
+
+    def rounds(self) -> set[datetime]:
+        tz = self.config.school.tz
+        monday = week_start_utc().astimezone(tz).date()
+        found = set()
+        for day, times in MODERATOR_ROUNDS.items():
+            for clock in times:
+                hours, minutes = (int(part) for part in clock.split(":"))
+                local = datetime.combine(monday + timedelta(days=day), datetime.min.time().replace(hour=hours, minute=minutes), tzinfo=tz)
+                if local.astimezone(timezone.utc) < self.end():
+                    found.add(local.astimezone(timezone.utc))
+        return found
+
     def steps(self, posts: list[DemoPost]) -> list[datetime]:
-        start = week_start_utc()
-        end = start + timedelta(days=7, hours=9)
+        start, end = week_start_utc(), self.end()
         hourly = {start + timedelta(hours=h) for h in range(int((end - start).total_seconds() // 3600) + 1)}
-        return sorted(hourly | {post.at for post in posts})
+        return sorted(hourly | {post.at for post in posts} | self.rounds())
 
     def run_week(self, posts: list[DemoPost]) -> None:
+        posts = [post for post in posts if post.at < week_start_utc() + timedelta(days=self.days)]
         steps = self.steps(posts)
         pending = list(posts)
         digest_at = self.digest_time()
+        rounds = self.rounds()
+        started = time.monotonic()
         with self.view.progress(len(steps)) as advance:
-            for when in steps:
+            for number, when in enumerate(steps, start=1):
                 self.clock.set(when)
                 due = [p for p in pending if p.at <= when]
                 pending = [p for p in pending if p.at > when]
                 touched = {self.add_post(post) for post in due} - {None}
                 hourly = when.minute == 0 and when.second == 0
-                to_poll = set(self.platforms) if hourly and when.hour % 3 == 0 else touched
+                to_poll = set(self.platforms) if hourly and when.hour % 6 == 0 else touched
                 for type_name in sorted(to_poll):
                     self.parts.run(f"poll {type_name}", self.pipeline.poll, self.platforms[type_name].source)
                 if self.sla_tick is not None and hourly:
@@ -360,9 +404,15 @@ class DemoRun:
                 if digest_at is not None and self.digest is None and when >= digest_at:
                     self.digest = self.parts.run("digest", self.make_digest, when)
                 self.dispatch()
+                if when in rounds and self.buttons is not None:
+                    self.parts.run("Slack buttons", self.moderate, when)
+                    self.dispatch()
                 advance(when)
                 if not self.fast:
-                    time.sleep(0.04 if not due else 0.12)
+                    # paced to last about PACE seconds, so a person can follow; never slower than the work
+                    behind = started + PACE * number / len(steps) - time.monotonic()
+                    if behind > 0:
+                        time.sleep(behind)
 
     def add_post(self, post: DemoPost) -> str | None:
         type_name = self.routes.get(post.platform)
@@ -397,6 +447,62 @@ class DemoRun:
         if self.dispatcher is not None:
             self.parts.run("outbox dispatcher", self.dispatcher.run)
         self.show_received()
+
+    def moderate(self, now: datetime) -> None:
+        """The moderator's round: she clicks the buttons of the Slack messages she has not dealt with.
+
+        Acknowledge for comments older than :data:`MODERATOR_GRACE`, Escalate for a threat, and
+        Not abusive where the classifier flagged something harmless. The clicks go through the same
+        handler as Slack's Socket Mode events (``SlackActions.handle``).
+        """
+        from monitor.fakes.slack import block_actions
+
+        tags = {post.text: post.tag for post in demo_posts()}
+        before = Counter(self.moderator)
+        for posted in list(self.slack.messages):
+            if posted.ts in self.clicked or self._age(posted, now) < MODERATOR_GRACE:
+                continue
+            self.clicked.add(posted.ts)
+            for block in posted.blocks:
+                for button in block.get("elements", []) if block.get("type") == "actions" else []:
+                    action = self._decide(button, tags)
+                    if action is None:
+                        continue
+                    payload = block_actions(posted, action, block_id=block.get("block_id"))
+                    for outcome in self.buttons.handle(payload):
+                        self.moderator[action] += 1
+                        if action != "acknowledge":
+                            self.view.note(f"the moderator clicked {button['text']['text']}: {outcome}")
+        done = Counter(self.moderator)
+        done.subtract(before)
+        if done["acknowledge"]:
+            self.view.note(f"the moderator's round at {now.astimezone(self.config.school.tz):%a %H:%M}: "
+                           f"acknowledged {done['acknowledge']} comment{'s' if done['acknowledge'] != 1 else ''} in Slack")
+
+    def _age(self, posted: Any, now: datetime) -> timedelta:
+        return now - datetime.fromtimestamp(float(posted.ts), timezone.utc)
+
+    def _decide(self, button: dict[str, Any], tags: dict[str, str]) -> str | None:
+        try:
+            item_id = json.loads(button.get("value") or "{}").get("item")
+        except ValueError:
+            return None
+        row = self.store.query("SELECT text, by_school FROM items WHERE id = ?", (item_id,)) if item_id else []
+        if not row:
+            return None
+        tag = "school" if row[0]["by_school"] else next((t for text, t in tags.items() if text and text in row[0]["text"]), None)
+        action = button.get("action_id")
+        if action == "acknowledge":
+            case_id = json.loads(button["value"]).get("case")
+            still_open = self.store.query("SELECT 1 FROM cases WHERE id = ? AND state = 'open'", (case_id,))
+            return action if still_open else None
+        if action == "escalate" and tag == "threat":
+            escalated = self.store.query(
+                "SELECT 1 FROM audit_log WHERE item_id = ? AND action LIKE 'escalat%'", (item_id,))
+            return action if not escalated else None
+        if action == "not_abusive" and tag not in (None, *SERIOUS):
+            return action
+        return None
 
     def show_received(self) -> None:
         if self.slack is not None:
@@ -455,6 +561,7 @@ class DemoRun:
             digest=self.digest if self.digest is not None and self.digest.exists() else None,
             problems=tuple(self.parts.problems.values()),
             sources=counts.get("sources", {}),
+            moderator=dict(self.moderator),
             seconds=time.monotonic() - started,
         )
 
@@ -525,9 +632,13 @@ def contained(folder: Path) -> Iterator[None]:
         "MPLCONFIGDIR": str(cache / "matplotlib"),
         "XDG_CACHE_HOME": str(cache),
         "HF_HOME": str(cache / "huggingface"),
+        # onnxruntime leaves a session file in the temporary folder
+        "TMPDIR": str(cache / "tmp"),
     }
+    (cache / "tmp").mkdir(parents=True, exist_ok=True)
     saved_env = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
+    tempfile.tempdir = None  # read TMPDIR again
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     handler = logging.FileHandler(folder / "demo.log", encoding="utf-8")
@@ -545,16 +656,21 @@ def contained(folder: Path) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        tempfile.tempdir = None
 
 
-def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = None) -> DemoSummary:
-    """Run the demo week into ``folder``; returns its summary (the view shows it as it goes)."""
+def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = None, days: int = 7) -> DemoSummary:
+    """Run the demo week into ``folder``; returns its summary (the view shows it as it goes).
+
+    ``days`` shortens the week (the digest comes only after a whole one). The summary is also
+    written to ``summary.json`` in the folder.
+    """
     from monitor.demo_view import QuietView
 
     started = time.monotonic()
     folder = prepare_folder(Path(folder))
     view = view or QuietView()
-    run = DemoRun(folder=folder, fast=fast, view=view)
+    run = DemoRun(folder=folder, fast=fast, view=view, days=days)
     with contained(folder), ExitStack() as stack:
         view.status("starting the local fake platforms")
         run.start_platforms(stack)
@@ -574,4 +690,5 @@ def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = N
             connector = run.pipeline.connectors.get(platform.source) if run.pipeline else None
             if connector is not None:
                 run.parts.run("closing a connector", connector.close)
+    (folder / "summary.json").write_text(json.dumps(summary.as_json(), indent=2, ensure_ascii=False), encoding="utf-8")
     return summary

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from monitor.demo_data import TIMEZONE
 
 TZ = ZoneInfo(TIMEZONE)
+#: messages about ordinary new comments, shown as short lines rather than panels
+ROUTINE = re.compile(r"new comments? on .* to acknowledge", re.I)
 
 
 class QuietView:
@@ -35,6 +37,9 @@ class QuietView:
         pass
 
     def email(self, path: Path, subject: str, recipients: tuple[str, ...]) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
 
@@ -142,6 +147,9 @@ class RichView(QuietView):
         from rich.text import Text
 
         lines = block_lines(posted.blocks) or [mrkdwn_to_markup(posted.text or "")]
+        if ROUTINE.search(posted.text or ""):
+            self._routine(posted, now)
+            return
         try:
             body = Text.from_markup("\n".join(lines))
         except MarkupError:  # unusual text: show it plain rather than not at all
@@ -151,10 +159,30 @@ class RichView(QuietView):
             border_style=style_of(posted.text or " ".join(lines)), width=min(100, self.console.width),
         ))
 
+    def _routine(self, posted: Any, now: datetime) -> None:
+        """A message about ordinary new comments: one line per comment, not a panel."""
+        from rich.markup import escape
+
+        self.console.print(f"[cyan]Slack {local(now, '%a %H:%M')}[/cyan] {escape(html.unescape(posted.text or ''))}")
+        for block in posted.blocks or []:
+            text = (block.get("text") or {}).get("text", "") if block.get("type") == "section" else ""
+            quoted = [line[2:] for line in html.unescape(text).splitlines() if line.startswith("> ")]
+            author = re.match(r"\*([^*]+)\*", html.unescape(text))
+            if quoted:
+                who = author.group(1) if author else "someone"
+                self.console.print(f"    [dim]{escape(who)}:[/dim] {escape(' '.join(quoted))[:110]}")
+
     def email(self, path: Path, subject: str, recipients: tuple[str, ...]) -> None:
+        if ROUTINE.search(subject):
+            return  # the same news as the Slack message just shown
         from rich.markup import escape
 
         self.console.print(f"  ✉  [bold]{escape(subject)}[/bold] → {escape(', '.join(recipients))}  [dim]{path.name}[/dim]")
+
+    def note(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(f"  👆 [green]{escape(text)}[/green]")
 
     def summary(self, summary: Any) -> None:
         from rich.markup import escape

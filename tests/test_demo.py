@@ -1,0 +1,141 @@
+"""`monitor demo`: the sample week through the real pipeline, contained in its folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from monitor.demo import DemoError, prepare_folder, run_demo
+from monitor.demo_data import SERIOUS, demo_posts
+from monitor.demo_view import QuietView
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """One run of `monitor demo --fast` in a subprocess with its own HOME, TMPDIR and working folder."""
+    root = tmp_path_factory.mktemp("demo")
+    for name in ("home", "tmp", "work"):
+        (root / name).mkdir()
+    env = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("XDG_", "MPLCONFIGDIR", "HF_", "MONITOR_"))
+    }
+    env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), PYTHONDONTWRITEBYTECODE="1", COLUMNS="100")
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "demo", "--fast"], cwd=root / "work", env=env,
+        capture_output=True, text=True, timeout=600,
+    )
+    folder = root / "work" / "demo-output"
+    summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else None
+    return root, folder, done, summary
+
+
+def test_demo_finishes_with_the_summary_and_the_digest(demo_run):
+    _root, folder, done, summary = demo_run
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "The week in numbers" in done.stdout
+    assert f"weekly digest: {folder / 'digests'}" in done.stdout.replace("\n", "")
+    assert summary is not None and summary["problems"] == []
+    digest = Path(summary["digest"])
+    assert digest.parent.parent == folder and digest.is_file()
+    assert "Ravens Wood School" in digest.read_text()
+
+
+def test_nothing_is_written_outside_the_demo_folder(demo_run):
+    root, folder, _done, _summary = demo_run
+    outside = [
+        path for path in root.rglob("*")
+        if not path.is_relative_to(folder) and path.is_file()
+    ]
+    assert outside == []
+    assert (folder / "monitor.db").is_file() and (folder / ".cache").is_dir()
+
+
+def test_every_seeded_post_was_collected(demo_run):
+    _root, folder, _done, summary = demo_run
+    posts = demo_posts()
+    assert summary["seeded"] == len(posts) == summary["delivered"]
+    assert summary["seeded_by_tag"] == dict(Counter(p.tag for p in posts))
+    db = sqlite3.connect(folder / "monitor.db")
+    texts = [row[0] for row in db.execute("SELECT text FROM items")]
+    missing = [p.text for p in posts if not any(p.text.splitlines()[0] in text for text in texts)]
+    assert missing == []
+    assert summary["items"] == len(texts) >= len(posts)
+    by_school = db.execute("SELECT count(*) FROM items WHERE by_school = 1").fetchone()[0]
+    assert summary["by_school"] == by_school >= sum(1 for p in posts if p.tag == "school")
+
+
+def test_summary_numbers_match_the_database(demo_run):
+    _root, folder, _done, summary = demo_run
+    db = sqlite3.connect(folder / "monitor.db")
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    assert summary["flagged"] == one("SELECT count(*) FROM verdicts WHERE flagged = 1")
+    assert summary["cases"] == one("SELECT count(*) FROM cases") > 0
+    assert summary["met"] + summary["breached"] + summary["open"] == summary["cases"]
+    assert summary["met"] == one("SELECT count(*) FROM cases WHERE closed_at IS NOT NULL AND closed_at <= due_at")
+    # only comments on the official accounts, not by the school, open cases
+    official = [s for s, counts in summary["sources"].items()]
+    assert official and summary["cases"] <= one("SELECT count(*) FROM items WHERE by_school = 0")
+    assert sum(counts["items"] for counts in summary["sources"].values()) == summary["items"]
+    # the safeguarding rules never miss the threat and the phone numbers
+    serious = [p.text for p in demo_posts() if p.tag in ("threat", "personal")]
+    flagged = [row[0] for row in db.execute("SELECT i.text FROM items i JOIN verdicts v ON v.item_id = i.id WHERE v.flagged = 1")]
+    assert all(any(text in f for f in flagged) for text in serious)
+    assert summary["serious_seeded"] == sum(1 for p in demo_posts() if p.tag in SERIOUS)
+    assert len(serious) <= summary["serious_flagged"] <= summary["serious_seeded"]
+    # the moderator's clicks went through the Slack button handler and were audit-logged
+    assert summary["moderator"].get("acknowledge", 0) == one("SELECT count(*) FROM cases WHERE closed_how = 'slack'") > 0
+
+
+def test_what_the_moderator_and_principal_received(demo_run):
+    _root, folder, _done, summary = demo_run
+    emails = sorted((folder / "mail").glob("*.eml"))
+    assert len(emails) == summary["emails"] > 0
+    messages = [message_from_bytes(path.read_bytes(), policy=policy.default) for path in emails]
+    assert all(m["Subject"] and m["To"] for m in messages)
+    digests = [m for m in messages if "principal@" in m["To"]]
+    assert len(digests) == 1 and "digest" in digests[0]["Subject"].lower()
+    slack = [json.loads(line) for line in (folder / "slack.jsonl").read_text().splitlines()]
+    assert len(slack) == summary["slack_messages"] > 0
+    assert any("threat" in json.dumps(m).lower() for m in slack)
+
+
+class BrokenView(QuietView):
+    def slack(self, posted, now):
+        raise RuntimeError("the terminal went away")
+
+
+def test_a_failing_part_is_reported_and_the_demo_finishes(tmp_path: Path):
+    summary = run_demo(tmp_path / "out", fast=True, view=BrokenView(), days=1)
+    parts = {p.part: p.message for p in summary.problems}
+    assert parts == {"terminal display": "RuntimeError: the terminal went away"}
+    assert summary.items > 0 and summary.slack_messages > 0
+    assert summary.digest is None  # a one-day run ends before the digest is due
+    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert saved["problems"] == [{"part": "terminal display", "message": "RuntimeError: the terminal went away"}]
+
+
+def test_the_demo_folder_is_its_own(tmp_path: Path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(DemoError, match="not empty"):
+        prepare_folder(foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DemoError, match="is a file"):
+        prepare_folder(tmp_path / "file")
+    ours = prepare_folder(tmp_path / "demo")
+    (ours / "mail").mkdir()
+    (ours / "mail" / "0001.eml").write_text("old")
+    (ours / "mine.txt").write_text("a file of the user's")
+    prepare_folder(ours)
+    assert not (ours / "mail").exists() and (ours / "mine.txt").exists()
