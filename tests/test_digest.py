@@ -361,6 +361,34 @@ def test_send_queues_one_email_per_recipient_with_inline_chart(seeded):
     assert len(digest_rows(store)) == 2
 
 
+def test_queued_digest_arrives_by_smtp_with_the_chart_inline(seeded):
+    from monitor.config import EmailSettings
+    from monitor.notify.base import Message
+    from monitor.notify.email import EmailNotifier
+    from tests.smtp_server import Recorder, start_smtp
+
+    store, config, clock = seeded
+    dg.send_digest(store, config, WEEK, now=NOW)
+    row = store.query("SELECT * FROM alerts WHERE key = 'digest:2026-W47|email|principal@example.org'")[0]
+    recorder = Recorder()
+    controller = start_smtp(recorder)
+    try:
+        settings = EmailSettings(host="127.0.0.1", port=controller.port, starttls=False, sender="monitor@example.org", timeout="5s")
+        notifier = EmailNotifier(settings, tz=config.school.tz, school=config.school.name, clock=clock)
+        notifier.send(Message(
+            key=row["key"], kind=row["kind"], channel=row["channel"], recipient=row["recipient"],
+            payload=json.loads(row["payload"]), created_at=NOW,
+        ))
+    finally:
+        controller.stop()
+    [sent] = recorder.messages
+    assert sent["Subject"] == "Ravens Wood School: social media digest, week 2026-W47"
+    assert "12 mentions (+8 (+200%)" in sent.get_body(("plain",)).get_content()
+    assert 'src="cid:digest-chart"' in sent.get_body(("html",)).get_content()
+    [image] = [part for part in sent.walk() if part.get_content_type() == "image/png"]
+    assert image["Content-ID"] == "<digest-chart>" and image.get_content()[:4] == b"\x89PNG"
+
+
 def test_send_without_recipients_is_a_clear_error(tmp_path):
     config = config_for(tmp_path, digest={"recipients": []})
     store = Store(config.database_path, clock=ManualClock(NOW))
