@@ -54,6 +54,9 @@ Cursor = Any  # JSON-serialisable, chosen by each connector
 RAW_LIMIT = 2000
 
 
+_OPTIONAL_TEXT = ("url", "author_id", "author_name", "author_handle", "parent_id", "thread_id")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Item:
     """One comment, reply, post or mention, as collected from a source.
@@ -80,8 +83,8 @@ class Item:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.native_id:
-            raise ValueError("an item needs a native id")
+        if not self.native_id or not isinstance(self.native_id, str):
+            raise ValueError("an item needs a native id (text)")
         if self.kind not in ITEM_KINDS:
             raise ValueError(f"unknown item kind {self.kind!r}")
         if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:
@@ -90,6 +93,16 @@ class Item:
             object.__setattr__(self, "created_at", self.created_at.astimezone(timezone.utc))
         if not isinstance(self.text, str):
             raise ValueError("text must be a string")
+        # a malformed record (a number or a list where text belongs) is refused here, so that the
+        # connector skips it instead of the store failing on the whole poll
+        for name in _OPTIONAL_TEXT:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be text, not {type(value).__name__}")
+        if self.engagement is not None and (isinstance(self.engagement, bool) or not isinstance(self.engagement, int)):
+            raise ValueError(f"engagement must be a whole number, not {type(self.engagement).__name__}")
+        if not isinstance(self.by_school, bool):
+            raise ValueError("by_school must be True or False")
 
 
 class SourceSettings(BaseModel):

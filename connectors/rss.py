@@ -65,7 +65,10 @@ class RSSConnector(Connector):
         response = self._get(cursor)
         if response.status_code == 304:
             return [], cursor
-        parsed = feedparser.parse(response.content, response_headers=_headers_for_feedparser(response))
+        try:
+            parsed = parse_feed(response.content, _headers_for_feedparser(response))
+        except (UnicodeError, ValueError) as exc:
+            raise TransientError(f"{self.url} returned a feed that cannot be parsed: {exc}") from exc
         if parsed.bozo and not parsed.entries:
             reason = getattr(parsed, "bozo_exception", "unreadable")
             raise TransientError(f"{self.url} did not return a readable feed: {reason}")
@@ -151,6 +154,27 @@ def retry_after(response: httpx.Response, now: datetime) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+_CHAR_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> Any:
+    """feedparser's reading of a feed's bytes (the parsing seam, also used by the fuzz tests).
+
+    feedparser's lenient parser crashes on a character reference to a surrogate (``&#xD800;``),
+    which broken feeds do contain: such references are read as U+FFFD instead.
+    """
+    try:
+        return feedparser.parse(content, response_headers=headers or {})
+    except UnicodeError:
+        return feedparser.parse(_CHAR_REFERENCE.sub(_safe_reference, content), response_headers=headers or {})
+
+
+def _safe_reference(match: re.Match) -> bytes:
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    return match.group(0) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
 
 def _headers_for_feedparser(response: httpx.Response) -> dict[str, str]:

@@ -51,6 +51,8 @@ MAX_QUERY = 512
 MAX_CONVERSATIONS = 60
 MAX_PAGES = 100
 RATE_WINDOW = timedelta(minutes=15)
+#: an id or timestamp further in the future than this is not believed
+FUTURE_SKEW = timedelta(hours=1)
 TWITTER_EPOCH_MS = 1288834974657
 RAW_KEYS = ("id", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at")
 
@@ -140,9 +142,9 @@ class XConnector(Connector):
             if not isinstance(page, dict) or not isinstance(page.get("meta", {}), dict):
                 raise TransientError(f"X answered {method.__name__} with an unexpected shape")
             found.add_page(self.name, page)
-            page_newest = page.get("meta", {}).get("newest_id")
-            if number == 0 and page_newest:
-                newest = _max_id(newest, str(page_newest))
+            page_newest = str(page.get("meta", {}).get("newest_id") or "")
+            if number == 0 and self._plausible(page_newest):
+                newest = _max_id(newest, page_newest)
         return newest
 
     def _translated(self, pages: tweepy.Paginator, what: str):
@@ -168,11 +170,13 @@ class XConnector(Connector):
                 raise TransientError(f"cannot reach X for {what}: {type(exc).__name__}") from exc
             except ValueError as exc:  # the body was not JSON
                 raise TransientError(f"X answered {what} with unreadable JSON") from exc
+            except (RuntimeError, TypeError, AttributeError, KeyError) as exc:  # tweepy's paging on an odd shape
+                raise TransientError(f"X answered {what} with an unexpected shape ({type(exc).__name__})") from exc
             yield page
 
     def _search(self, found: "Found", query: str, since_id: str | None) -> str | None:
         params: dict[str, Any] = {}
-        if since_id and snowflake_time(since_id) < self.clock() - SEARCH_WINDOW:
+        if since_id and not self._plausible(since_id, since=self.clock() - SEARCH_WINDOW):
             since_id = None  # too old for recent search: read the whole window instead
         if not since_id:
             params["start_time"] = self.clock() - SEARCH_WINDOW
@@ -199,8 +203,13 @@ class XConnector(Connector):
             if tweet.get("author_id") == self.user_id and not _replied_to(tweet) and isinstance(tweet.get("id"), str):
                 roots[tweet["id"]] = str(tweet.get("created_at", ""))
         horizon = self.clock() - SEARCH_WINDOW
-        recent = [r for r in roots if str(r).isdigit() and snowflake_time(r) >= horizon]
+        recent = [r for r in roots if self._plausible(str(r), since=horizon)]
         return {r: roots[r] for r in sorted(recent, key=int)[-MAX_CONVERSATIONS:]}
+
+    def _plausible(self, tweet_id: str, *, since: datetime | None = None) -> bool:
+        """A tweet id minted after ``since`` and not in the future (a bad id must not stall the cursor)."""
+        minted = minted_at(tweet_id)
+        return minted is not None and minted <= self.clock() + FUTURE_SKEW and (since is None or minted >= since)
 
     def _page_size(self, method: Callable[..., Any]) -> int:
         size = self.settings.page_size  # type: ignore[attr-defined]
@@ -244,7 +253,7 @@ class XConnector(Connector):
                 engagement=_engagement(tweet.get("public_metrics")),
                 raw=small_raw(tweet, RAW_KEYS),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             skip_record(self.name, tweet, str(exc))
             return None
 
@@ -301,6 +310,16 @@ def snowflake_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=timezone.utc)
 
 
+def minted_at(tweet_id: str) -> datetime | None:
+    """:func:`snowflake_time`, or None for something that is not a plausible tweet id."""
+    if not isinstance(tweet_id, str) or not tweet_id.isdigit() or len(tweet_id) > 20:
+        return None
+    try:
+        return snowflake_time(tweet_id)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def _replied_to(tweet: dict[str, Any]) -> str | None:
     for reference in tweet.get("referenced_tweets") or []:
         if isinstance(reference, dict) and reference.get("type") == "replied_to" and reference.get("id"):
@@ -318,7 +337,7 @@ def _engagement(metrics: Any) -> int | None:
 
 def _max_id(a: str | None, b: str | None) -> str | None:
     candidates = [x for x in (a, b) if x and str(x).isdigit()]
-    return max(candidates, key=int) if candidates else (a or b)
+    return max(candidates, key=int) if candidates else a
 
 
 def _messages(exc: tweepy.HTTPException) -> str:
