@@ -29,6 +29,8 @@ RATE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80001, 80015))
 MISSING_CODE = 100
 #: the wait when a rate limit names no time to regain access
 DEFAULT_RATE_WAIT = timedelta(minutes=15)
+#: a timestamp further in the future than this is not believed
+FUTURE_SKEW = timedelta(hours=1)
 #: a page that keeps answering "next" is cut off here (a loop, not a real page count)
 MAX_PAGES = 200
 
@@ -173,3 +175,10 @@ def checkpoint(cursor: Cursor | None, source: str) -> datetime | None:
         except ValueError:
             logger.warning("source=%s ignoring an unreadable checkpoint %r", source, cursor.get("since"))
     return None
+
+
+def next_cursor(items: list[Any], since: datetime | None, now: datetime, cursor: Cursor | None) -> Cursor | None:
+    """The newest timestamp among ``items`` (one from the future is not believed: it would stall the source)."""
+    believable = [i.created_at for i in items if i.created_at <= now + FUTURE_SKEW]
+    newest = max(believable + ([since] if since else []), default=None)
+    return {"since": newest.isoformat()} if newest else cursor

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
-from connectors.graph import GraphClient, GraphObjectMissing, checkpoint
+from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -83,8 +83,7 @@ class InstagramConnector(Connector):
                 items.extend(i for i in self._comments(media) if floor is None or i.created_at >= floor)
         if settings.tags:
             items.extend(self._tags(floor or window_start))
-        newest = max([i.created_at for i in items] + ([since] if since else []), default=None)
-        return items, ({"since": newest.isoformat()} if newest else cursor)
+        return items, next_cursor(items, since, self.clock(), cursor)
 
     def status(self) -> dict[str, Any]:
         return {"quota_used_percent": round(self.graph.usage.percent)} if self.graph.usage.percent else {}
@@ -155,7 +154,7 @@ class InstagramConnector(Connector):
             if not isinstance(record, dict):
                 raise TypeError("record is not an object")
             return Item(source=self.name, **{**_common(record), **fields(record)})
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             skip_record(self.name, record, str(exc))
             return None
 

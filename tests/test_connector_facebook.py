@@ -205,3 +205,11 @@ def test_token_stays_with_the_configured_host(fake, connect, clock):
     connect().fetch(None)
     assert all(r.query.get("access_token") == fake.token for r in fake.requests)
     assert any("after" in r.query for r in fake.requests)
+
+
+def test_a_comment_from_the_future_does_not_stall_the_checkpoint(fake, connect, clock):
+    post = fake.add_post("Timestamps", at=ago(clock, 60))
+    normal = fake.add_comment("Normal", reply_to=post, at=ago(clock, 30))
+    fake.add_comment("Clock gone wrong", reply_to=post, at=clock() + timedelta(days=365 * 5))
+    items, cursor = connect().fetch(None)
+    assert cursor == {"since": by_id(items)[normal].created_at.isoformat()}

@@ -237,3 +237,10 @@ def test_snowflake_time_matches_the_fake_ids(fake, clock):
     when = ago(clock, 5)
     tweet_id = fake.add_post("hello", at=when)
     assert abs(snowflake_time(tweet_id) - when) < timedelta(milliseconds=2)
+
+
+def test_an_implausible_newest_id_does_not_move_the_cursor(fake, connect, clock):
+    fake.script(Response(200, {"data": [], "meta": {"result_count": 0, "newest_id": "9" * 19}}), path="/tweets")
+    fake.script(Response(200, {"meta": {"result_count": 0, "newest_id": "not-an-id"}}), path="/mentions")
+    _, cursor = connect().fetch({"timeline": None, "mentions": "1500000000000000000"})
+    assert cursor["timeline"] is None and cursor["mentions"] == "1500000000000000000"
