@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from monitor.clock import ManualClock
-from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_posts, week_start_utc
+from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
 
 logger = logging.getLogger(__name__)
@@ -380,7 +380,8 @@ class DemoRun:
     def steps(self, posts: list[DemoPost]) -> list[datetime]:
         start, end = week_start_utc(), self.end()
         hourly = {start + timedelta(hours=h) for h in range(int((end - start).total_seconds() // 3600) + 1)}
-        return sorted(hourly | {post.at for post in posts} | self.rounds())
+        incidents = {incident.at for incident in demo_incidents() if incident.at < end}
+        return sorted(hourly | {post.at for post in posts} | self.rounds() | incidents)
 
     def run_week(self, posts: list[DemoPost]) -> None:
         posts = [post for post in posts if post.at < week_start_utc() + timedelta(days=self.days)]
@@ -392,6 +393,8 @@ class DemoRun:
         with self.view.progress(len(steps)) as advance:
             for number, when in enumerate(steps, start=1):
                 self.clock.set(when)
+                for incident in (i for i in demo_incidents() if i.at == when):
+                    self.parts.run(f"fake {incident.platform}", self.incident, incident)
                 due = [p for p in pending if p.at <= when]
                 pending = [p for p in pending if p.at > when]
                 touched = {self.add_post(post) for post in due} - {None}
@@ -413,6 +416,16 @@ class DemoRun:
                     behind = started + PACE * number / len(steps) - time.monotonic()
                     if behind > 0:
                         time.sleep(behind)
+
+    def incident(self, incident: Any) -> None:
+        type_name = self.routes.get(incident.platform)
+        if type_name is None or type_name != incident.platform:
+            return  # the platform has no fake here: nothing to break
+        getattr(self.platforms[type_name].fake, incident.action)()
+        what = ("the school's token has expired" if incident.action == "expire_credentials"
+                else "the IT technician has renewed the school's token")
+        self.view.note(f"{incident.platform}: {what} ({incident.at.astimezone(self.config.school.tz):%a %H:%M})")
+        self.pipeline.poll(self.platforms[type_name].source)  # the next poll finds out at once
 
     def add_post(self, post: DemoPost) -> str | None:
         type_name = self.routes.get(post.platform)

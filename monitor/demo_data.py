@@ -176,16 +176,41 @@ _WEEK: list[tuple[int, str, str, str, str, str, str | None, str | None]] = [
 ]
 
 
+#: (day, "HH:MM" local, platform, what): the Instagram token expires on Thursday morning and the
+#: school's IT technician renews it on Friday; the comments posted meanwhile must not be lost
+INCIDENTS: list[tuple[int, str, str, str]] = [
+    (3, "11:20", "instagram", "expire_credentials"),
+    (4, "09:40", "instagram", "renew_credentials"),
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incident:
+    at: datetime
+    platform: str
+    action: str  # a FakePlatform lever: expire_credentials or renew_credentials
+
+
+def _local(day: int, clock: str, zone: ZoneInfo) -> datetime:
+    hours, minutes = (int(part) for part in clock.split(":"))
+    local = datetime.combine(WEEK_START + timedelta(days=day), time(hours, minutes), tzinfo=zone)
+    return local.astimezone(timezone.utc)
+
+
+def demo_incidents(tz: str = TIMEZONE) -> list[Incident]:
+    zone = ZoneInfo(tz)
+    return [Incident(at=_local(day, clock, zone), platform=platform, action=action)
+            for day, clock, platform, action in INCIDENTS]
+
+
 def demo_posts(tz: str = TIMEZONE) -> list[DemoPost]:
     """The week's posts in time order (aware UTC times)."""
     zone = ZoneInfo(tz)
     posts = []
     for day, clock, platform, author, text, tag, ref, reply_to in _WEEK:
-        hours, minutes = (int(part) for part in clock.split(":"))
-        local = datetime.combine(WEEK_START + timedelta(days=day), time(hours, minutes), tzinfo=zone)
         posts.append(
             DemoPost(
-                at=local.astimezone(timezone.utc), platform=platform, author=author, text=text, tag=tag,
+                at=_local(day, clock, zone), platform=platform, author=author, text=text, tag=tag,
                 ref=ref, reply_to=reply_to,
             )
         )
