@@ -340,6 +340,8 @@ class DemoRun:
         self.store = open_store(self.config, clock=self.clock)
         self.view.status("loading the classifier")
         classifier = self.parts.run("classifier", build_classifier, self.config)
+        if isinstance(classifier, NullClassifier):
+            self.parts.fail("classifier", "no classifier is installed: nothing can be flagged as abusive")
         self.pipeline = build_pipeline(
             self.config, self.store, clock=self.clock,
             classifier=classifier if classifier is not None else NullClassifier(),

@@ -108,6 +108,15 @@ def test_what_the_moderator_and_principal_received(demo_run):
     assert any("threat" in json.dumps(m).lower() for m in slack)
 
 
+def test_the_expired_token_was_an_outage_that_ended(demo_run):
+    _root, folder, _done, _summary = demo_run
+    db = sqlite3.connect(folder / "monitor.db")
+    outages = db.execute("SELECT source, kind, ended_at IS NOT NULL FROM source_outages").fetchall()
+    assert outages == [("instagram-demo", "auth", 1)]
+    slack = (folder / "slack.jsonl").read_text()
+    assert "instagram-demo is monitored again" in slack
+
+
 class BrokenView(QuietView):
     def slack(self, posted, now):
         raise RuntimeError("the terminal went away")
