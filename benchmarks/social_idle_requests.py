@@ -34,12 +34,12 @@ def seed(fake, now: datetime) -> None:
         fake.add_mention(f"Lovely event {day}", author="Neighbour", at=now - timedelta(days=day, hours=1))
 
 
-def measure(type_name: str) -> tuple[int, int, float, int]:
+def measure(type_name: str, **overrides) -> tuple[int, int, float, int]:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     with fake_platform(type_name)() as fake:
         fake.page_size = 25
         seed(fake, now)
-        raw = fake.source_config("bench")
+        raw = {**fake.source_config("bench"), **overrides}
         settings = parse_config({"sources": [raw]}).sources[0]
         connector = connector_class(type_name)(settings, clock=lambda: now)
         try:
@@ -57,9 +57,11 @@ def measure(type_name: str) -> tuple[int, int, float, int]:
 def main() -> None:
     print(f"seed: {DAYS} days x {POSTS_A_DAY} posts, {COMMENTS_A_POST} comments each, replies, {DAYS} mentions")
     print(f"{'platform':<10} {'items':>6} {'first poll':>11} {'idle poll':>10} {'idle time':>10}")
-    for type_name in ("x", "facebook", "instagram"):
-        first, idle, elapsed, items = measure(type_name)
-        print(f"{type_name:<10} {items:>6} {first:>11} {idle:>10} {elapsed * 1000:>8.1f}ms")
+    runs = [("x", "x", {}), ("x+OR", "x", {"combine_conversations": True}),
+            ("facebook", "facebook", {}), ("instagram", "instagram", {})]
+    for label, type_name, overrides in runs:
+        first, idle, elapsed, items = measure(type_name, **overrides)
+        print(f"{label:<10} {items:>6} {first:>11} {idle:>10} {elapsed * 1000:>8.1f}ms")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
-from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, next_cursor
+from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -91,17 +91,9 @@ class FacebookConnector(Connector):
     # -- reading --------------------------------------------------------------------------
 
     def _recent_posts(self, window_start: datetime, limit: int) -> list[Item]:
-        posts: list[Item] = []
         params = {"fields": POST_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
-        for page in self.graph.pages(f"{self.page_id}/feed", params):
-            for record in page:
-                post = self._item(record, self._post_fields)
-                if post is None:
-                    continue
-                if post.created_at < window_start or len(posts) >= limit:
-                    return posts
-                posts.append(post)
-        return posts
+        pages = self.graph.pages(f"{self.page_id}/feed", params)
+        return newest_first(pages, lambda r: self._item(r, self._post_fields), window_start, limit)
 
     def _comments(self, post_id: str, floor: datetime | None) -> list[Item]:
         params = {
@@ -110,32 +102,17 @@ class FacebookConnector(Connector):
             "order": "reverse_chronological",
             "limit": self.settings.page_size,  # type: ignore[attr-defined]
         }
-        found: list[Item] = []
+        pages = self.graph.pages(f"{post_id}/comments", params)
         try:
-            for page in self.graph.pages(f"{post_id}/comments", params):
-                for record in page:
-                    comment = self._item(record, lambda r: self._comment_fields(r, post_id))
-                    if comment is None:
-                        continue
-                    if floor is not None and comment.created_at < floor:
-                        return found
-                    found.append(comment)
+            return newest_first(pages, lambda r: self._item(r, lambda r: self._comment_fields(r, post_id)), floor)
         except GraphObjectMissing:
             logger.info("source=%s post %s disappeared while its comments were read", self.name, post_id)
-        return found
+            return []
 
     def _tagged(self, floor: datetime) -> list[Item]:
-        found: list[Item] = []
         params = {"fields": POST_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
-        for page in self.graph.pages(f"{self.page_id}/tagged", params):
-            for record in page:
-                mention = self._item(record, self._tagged_fields)
-                if mention is None:
-                    continue
-                if mention.created_at < floor:
-                    return found
-                found.append(mention)
-        return found
+        pages = self.graph.pages(f"{self.page_id}/tagged", params)
+        return newest_first(pages, lambda r: self._item(r, self._tagged_fields), floor)
 
     # -- records to items -------------------------------------------------------------------
 

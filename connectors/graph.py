@@ -2,17 +2,18 @@
 
 The Graph API reports errors in the body (``{"error": {"code": 190, ...}}``) with HTTP 400 or 403
 for most of them, so errors are classified by ``error.code`` first and by the HTTP status second.
-Paging follows ``paging.cursors.after`` on the same path while ``paging.next`` is present, so
-that the access token only ever goes to the configured ``base_url``.
+Paging follows ``paging.next`` until it is absent, always on the configured ``base_url``, so that
+the access token goes nowhere else.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -20,6 +21,8 @@ from connectors.base import AuthError, Cursor, RateLimited, TransientError, pars
 from monitor.clock import Clock
 
 logger = logging.getLogger(__name__)
+
+_VERSION = re.compile(r"^/v\d+(\.\d+)?(?=/|$)")
 
 #: error codes meaning the token is expired, revoked or lacks a permission: a person must act
 AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
@@ -62,13 +65,56 @@ class GraphClient:
 
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         """One GET of ``path`` (relative to the base URL); the decoded JSON object."""
-        url = f"{self.base_url}/{path.lstrip('/')}"
+        return self._get(f"{self.base_url}/{path.lstrip('/')}", params, path)
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """The ``data`` list of each page of an edge, in the order the API serves them.
+
+        ``paging.next`` is followed until it is absent (cursor or time based alike); it is sent to
+        the configured ``base_url`` whatever host it names, so the token goes nowhere else.
+        """
+        url, query = f"{self.base_url}/{path.lstrip('/')}", dict(params)
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            body = self._get(url, query, path)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise TransientError(f"{self.platform} answered {path} without a data list")
+            yield data
+            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+            following = paging.get("next")
+            if not isinstance(following, str) or not following:
+                return
+            url, query = self._rebased(following), {}
+            if url in seen:
+                raise TransientError(f"{self.platform} repeated a page of {path} (paging loop)")
+            seen.add(url)
+        raise TransientError(f"{self.platform} served more than {MAX_PAGES} pages of {path}")
+
+    def _rebased(self, link: str) -> str:
+        """``link`` on the configured host: its path after the API version, under ``base_url``."""
+        try:
+            target, base = httpx.URL(link), httpx.URL(self.base_url)
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise TransientError(f"{self.platform} gave an unreadable next page link") from exc
+        if (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port):
+            return str(target)
+        path = target.path
+        match = _VERSION.match(path)
+        if match:
+            path = path[match.end():]
+        query = f"?{target.query.decode('ascii', 'replace')}" if target.query else ""
+        return f"{self.base_url}/{path.lstrip('/')}{query}"
+
+    def _get(self, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
         self.requests += 1
         try:
-            response = self.http.get(url, params={**params, "access_token": self.token})
+            # merged by hand: httpx replaces a URL's query with ``params`` (a next link carries its own)
+            target = httpx.URL(url).copy_merge_params({**params, "access_token": self.token})
+            response = self.http.get(target)
         except httpx.TimeoutException as exc:
             raise TransientError(f"{self.platform} did not answer in time ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise TransientError(f"cannot reach {self.platform} at {self.base_url}: {type(exc).__name__}") from exc
         self._note_usage(response)
         body = _json_or_none(response)
@@ -76,29 +122,8 @@ class GraphClient:
         if isinstance(error, dict) or response.status_code >= 400:
             raise self._error(response, error if isinstance(error, dict) else {})
         if not isinstance(body, dict):
-            raise TransientError(f"{self.platform} answered {path} with something that is not a JSON object")
+            raise TransientError(f"{self.platform} answered {what} with something that is not a JSON object")
         return body
-
-    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-        """The ``data`` list of each page of an edge, newest first as the API serves it."""
-        params = dict(params)
-        seen_after: set[str] = set()
-        for _ in range(MAX_PAGES):
-            body = self.get(path, params)
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise TransientError(f"{self.platform} answered {path} without a data list")
-            yield data
-            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
-            after = cursors.get("after")
-            if not paging.get("next") or not isinstance(after, str) or not after:
-                return
-            if after in seen_after:
-                raise TransientError(f"{self.platform} repeated a page of {path} (paging loop)")
-            seen_after.add(after)
-            params["after"] = after
-        raise TransientError(f"{self.platform} served more than {MAX_PAGES} pages of {path}")
 
     def _error(self, response: httpx.Response, error: dict[str, Any]) -> Exception:
         code = error.get("code")
@@ -182,3 +207,22 @@ def next_cursor(items: list[Any], since: datetime | None, now: datetime, cursor:
     believable = [i.created_at for i in items if i.created_at <= now + FUTURE_SKEW]
     newest = max(believable + ([since] if since else []), default=None)
     return {"since": newest.isoformat()} if newest else cursor
+
+
+def newest_first(pages: Iterator[list[Any]], to_item: Callable[[Any], Any], floor: datetime | None,
+                 limit: int | None = None) -> list[Any]:
+    """The items at or after ``floor`` from pages served newest first, reading no further than needed.
+
+    Reading stops after a page in newest-first order whose last item is older than ``floor``. A
+    server that ignores the requested order (oldest first) is simply read to the end.
+    """
+    found: list[Any] = []
+    for page in pages:
+        items = [item for item in map(to_item, page) if item is not None]
+        found.extend(item for item in items if floor is None or item.created_at >= floor)
+        if limit is not None and len(found) >= limit:
+            return found[:limit]
+        times = [item.created_at for item in items]
+        if floor is not None and times and times[-1] < floor and all(a >= b for a, b in zip(times, times[1:])):
+            return found
+    return found

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
-from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, next_cursor
+from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -91,19 +91,19 @@ class InstagramConnector(Connector):
     # -- reading --------------------------------------------------------------------------
 
     def _recent_media(self, window_start: datetime, limit: int) -> list[tuple[Item, dict[str, Any]]]:
-        found: list[tuple[Item, dict[str, Any]]] = []
         user_id = self.settings.user_id  # type: ignore[attr-defined]
         params = {"fields": MEDIA_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
-        for page in self.graph.pages(f"{user_id}/media", params):
-            for record in page:
-                media = self._item(record, lambda r: {"kind": "post", "by_school": True, "thread_id": r["id"],
-                                                      "author_handle": self.settings.username})  # type: ignore[attr-defined]
-                if media is None:
-                    continue
-                if media.created_at < window_start or len(found) >= limit:
-                    return found
-                found.append((media, record))
-        return found
+        records: dict[str, dict[str, Any]] = {}
+
+        def to_item(record: Any) -> Item | None:
+            media = self._item(record, lambda r: {"kind": "post", "by_school": True, "thread_id": r["id"],
+                                                  "author_handle": self.settings.username})  # type: ignore[attr-defined]
+            if media is not None:
+                records[media.native_id] = record
+            return media
+
+        found = newest_first(self.graph.pages(f"{user_id}/media", params), to_item, window_start, limit)
+        return [(media, records[media.native_id]) for media in found]
 
     def _comments(self, media: Item) -> list[Item]:
         found: list[Item] = []
@@ -133,19 +133,11 @@ class InstagramConnector(Connector):
         return [reply for reply in replies if reply is not None]
 
     def _tags(self, floor: datetime) -> list[Item]:
-        found: list[Item] = []
         user_id = self.settings.user_id  # type: ignore[attr-defined]
         params = {"fields": MEDIA_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
-        for page in self.graph.pages(f"{user_id}/tags", params):
-            for record in page:
-                mention = self._item(record, lambda r: {"kind": "mention", "thread_id": r["id"],
-                                                        "by_school": self._is_school(r), **_author(r)})
-                if mention is None:
-                    continue
-                if mention.created_at < floor:
-                    return found
-                found.append(mention)
-        return found
+        to_item = lambda r: self._item(r, lambda r: {"kind": "mention", "thread_id": r["id"],  # noqa: E731
+                                                     "by_school": self._is_school(r), **_author(r)})
+        return newest_first(self.graph.pages(f"{user_id}/tags", params), to_item, floor)
 
     # -- records to items -------------------------------------------------------------------
 

@@ -5,14 +5,15 @@ One poll makes these reads, each from its own ``since_id`` (kept in the cursor):
 - the school's own timeline (``GET /2/users/:id/tweets``): its posts and its replies, which close cases;
 - mentions of the school's account (``GET /2/users/:id/mentions``);
 - replies under the school's posts of the last seven days, by a recent search for
-  ``conversation_id:<root> OR ...`` (a conversation first seen in this poll is searched from its root);
+  ``conversation_id:<root>`` (one per post, or several joined by OR with ``combine_conversations``);
+  a conversation first seen in this poll is searched from its root;
 - optionally a public search ``query`` (as mentions).
 
 tweepy has no setting for the API host, so a transport adapter mounted on the client's session
 sends its requests to ``base_url`` (and gives them a timeout, which tweepy does not).
 
-Requests per idle poll: two (timeline and mentions), plus one while the school has posted in the
-last seven days (one per ~12 recent posts), plus one when ``query`` is set.
+Requests per idle poll: two (timeline and mentions), plus one per school post of the last seven
+days (one per ~12 posts with ``combine_conversations``), plus one when ``query`` is set.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class XSettings(SourceSettings):
     query: str | None = None
     #: watch the replies under the school's posts of the last seven days
     replies: bool = True
+    #: search the replies of several posts in one request ("conversation_id:A OR conversation_id:B"):
+    #: fewer requests, for an access level whose search accepts OR; otherwise one search per post
+    combine_conversations: bool = False
     page_size: int = Field(100, ge=5, le=100)
 
 
@@ -191,7 +195,8 @@ class XConnector(Connector):
         if since_id and fresh:
             start = min((since_id, *fresh), key=int)  # replies to a new post are all newer than the post
         newest = since_id
-        for query in conversation_queries(sorted(conversations, key=int)):
+        combine = self.settings.combine_conversations  # type: ignore[attr-defined]
+        for query in conversation_queries(sorted(conversations, key=int), combine=combine):
             newest = _max_id(newest, self._search(found, query, start))
         return newest
 
@@ -290,8 +295,10 @@ class Found:
             self.tweets.setdefault(tweet["id"], tweet)
 
 
-def conversation_queries(roots: list[str]) -> list[str]:
-    """``conversation_id:A OR conversation_id:B ...`` queries, each within the length limit."""
+def conversation_queries(roots: list[str], *, combine: bool = False) -> list[str]:
+    """One ``conversation_id:<root>`` query per root, or (``combine``) ``... OR ...`` queries within the length limit."""
+    if not combine:
+        return [f"conversation_id:{root}" for root in roots]
     queries: list[str] = []
     current: list[str] = []
     for root in roots:

@@ -213,3 +213,27 @@ def test_a_comment_from_the_future_does_not_stall_the_checkpoint(fake, connect, 
     fake.add_comment("Clock gone wrong", reply_to=post, at=clock() + timedelta(days=365 * 5))
     items, cursor = connect().fetch(None)
     assert cursor == {"since": by_id(items)[normal].created_at.isoformat()}
+
+
+def test_comments_served_oldest_first_are_all_read(fake, connect, clock):
+    post = fake.add_post("Order", at=ago(clock, 400))
+    old = [fake.add_comment(f"Old {n}", reply_to=post, at=ago(clock, 300 - 20 * n)) for n in range(4)]
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    clock.advance(timedelta(hours=1))
+    new = [fake.add_comment(f"New {n}", reply_to=post, at=ago(clock, 10 - n)) for n in range(3)]
+
+    fake.honour_order = False  # a server that ignores order=reverse_chronological
+    items, _ = connector.fetch(cursor)
+    assert set(new) <= {i.native_id for i in items}
+    assert old[0] not in {i.native_id for i in items}
+
+
+def test_a_next_link_to_another_host_is_followed_on_the_base_url(fake, connect, clock):
+    fake.add_post("Only post", at=ago(clock, 30))
+    foreign = "https://graph.facebook.com/v21.0/1010101010/feed?until=1763280000&__paging_token=enc_AdB"
+    fake.script(Response(200, {"data": [], "paging": {"next": foreign}}), path=r"/feed$")
+    items, _ = connect().fetch(None)
+    follow = fake.requests[1]
+    assert follow.path == "/v21.0/1010101010/feed" and follow.query["until"] == "1763280000"
+    assert follow.query["access_token"] == fake.token and len(items) == 1

@@ -228,7 +228,8 @@ def test_requests_go_to_base_url_with_bearer_and_user_agent(fake, connect):
 
 def test_conversation_queries_stay_within_the_limit():
     roots = [str(1_800_000_000_000_000_000 + n) for n in range(40)]
-    queries = conversation_queries(roots)
+    assert conversation_queries(roots) == [f"conversation_id:{root}" for root in roots]
+    queries = conversation_queries(roots, combine=True)
     assert len(queries) > 1 and all(len(q) <= 512 for q in queries)
     assert sorted(t.split(":")[1] for q in queries for t in q.split(" OR ")) == roots
 
@@ -244,3 +245,14 @@ def test_an_implausible_newest_id_does_not_move_the_cursor(fake, connect, clock)
     fake.script(Response(200, {"meta": {"result_count": 0, "newest_id": "not-an-id"}}), path="/mentions")
     _, cursor = connect().fetch({"timeline": None, "mentions": "1500000000000000000"})
     assert cursor["timeline"] is None and cursor["mentions"] == "1500000000000000000"
+
+
+@pytest.mark.parametrize("combine, searches", [(False, 3), (True, 1)])
+def test_one_search_per_recent_post_unless_combined(fake, connect, clock, combine, searches):
+    posts = [fake.add_post(f"Post {n}", at=ago(clock, 300 - n)) for n in range(3)]
+    replies = [fake.add_comment(f"Reply {n}", reply_to=post, at=ago(clock, 100 - n)) for n, post in enumerate(posts)]
+    items, _ = connect(combine_conversations=combine).fetch(None)
+    assert set(replies) <= {i.native_id for i in items}
+    queries = [r.query["query"] for r in fake.requests if r.path.endswith("/search/recent") and "next_token" not in r.query]
+    assert len(queries) == searches
+    assert {t for q in queries for t in q.split(" OR ")} == {f"conversation_id:{p}" for p in posts}

@@ -25,6 +25,7 @@ class FakeFacebook(FakeGraph):
         self.posts: list[dict[str, Any]] = []  # the Page's feed: its own posts and visitor posts
         self.tagged: list[dict[str, Any]] = []
         self.comments: dict[str, list[dict[str, Any]]] = {}  # post id -> comments and replies
+        self.honour_order = True  # False: comments always oldest first, whatever ``order`` asks
         self.route("GET", f"{ROUTE}/feed")(self.guarded(self._feed))
         self.route("GET", f"{ROUTE}/published_posts")(self.guarded(self._published))
         self.route("GET", f"{ROUTE}/tagged")(self.guarded(self._tagged))
@@ -155,6 +156,6 @@ class FakeFacebook(FakeGraph):
             if request.query.get("filter", "toplevel") != "stream":
                 records = [c for c in records if "parent" not in c]
         ordered = newest_first(records)
-        if request.query.get("order", "chronological") != "reverse_chronological":
+        if request.query.get("order", "chronological") != "reverse_chronological" or not self.honour_order:
             ordered.reverse()
         return self.paged(request, ordered)
