@@ -28,7 +28,7 @@ from connectors import connector_class
 from connectors.base import Connector, Item, SourceSettings
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.errors import AuthError, RateLimited, SourceError
+from monitor.errors import AuthError, RateLimited, SourceError, StoreError
 from monitor.store import SourceState, Store, StoredItem
 
 logger = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class Pipeline:
 
 
 def describe_failure(exc: Exception) -> tuple[str, str]:
-    """(kind, message) of a poll failure: kind is auth, rate_limited, transient or error."""
+    """(kind, message) of a poll failure: kind is auth, rate_limited, transient, store or error."""
     if isinstance(exc, AuthError):
         return "auth", str(exc)
     if isinstance(exc, RateLimited):
@@ -190,4 +190,6 @@ def describe_failure(exc: Exception) -> tuple[str, str]:
         return "rate_limited", f"{exc}{' (waiting' + when + ')' if when else ''}"
     if isinstance(exc, SourceError):
         return "transient", str(exc)
+    if isinstance(exc, StoreError):  # the database, not the source (a full disk): said plainly
+        return "store", str(exc)
     return "error", f"unexpected {type(exc).__name__}: {exc}"

@@ -299,16 +299,26 @@ class Store:
             self._depth = 1
             try:
                 yield self
-            except BaseException:
+            except BaseException as exc:
                 self._depth = 0
-                self.db.execute("ROLLBACK")
+                self._rollback()
+                if _disk_full(exc):
+                    raise StoreError(f"cannot write to the database {self.path}: {exc} (free some disk space)") from exc
                 raise
             self._depth = 0
             try:
                 self.db.execute("COMMIT")
-            except sqlite3.DatabaseError:
-                self.db.execute("ROLLBACK")
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                if _disk_full(exc):
+                    raise StoreError(f"cannot write to the database {self.path}: {exc} (free some disk space)") from exc
                 raise
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors (a full disk): ROLLBACK would then fail
+        # and hide the error that matters
+        if self.db.conn.in_transaction:
+            self.db.execute("ROLLBACK")
 
     def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -490,6 +500,10 @@ class Store:
                 json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
             ),
         )
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
 def create_private(path: Path) -> None:
