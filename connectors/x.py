@@ -115,7 +115,7 @@ class XConnector(Connector):
         settings: XSettings = self.settings  # type: ignore[assignment]
         state = dict(cursor or {})
         found = Found()
-        state["timeline"] = self._read(found, self.client.get_users_tweets, self.user_id, since_id=state.get("timeline"))
+        state["timeline"] = self._read_timeline(found, state.get("timeline"))
         state["mentions"] = self._read(found, self.client.get_users_mentions, self.user_id, since_id=state.get("mentions"))
         conversations = self._conversations(state.get("conversations") or {}, found)
         if settings.replies:
@@ -151,6 +151,14 @@ class XConnector(Connector):
                 newest = _max_id(newest, page_newest)
         return newest
 
+    def _read_timeline(self, found: "Found", since_id: str | None) -> str | None:
+        """The school's own posts and replies; without this endpoint its replies still come by search."""
+        try:
+            return self._read(found, self.client.get_users_tweets, self.user_id, since_id=since_id)
+        except EndpointMissing as exc:
+            logger.warning("source=%s cannot read the school's timeline (%s); relying on search", self.name, exc)
+            return since_id
+
     def _translated(self, pages: tweepy.Paginator, what: str):
         iterator = iter(pages)
         while True:
@@ -164,6 +172,8 @@ class XConnector(Connector):
                 raise AuthError(f"X refused the bearer token (HTTP 401): {_messages(exc)}") from exc
             except tweepy.Forbidden as exc:
                 raise AuthError(f"X refused {what} (HTTP 403): the app's access level may not include it: {_messages(exc)}") from exc
+            except tweepy.NotFound as exc:
+                raise EndpointMissing(f"X has no {what} here (HTTP 404): {_messages(exc)}") from exc
             except tweepy.TwitterServerError as exc:
                 raise TransientError(f"X had a server error (HTTP {exc.response.status_code}) on {what}") from exc
             except tweepy.HTTPException as exc:
@@ -201,12 +211,16 @@ class XConnector(Connector):
         return newest
 
     def _conversations(self, known: dict[str, str], found: "Found") -> dict[str, str]:
-        """The school's posts of the last seven days (id -> created_at), the new ones included."""
+        """The conversations to search (id -> when first seen): the school's posts of the last seven
+        days and the conversations where someone answered the school."""
         found.previous_conversations = list(known)
         roots = dict(known)
+        seen = self.clock().isoformat()
         for tweet in found.tweets.values():
             if tweet.get("author_id") == self.user_id and not _replied_to(tweet) and isinstance(tweet.get("id"), str):
-                roots[tweet["id"]] = str(tweet.get("created_at", ""))
+                roots.setdefault(tweet["id"], seen)
+            elif str(tweet.get("in_reply_to_user_id")) == self.user_id and tweet.get("conversation_id"):
+                roots.setdefault(str(tweet["conversation_id"]), seen)
         horizon = self.clock() - SEARCH_WINDOW
         recent = [r for r in roots if self._plausible(str(r), since=horizon)]
         return {r: roots[r] for r in sorted(recent, key=int)[-MAX_CONVERSATIONS:]}
@@ -269,6 +283,10 @@ class XConnector(Connector):
         if parent_id and (conversation in conversations or str(tweet.get("in_reply_to_user_id")) == self.user_id):
             return "comment" if parent_id == conversation else "reply"
         return "mention"
+
+
+class EndpointMissing(TransientError):
+    """The API answered 404 for an endpoint (a proxy or server that does not offer it)."""
 
 
 class Found:

@@ -256,3 +256,23 @@ def test_one_search_per_recent_post_unless_combined(fake, connect, clock, combin
     queries = [r.query["query"] for r in fake.requests if r.path.endswith("/search/recent") and "next_token" not in r.query]
     assert len(queries) == searches
     assert {t for q in queries for t in q.split(" OR ")} == {f"conversation_id:{p}" for p in posts}
+
+
+def test_without_a_timeline_endpoint_school_replies_come_by_search(fake, connect, clock):
+    comment = fake.add_comment("Are the results out?", at=ago(clock, 30))
+    answer = fake.add_school_reply(comment, "Tomorrow at 9.", at=ago(clock, 20))
+    fake.script(Response(404, {"title": "Not Found Error", "status": 404, "detail": "Not found"}), path="/tweets$")
+    found = by_id(connect().fetch(None)[0])
+    assert found[answer].by_school and found[answer].parent_id == comment and found[comment].kind == "comment"
+
+
+def test_a_conversation_where_someone_answered_the_school_is_watched(fake, connect, clock):
+    mention = fake.add_mention("Is the fair on Saturday?", author="Parent", at=ago(clock, 50))
+    school = fake.add_school_reply(mention, "Yes, from 10am.", at=ago(clock, 40))
+    thanks = fake.add_comment("Thanks!", reply_to=school, author="Parent", at=ago(clock, 30))
+    aside = fake.add_comment("See you there", reply_to=thanks, author="Other Parent", at=ago(clock, 20))
+    items, cursor = connect().fetch(None)
+    found = by_id(items)
+    assert mention in cursor["conversations"]
+    assert {mention, school, thanks, aside} <= set(found)
+    assert found[thanks].kind == "reply" and found[thanks].parent_id == school
