@@ -294,6 +294,7 @@ class DemoRun:
             table = dict(platform.fake.source_config(platform.source))
             table["official"] = OFFICIAL.get(type_name, bool(table.get("official")))
             table["interval"] = "1h"
+            table["timeout"] = "30s"  # a busy machine must not look like a platform outage
             table["leads"] = []
             try:
                 parse_config({"sources": [table]})
@@ -391,6 +392,7 @@ class DemoRun:
         pending = list(posts)
         digest_at = self.digest_time()
         rounds = self.rounds()
+        dirty: set[str] = set()
         started = time.monotonic()
         with self.view.progress(len(steps)) as advance:
             for number, when in enumerate(steps, start=1):
@@ -401,9 +403,13 @@ class DemoRun:
                 pending = [p for p in pending if p.at > when]
                 touched = {self.add_post(post) for post in due} - {None}
                 hourly = when.minute == 0 and when.second == 0
-                to_poll = set(self.platforms) if hourly and when.hour % 6 == 0 else touched
+                # a source with new posts, or whose last poll failed, is polled now; all every 6 hours
+                dirty |= touched
+                to_poll = set(self.platforms) if hourly and when.hour % 6 == 0 else set(dirty)
                 for type_name in sorted(to_poll):
-                    self.parts.run(f"poll {type_name}", self.pipeline.poll, self.platforms[type_name].source)
+                    result = self.parts.run(f"poll {type_name}", self.pipeline.poll, self.platforms[type_name].source)
+                    if result is not None and result.ok:
+                        dirty.discard(type_name)
                 if self.sla_tick is not None and hourly:
                     self.parts.run("SLA clock", self.sla_tick, self.store, self.config, when)
                 if digest_at is not None and self.digest is None and when >= digest_at:

@@ -67,7 +67,8 @@ def test_every_seeded_post_was_collected(demo_run):
     db = sqlite3.connect(folder / "monitor.db")
     texts = [row[0] for row in db.execute("SELECT text FROM items")]
     missing = [p.text for p in posts if not any(p.text.splitlines()[0] in text for text in texts)]
-    assert missing == []
+    outages = db.execute("SELECT * FROM source_outages").fetchall()
+    assert missing == [], f"outages: {outages}; problems: {summary['problems']}"
     assert summary["items"] == len(texts) >= len(posts)
     by_school = db.execute("SELECT count(*) FROM items WHERE by_school = 1").fetchone()[0]
     assert summary["by_school"] == by_school >= sum(1 for p in posts if p.tag == "school")
@@ -112,7 +113,8 @@ def test_the_expired_token_was_an_outage_that_ended(demo_run):
     _root, folder, _done, _summary = demo_run
     db = sqlite3.connect(folder / "monitor.db")
     outages = db.execute("SELECT source, kind, ended_at IS NOT NULL FROM source_outages").fetchall()
-    assert outages == [("instagram-demo", "auth", 1)]
+    states = db.execute("SELECT source, last_error FROM source_state WHERE last_error IS NOT NULL").fetchall()
+    assert outages == [("instagram-demo", "auth", 1)], states
     slack = (folder / "slack.jsonl").read_text()
     assert "instagram-demo is monitored again" in slack
 
