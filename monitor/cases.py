@@ -23,6 +23,11 @@ school reply stored before the comment it answers (platforms do not always list 
 found when the comment's case is opened, which then opens already closed.
 
 Breached: still open at the deadline, or closed after it.
+
+A source's first successful poll brings its backlog from before monitoring began. Comments in it
+whose deadline had already passed are stored (and classified) but open no case: chasing them would
+flood the moderator with breach notices on the day the monitor is installed. Comments found late
+for any other reason (a source that was failing) open cases as usual, breached if overdue.
 """
 
 from __future__ import annotations
@@ -107,9 +112,17 @@ class CasesHook(PipelineHook):
             return
         # numbered in the order the comments were posted, whatever order the platform listed them in
         new = sorted(batch.new, key=lambda stored: stored.item.created_at)
+        backlog = 0
         for stored in new:
-            if not stored.item.by_school:
-                self._open(store, stored.id, stored.item)
+            if stored.item.by_school:
+                continue
+            if batch.first_poll and due_at(stored.item.created_at, self.policy, self.calendar) <= batch.polled_at:
+                backlog += 1  # already overdue before monitoring began: not a case to chase
+                continue
+            self._open(store, stored.id, stored.item)
+        if backlog:
+            logger.info("source=%s first poll: %d older comments, already past their deadline, stored without cases",
+                        batch.source.name, backlog)
         for stored in new:
             if stored.item.by_school:
                 close_answered(store, stored.item)

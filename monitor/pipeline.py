@@ -45,6 +45,8 @@ class IngestBatch:
     stored: list[StoredItem]
     verdicts: dict[int, Verdict]
     polled_at: datetime
+    #: the source's first successful poll: what it returns is the backlog from before monitoring began
+    first_poll: bool = False
 
     @property
     def new(self) -> list[StoredItem]:
@@ -119,7 +121,8 @@ class Pipeline:
                 for item_id, verdict in verdict_by_id.items():
                     self.store.save_verdict(item_id, verdict)
                 batch = IngestBatch(
-                    source=settings, stored=stored, verdicts=verdict_by_id, polled_at=self.clock()
+                    source=settings, stored=stored, verdicts=verdict_by_id, polled_at=self.clock(),
+                    first_poll=previous.last_success_at is None,
                 )
                 for hook in self.hooks:
                     hook.on_ingest(self.store, batch)

@@ -409,3 +409,35 @@ def test_the_daemon_runs_the_clock_every_minute(store, clock):
     clock.set(utc("2026-11-17T08:00"))
     job.func()
     assert {kind for _, kind in outbox(store)} == {"reminder", "breach"}
+
+
+def test_the_first_poll_backlog_opens_cases_only_for_comments_still_in_time(tmp_path):
+    """Installing the monitor must not flood the moderator with breaches of last month's comments."""
+    from datetime import datetime, timedelta, timezone
+
+    from classifiers.base import NullClassifier
+    from monitor.cases import CasesHook
+    from monitor.clock import ManualClock
+    from monitor.config import parse_config
+    from monitor.fakes.rss import FakeFeed
+    from monitor.pipeline import Pipeline
+    from monitor.store import Store
+
+    now = datetime(2026, 11, 18, 10, 0, tzinfo=timezone.utc)  # a Wednesday
+    clock = ManualClock(now)
+    with FakeFeed() as feed:
+        feed.add_comment("Old complaint from last month", at=now - timedelta(days=30))
+        feed.add_comment("Question from an hour ago", at=now - timedelta(hours=1))
+        source = {**feed.source_config("page"), "official": True}
+        config = parse_config({"sources": [source], "storage": {"path": str(tmp_path / "m.db")}})
+        store = Store(config.database_path, clock=clock)
+        pipeline = Pipeline(config=config, store=store, classifier=NullClassifier(), clock=clock,
+                            hooks=[CasesHook(config)])
+        assert pipeline.poll("page").new == 2
+        cases = store.query("SELECT items.text FROM cases JOIN items ON items.id = cases.item_id")
+        assert [c["text"] for c in cases] == ["Question from an hour ago"]
+        # later polls open cases for anything new, even if it is found late
+        feed.add_comment("Posted while we were not looking", at=now - timedelta(days=3))
+        assert pipeline.poll("page").new == 1
+        assert store.execute("SELECT count(*) FROM cases").fetchone()[0] == 2
+        store.close()
