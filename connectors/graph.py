@@ -111,7 +111,7 @@ class GraphClient:
         try:
             # merged by hand: httpx replaces a URL's query with ``params`` (a next link carries its own)
             target = httpx.URL(url).copy_merge_params({**params, "access_token": self.token})
-            response = self.http.get(target)
+            response = self.http.get(target, headers={"Authorization": f"Bearer {self.token}"})
         except httpx.TimeoutException as exc:
             raise TransientError(f"{self.platform} did not answer in time ({type(exc).__name__})") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:

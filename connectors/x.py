@@ -42,6 +42,8 @@ from connectors.base import (
 )
 
 logger = logging.getLogger(__name__)
+# tweepy's debug lines print the request headers, bearer token included: they never reach a log
+logging.getLogger("tweepy.client").setLevel(logging.INFO)
 
 TWITTER_HOST = "https://api.twitter.com"
 TWEET_FIELDS = ["author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at", "public_metrics"]

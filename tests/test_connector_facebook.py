@@ -237,3 +237,11 @@ def test_a_next_link_to_another_host_is_followed_on_the_base_url(fake, connect, 
     follow = fake.requests[1]
     assert follow.path == "/v21.0/1010101010/feed" and follow.query["until"] == "1763280000"
     assert follow.query["access_token"] == fake.token and len(items) == 1
+
+
+def test_the_token_goes_as_bearer_header_too_and_never_into_errors(fake, connect):
+    fake.expire_credentials()
+    with pytest.raises(AuthError) as caught:
+        connect().fetch(None)
+    assert fake.requests[0].header("authorization") == f"Bearer {fake.token}"
+    assert fake.token not in str(caught.value)

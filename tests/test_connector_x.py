@@ -276,3 +276,12 @@ def test_a_conversation_where_someone_answered_the_school_is_watched(fake, conne
     assert mention in cursor["conversations"]
     assert {mention, school, thanks, aside} <= set(found)
     assert found[thanks].kind == "reply" and found[thanks].parent_id == school
+
+
+def test_the_bearer_token_never_reaches_the_log(fake, connect, clock, caplog):
+    caplog.set_level("DEBUG")
+    fake.add_comment("hello", at=ago(clock, 5))
+    fake.expire_credentials()
+    with pytest.raises(AuthError) as caught:
+        connect().fetch(None)
+    assert caplog.records and fake.token not in caplog.text and fake.token not in str(caught.value)
