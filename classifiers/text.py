@@ -54,8 +54,19 @@ def _strip_char(char: str) -> str:
     return char
 
 
+def sanitize(text: object, max_chars: int = 2000) -> str:
+    """Valid, bounded, printable text: head and tail kept, control and invisible characters gone."""
+    text = truncate(to_valid_str(text), max_chars)
+    text = "".join(
+        (" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else "")
+        if not c.isprintable() and unicodedata.category(c) not in ("Zs",) else c
+        for c in text
+    )
+    return _SPACE.sub(" ", text).strip()
+
+
 def clean(text: object, max_chars: int = 2000) -> str:
-    """Normalise a post for the model: NFKC, mentions as ``@user``, no links, emoji as words."""
+    """Normalise a post for the shipped model: NFKC, mentions as ``@user``, no links, emoji as words."""
     text = truncate(to_valid_str(text), max_chars)
     # NFKC folds styled letters (mathematical bold, full-width) used to dodge filters.
     text = unicodedata.normalize("NFKC", text)

@@ -1,0 +1,123 @@
+"""The shipped default model: a fine-tuned MiniLM exported to ONNX (int8), run by ONNX Runtime.
+
+A model folder holds ``model.onnx`` (inputs ``input_ids`` and ``attention_mask``, output
+``probabilities``, one sigmoid column per label), ``tokenizer.json`` and ``model.json`` (name,
+version, labels, per-label thresholds, maximum sequence length). ``classifiers.train`` writes one.
+
+Speed comes from keeping the work small: tweets rarely need more than 64 tokens, sequences are
+sorted by length and run in small batches so that little time goes into padding. A long text is
+cut into windows and each label takes its highest window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from classifiers.base import Classifier, Verdict
+from classifiers.scoring import calibrate, headline
+from classifiers.text import clean
+
+#: windows scored for one long text: the first ones and the last ones
+MAX_WINDOWS = 8
+
+
+class OnnxModel(Classifier):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        threshold: float = 0.5,
+        max_chars: int = 2000,
+        batch_size: int = 16,
+        threads: int | None = None,
+    ):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        self.name = str(meta["name"])
+        self.version = str(meta["version"])
+        self.labels: list[str] = list(meta["labels"])
+        self.thresholds: dict[str, float] = {k: float(v) for k, v in meta.get("thresholds", {}).items()}
+        self.threshold = threshold
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        self._window = int(meta.get("max_length", 64)) - 2
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._cls = self._tokenizer.token_to_id("[CLS]")
+        self._sep = self._tokenizer.token_to_id("[SEP]")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+
+    def classify(self, texts: Sequence[str]) -> list[Verdict]:
+        probabilities = self.probabilities(texts)
+        verdicts = []
+        for row in probabilities:
+            labels = {
+                label: round(calibrate(p, self.thresholds.get(label, 0.5)), 4)
+                for label, p in zip(self.labels, row)
+            }
+            score = headline(labels)
+            verdicts.append(Verdict(score=score, flagged=score >= self.threshold, labels=labels,
+                                    model=self.name, model_version=self.version))
+        return verdicts
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw per-label probabilities, one row per text (zeros for a text with nothing to read)."""
+        cleaned = [clean(text, self.max_chars) for text in texts]
+        result = np.zeros((len(cleaned), len(self.labels)), dtype=np.float32)
+        owners, windows = self._windows(cleaned)
+        if not windows:
+            return result
+        scores = self._run(windows)
+        for owner, row in zip(owners, scores):
+            np.maximum(result[owner], row, out=result[owner])
+        return result
+
+    def _windows(self, texts: list[str]) -> tuple[list[int], list[list[int]]]:
+        owners: list[int] = []
+        windows: list[list[int]] = []
+        present = [i for i, text in enumerate(texts) if text]
+        encodings = self._tokenizer.encode_batch([texts[i] for i in present], add_special_tokens=False)
+        for index, encoding in zip(present, encodings):
+            ids = encoding.ids
+            if not ids:
+                continue
+            pieces = [ids[start : start + self._window] for start in range(0, len(ids), self._window)]
+            if len(pieces) > MAX_WINDOWS:
+                pieces = pieces[: MAX_WINDOWS - 2] + pieces[-2:]
+            for piece in pieces:
+                owners.append(index)
+                windows.append([self._cls, *piece, self._sep])
+        return owners, windows
+
+    def _run(self, windows: list[list[int]]) -> np.ndarray:
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        scores = np.zeros((len(windows), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            width = len(windows[chosen[-1]])
+            input_ids = np.zeros((len(chosen), width), dtype=np.int64)
+            mask = np.zeros((len(chosen), width), dtype=np.int64)
+            for row, index in enumerate(chosen):
+                window = windows[index]
+                input_ids[row, : len(window)] = window
+                mask[row, : len(window)] = 1
+            (probabilities,) = self._session.run(
+                ["probabilities"], {"input_ids": input_ids, "attention_mask": mask}
+            )
+            scores[chosen] = probabilities
+        return scores

@@ -1,0 +1,188 @@
+"""Safeguarding rules that run beside the model.
+
+A statistical model misses rare, serious things that a school must never miss, so these are
+matched by pattern: each hit adds a label and a human-readable reason, and forces ``flagged``.
+
+======================  ===========================================================
+label                   hits
+======================  ===========================================================
+``threat``              a threat of violence against the school or people in it
+``self_harm``           someone speaking of harming or killing themselves, or urging
+                        another person to
+``personal_data``       a phone number, an email address, a UK postcode or a street
+                        address posted publicly
+======================  ===========================================================
+
+The patterns look for intent aimed at a person or at the school, so figures of speech pass:
+"this exam killed me", "I could kill for a coffee", "she killed it on stage".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from classifiers.text import to_valid_str, truncate
+
+VERSION = "1"
+MAX_CHARS = 20_000
+
+THREAT = "threat"
+SELF_HARM = "self_harm"
+PERSONAL_DATA = "personal_data"
+LABELS = (THREAT, SELF_HARM, PERSONAL_DATA)
+
+
+@dataclass(frozen=True)
+class Hit:
+    label: str
+    reason: str
+
+
+# ---- threats -------------------------------------------------------------------------------
+
+_I = r"(?:i|i'm|im|i am|i'll|ill|i will|we|we're|we are|we'll|we will|someone|somebody|gonna|going to)"
+_INTENT = (
+    r"(?:(?:am|are|is|'m|'re)?\s*(?:going to|gonna|gunna|about to|planning to|plan to|will|'ll|want to|"
+    r"wanna|wants to|need to|should|intend to|am gonna|finna)\s+|(?:'ll|will)\s+)"
+)
+_VIOLENCE = (
+    r"(?:kill|murder|shoot|stab|knife|bomb|blow up|burn|torch|hurt|attack|beat up|batter|strangle|"
+    r"slit|behead|rape|punch|hunt down|gun down)"
+)
+_PEOPLE = (
+    r"(?:you|u|ya|y'all|you all|all of you|him|her|them|everyone|everybody|every one|"
+    r"(?:the|this|that|your|ur|my|our|his|her|their|every|all the|all of the|some)\s+"
+    r"(?:school|academy|college|class|classroom|teachers?|staff|students?|pupils?|kids|children|"
+    r"head|headteacher|head teacher|headmaster|headmistress|principal|teacher|year \d+s?|form)|"
+    r"(?:mr|mrs|miss|ms|sir|dr)\.?\s+[a-z]+)"
+)
+_THREAT_PATTERNS = [
+    re.compile(rf"\b{_I}\s+{_INTENT}?{_VIOLENCE}(?:ing|ed)?\s+(?:up\s+|down\s+)?{_PEOPLE}\b", re.I),
+    re.compile(r"\b(?:shoot|shooting|bomb|bombing|blow|blowing|burn|burning|torch)\s+(?:up|down)?\s*"
+               r"(?:the|this|that|your|ur|our|my)\s+(?:school|academy|college)\b", re.I),
+    re.compile(r"\bbring(?:ing)?\s+(?:a|my|his|her|the|some)\s+(?:gun|knife|blade|bomb|machete|weapon|rifle)s?"
+               r"\s+(?:to|into|in)\s+(?:school|class|college|the school|assembly)\b", re.I),
+    re.compile(r"\b(?:there(?:'s| is| will be)|gonna be|going to be)\s+(?:a\s+)?(?:bloodbath|massacre|"
+               r"shooting|school shooting|bomb)\s+(?:at|in)\s+(?:the|this|that|your|our)?\s*"
+               r"(?:school|academy|college)\b", re.I),
+    re.compile(r"\b(?:watch your back|you(?:'re| are| r) (?:a )?dead (?:man|meat)|"
+               r"you(?:'re| are| r) going to die|you(?:'re| are| r) gonna die|"
+               r"i know where you live)\b", re.I),
+]
+
+# ---- self-harm -----------------------------------------------------------------------------
+
+_SELF_HARM_PATTERNS = [
+    re.compile(r"\b(?:i|i'm|im|i am|i've|ive)\s+(?:\w+\s+){0,3}(?:want|wanna|going|gonna|need|"
+               r"thinking about|thought about|plan|planning|tried|trying|about)\s+(?:to\s+)?"
+               r"(?:kill(?:ing)? myself|end(?:ing)? (?:it all|my life)|die(?!\s+(?:of|laughing|from|with|for|inside|happy))|"
+               r"hurt(?:ing)? myself|"
+               r"cut(?:ting)? myself|harm(?:ing)? myself|overdose|top myself|not be here)\b", re.I),
+    re.compile(r"\b(?:kill(?:ing)?|hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|hang(?:ing)?|top(?:ping)?) myself\b"
+               r"(?!\s+(?:laughing|with laughter|to get|trying to|some slack|shaving|cooking|on|by accident|off))",
+               re.I),
+    re.compile(r"\b(?:suicidal|self[- ]?harm(?:ing)?|suicide note|no reason to live|"
+               r"(?:don't|dont|do not) want to (?:live|be alive|be here)(?: anymore| any more)?|"
+               r"better off dead|(?:want|wanna) to disappear forever|end my life)\b", re.I),
+    re.compile(r"\b(?:kill|hang|end)\s+(?:your ?self|urself|yo self)\b|\bkys\b|"
+               r"\bgo (?:and )?die\b|\bdrink bleach\b|\bgo jump off\b", re.I),
+]
+_SELF_HARM_TO_OTHERS = re.compile(r"(?:your ?self|urself|yo self|\bkys\b|go (?:and )?die|bleach|jump off)", re.I)
+
+# ---- personal data -------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"\b[\w.+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.[a-z]{2,24}\b", re.I)
+# Digits separated only by spaces, dashes or brackets: "07700 900123", "+44 (0)20 7946 0958".
+# Dates and times ("12/03/2024", "10:30", "2024-03-12") never pass the digit checks below.
+_PHONE_CANDIDATE = re.compile(r"(?<![\w/.:+-])(\+?\(?\d[\d\s()-]{8,20}\d)(?![\w/:-]|\.\d)")
+_POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
+_STREET = re.compile(
+    r"\b\d{1,4}[a-z]?,?\s+(?:[A-Z][a-z']+\s+){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|"
+    r"Way|Crescent|Cres|Gardens|Place|Terrace|Court|Grove|Row|Walk|Mews|Square|Parade|Rise|View)\b\.?"
+)
+
+
+def _phone_kind(candidate: str) -> str | None:
+    digits = re.sub(r"\D", "", candidate)
+    stripped = candidate.lstrip("(")
+    if stripped.startswith("+44") or stripped.startswith("0044"):
+        national = "0" + digits[4:] if stripped.startswith("00") else "0" + digits[2:]
+        national = national.replace("00", "0", 1) if national.startswith("00") else national
+        return "a UK phone number" if _is_uk_national(national) else None
+    if stripped.startswith("+"):
+        return "a phone number" if 8 <= len(digits) <= 15 else None
+    return "a UK phone number" if _is_uk_national(digits) else None
+
+
+def _is_uk_national(digits: str) -> bool:
+    if not digits.startswith("0") or len(digits) not in (10, 11):
+        return False
+    if digits[1] == "7":
+        return len(digits) == 11  # mobiles: 07xxx xxxxxx
+    return digits[1] in "123589"
+
+
+def _excerpt(text: str, start: int, end: int, mask: bool = False) -> str:
+    found = text[start:end].strip()
+    if mask:
+        keep = max(2, len(found) // 3)
+        return found[:keep] + "…"
+    if len(found) > 80:
+        found = found[:77] + "…"
+    return found
+
+
+def prepare(text: object) -> str:
+    """The text as the rules read it: valid, NFKC-folded, without invisible characters."""
+    text = unicodedata.normalize("NFKC", truncate(to_valid_str(text), MAX_CHARS))
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cs", "Co"))
+    text = text.replace("’", "'").replace("‘", "'")
+    return re.sub(r"[^\S\n]+", " ", text)
+
+
+def check(text: object) -> list[Hit]:
+    """Every rule that the text trips, at most one hit per kind of finding."""
+    text = prepare(text)
+    if not text.strip():
+        return []
+    return _threats(text) + _self_harm(text) + _personal_data(text)
+
+
+def _threats(text: str) -> list[Hit]:
+    for pattern in _THREAT_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return [Hit(THREAT, f'threat of violence: "{_excerpt(text, *match.span())}"')]
+    return []
+
+
+def _self_harm(text: str) -> list[Hit]:
+    for pattern in _SELF_HARM_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            found = _excerpt(text, *match.span())
+            if _SELF_HARM_TO_OTHERS.search(match.group(0)):
+                return [Hit(SELF_HARM, f'urges someone to harm themselves: "{found}"')]
+            return [Hit(SELF_HARM, f'possible self-harm or suicide risk: "{found}"')]
+    return []
+
+
+def _personal_data(text: str) -> list[Hit]:
+    hits = []
+    for match in _PHONE_CANDIDATE.finditer(text):
+        kind = _phone_kind(match.group(1))
+        if kind:
+            hits.append(Hit(PERSONAL_DATA, f'personal data: {kind} ("{_excerpt(text, *match.span(1), mask=True)}")'))
+            break
+    match = _EMAIL.search(text)
+    if match:
+        hits.append(Hit(PERSONAL_DATA, f'personal data: an email address ("{_excerpt(text, *match.span(), mask=True)}")'))
+    match = _POSTCODE.search(text)
+    if match:
+        hits.append(Hit(PERSONAL_DATA, f'personal data: a postcode ("{match.group(0)}")'))
+    match = _STREET.search(text)
+    if match:
+        hits.append(Hit(PERSONAL_DATA, f'personal data: a street address ("{_excerpt(text, *match.span(), mask=True)}")'))
+    return hits

@@ -1,0 +1,167 @@
+"""The shipped classifier: the ONNX model plus the safeguarding rules, as the monitor loads it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from classifiers import DEFAULT_MODEL, load_classifier, load_model
+from classifiers.base import Verdict
+from classifiers.scoring import calibrate
+from classifiers.stream import classify_lines
+from classifiers.text import clean, truncate
+from monitor.config import ClassifierSettings
+from monitor.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier(ClassifierSettings())
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("default")
+
+
+AWKWARD_TEXTS = [
+    "",
+    "   \n\t ",
+    "😀😂🔥",
+    "\u200b\u200c\u200d\ufeff",
+    "\x00\x01\x07 bell \x1b[31mred",
+    "مدرسة رائعة، شكرا للمعلمين",
+    "\u202eevil reversed text",
+    "שלום לכולם",
+    "lone \ud800 surrogate",
+    "a" * 100_000,
+    "word " * 20_000,
+    "日本語のテキストです",
+    "🏴󠁧󠁢󠁥󠁮󠁧󠁿 ⚽",
+]
+
+
+def test_every_text_gets_a_verdict(classifier):
+    verdicts = classifier.classify(AWKWARD_TEXTS)
+    assert len(verdicts) == len(AWKWARD_TEXTS)
+    for verdict in verdicts:
+        assert isinstance(verdict, Verdict)
+        assert 0.0 <= verdict.score <= 1.0
+        assert {"offensive", "hate"} <= set(verdict.labels)
+        assert verdict.model == classifier.name
+        assert verdict.model_version == classifier.version
+
+
+def test_empty_and_invisible_texts_are_not_flagged(classifier):
+    for verdict in classifier.classify(["", "   ", "\u200b\u200f", "\n"]):
+        assert verdict.flagged is False
+        assert verdict.score == 0.0
+
+
+def test_an_empty_batch_gives_no_verdicts(classifier):
+    assert classifier.classify([]) == []
+
+
+def test_long_text_is_read_at_both_ends(model):
+    benign = "The school fete raised money for the new library and everyone enjoyed the cakes. " * 1200
+    abusive = "you are a fucking stupid disgusting bitch"
+    (plain,) = model.probabilities([benign])
+    (tail,) = model.probabilities([benign + abusive])
+    (head,) = model.probabilities([abusive + benign])
+    assert tail[0] > plain[0] + 0.2
+    assert head[0] > plain[0] + 0.2
+
+
+def test_abuse_is_flagged_and_kind_words_are_not(classifier):
+    abusive, kind = classifier.classify(
+        ["@user you are a fucking idiot, shut your mouth you stupid bitch",
+         "Thank you to all the staff for a wonderful sports day!"]
+    )
+    assert abusive.flagged and abusive.score >= 0.5
+    assert abusive.labels["offensive"] > kind.labels["offensive"]
+    assert not kind.flagged
+    assert any(reason.startswith("model:") for reason in abusive.reasons)
+
+
+def test_a_rule_hit_flags_even_a_mild_text(classifier):
+    (verdict,) = classifier.classify(["Please ring me on 07700 900123 about the trip"])
+    assert verdict.flagged
+    assert verdict.labels["personal_data"] == 1.0
+    assert any("phone number" in reason for reason in verdict.reasons)
+
+
+def test_threat_has_label_and_reason(classifier):
+    (verdict,) = classifier.classify(["I'm going to shoot up the school on friday"])
+    assert verdict.flagged
+    assert verdict.labels["threat"] == 1.0
+    assert any(reason.startswith("threat of violence") for reason in verdict.reasons)
+
+
+def test_verdicts_keep_the_order_of_the_batch(model):
+    texts = ["you stupid bitch", "lovely concert tonight", "", "fuck off you idiot", "well done year 6"]
+    together = model.classify(texts)
+    alone = [model.classify([text])[0] for text in texts]
+    for a, b in zip(together, alone):
+        assert a.labels == pytest.approx(b.labels, abs=0.02)
+
+
+def test_threshold_setting_decides_flagged():
+    strict = load_classifier(ClassifierSettings(threshold=0.0))
+    lax = load_classifier(ClassifierSettings(threshold=1.0))
+    text = ["What a lovely assembly this morning"]
+    assert strict.classify(text)[0].flagged
+    assert not lax.classify(text)[0].flagged
+
+
+def test_rules_can_be_turned_off():
+    model_only = load_classifier(ClassifierSettings(rules=False))
+    (verdict,) = model_only.classify(["ring 07700 900123"])
+    assert "personal_data" not in verdict.labels
+
+
+def test_version_names_model_and_rules(classifier, model):
+    assert classifier.name == model.name == json.loads((DEFAULT_MODEL / "model.json").read_text())["name"]
+    assert classifier.version.startswith(model.version + "+rules.")
+
+
+def test_a_missing_model_folder_is_a_config_error_naming_it(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ConfigError, match="no-such-model"):
+        load_classifier(ClassifierSettings(model=str(missing)))
+
+
+def test_a_broken_model_folder_is_a_config_error_naming_it(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not a model")
+    (broken / "model.json").write_text("{}")
+    with pytest.raises(ConfigError, match="broken"):
+        load_classifier(ClassifierSettings(model=str(broken)))
+
+
+def test_classify_lines_gives_one_record_per_line(classifier):
+    lines = ["hello there\n", "\n", "you absolute bitch\r\n", "call 07700 900123\n"]
+    records = list(classify_lines(classifier, lines, batch_size=3))
+    assert [r["text"] for r in records] == ["hello there", "", "you absolute bitch", "call 07700 900123"]
+    for record in records:
+        assert set(record) == {"text", "score", "flagged", "labels", "reasons"}
+        json.dumps(record)
+    assert records[3]["flagged"] and records[3]["reasons"]
+
+
+def test_calibration_puts_each_threshold_at_one_half():
+    assert calibrate(0.3, 0.3) == pytest.approx(0.5)
+    assert calibrate(0.0, 0.3) == 0.0
+    assert calibrate(1.0, 0.3) == 1.0
+    assert calibrate(0.15, 0.3) == pytest.approx(0.25)
+    assert calibrate(0.65, 0.3) == pytest.approx(0.75)
+    assert calibrate(0.42, 0.5) == pytest.approx(0.42)
+
+
+def test_clean_normalises_what_the_model_reads():
+    assert clean("@someone @other look https://t.co/abc 𝐢𝐝𝐢𝐨𝐭") == "@user look idiot"
+    assert clean("🖕🖕🖕") == "reversed hand with middle finger extended"
+    assert clean("\u200bhi\x00there") == "hi there"
+    assert truncate("a" * 50 + "b" * 50, 20).startswith("a" * 15)
+    assert truncate("a" * 50 + "b" * 50, 20).endswith("b" * 5)

@@ -1,0 +1,149 @@
+"""Safeguarding rules: what they must catch, and the figures of speech they must let pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers import rules
+
+
+def labels(text: str) -> set[str]:
+    return {hit.label for hit in rules.check(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm going to shoot up the school tomorrow",
+        "im gonna stab you after school",
+        "I will kill all the teachers",
+        "we're going to burn down this school",
+        "Someone should bomb your school",
+        "gonna bring a knife to school on monday",
+        "there will be a bloodbath at the school",
+        "I'll kill Mr Jones if he gives me detention again",
+        "i'm going to hurt the kids in year 7",
+        "watch your back, I know where you live",
+        "I\u200b'm going to sh\u200boot up the school",  # zero-width characters do not hide it
+        "𝗜'𝗺 𝗴𝗼𝗶𝗻𝗴 𝘁𝗼 𝘀𝘁𝗮𝗯 𝘆𝗼𝘂",  # styled letters neither
+    ],
+)
+def test_threats_are_caught(text):
+    assert rules.THREAT in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this exam killed me",
+        "I could kill for a coffee",
+        "she absolutely killed it on stage last night",
+        "my feet are killing me after sports day",
+        "I'm going to kill it in the exam",
+        "shoot me an email when you're free",
+        "the school play was the bomb",
+        "we're going to smash the county final",
+        "the rugby team will destroy them on saturday",
+        "knife crime awareness assembly today",
+    ],
+)
+def test_figures_of_speech_are_not_threats(text):
+    assert rules.THREAT not in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to kill myself",
+        "i dont want to be alive anymore",
+        "honestly I'm thinking about ending it all",
+        "I've been cutting myself again",
+        "feeling suicidal tonight",
+        "everyone would be better off if I was dead, better off dead",
+        "i want to die",
+        "kys loser",
+        "go kill yourself",
+    ],
+)
+def test_self_harm_is_caught(text):
+    assert rules.SELF_HARM in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this exam killed me",
+        "I nearly killed myself laughing at the panto",
+        "I'm going to die of embarrassment",
+        "I cut myself some slack this week",
+        "don't hurt yourself carrying those boxes",
+        "dying to see the new sports hall",
+    ],
+)
+def test_figures_of_speech_are_not_self_harm(text):
+    assert rules.SELF_HARM not in labels(text)
+
+
+def test_urging_self_harm_has_its_own_reason():
+    (hit,) = rules.check("just kys")
+    assert hit.reason.startswith("urges someone to harm themselves")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call her on 07700 900123",
+        "ring 07700900123",
+        "his number is +44 7700 900123",
+        "+44 (0)20 7946 0958 is the house",
+        "0044 7700 900 123",
+        "landline 0161 496 0000",
+        "020 7946 0958",
+        "text +1 415 555 0100",
+        "email jane.doe@example.co.uk",
+        "she lives at SW1A 1AA",
+        "postcode M1 1AE",
+        "he lives at 12 Acacia Avenue",
+        "42 Station Road, Leeds",
+    ],
+)
+def test_personal_data_is_caught(text):
+    assert rules.PERSONAL_DATA in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "parents evening on 12/03/2026 at 16:30",
+        "term starts 2026-09-03",
+        "doors open 18:00-21:00",
+        "we raised £1,250,000 over 10 years",
+        "room 101 at 10.30",
+        "@user thanks for the photos",
+        "year 7 and year 8 played 3 matches",
+        "the score was 21 - 14 - 7",
+        "ISBN 978 0 14 103614 4",
+        "call me maybe",
+        "b4 2day",
+        "I have 3 sisters",
+    ],
+)
+def test_numbers_and_mentions_are_not_personal_data(text):
+    assert rules.PERSONAL_DATA not in labels(text)
+
+
+def test_reasons_mask_the_personal_data_itself():
+    (hit,) = rules.check("07700 900123")
+    assert "900123" not in hit.reason
+    assert "phone number" in hit.reason
+
+
+def test_several_kinds_of_finding_each_give_a_reason():
+    hits = rules.check("I'm going to stab you, I know you live at 12 Acacia Avenue, ring 07700 900123")
+    assert {hit.label for hit in hits} == {rules.THREAT, rules.PERSONAL_DATA}
+    assert len(hits) == 3
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b\u200f", "😀😀", "\ud800", "x" * 200_000, "مرحبا بالعالم"])
+def test_any_text_is_checked_without_error(text):
+    assert rules.check(text) == []
