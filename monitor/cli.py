@@ -164,7 +164,7 @@ def purge(ctx: Context, dry_run: bool) -> None:
     click.echo(
         f"{verb} data older than {result.cutoff.date().isoformat()} ({config.storage.retention_days} days): "
         f"{result.items} items, {result.verdicts} verdicts, {result.cases} cases, "
-        f"{result.alerts} sent alerts, {result.outages} ended outages"
+        f"{result.alerts} sent alerts, {result.outages} ended outages, {result.feedback} feedback entries"
     )
 
 
