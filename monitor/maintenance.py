@@ -7,7 +7,8 @@ complete and checked, so a backup file is either whole or absent.
 
 :func:`purge` enforces ``storage.retention_days`` (data protection): items created before the
 cut-off go, with their verdicts and cases (``ON DELETE CASCADE``), as do alerts sent before it
-and source outages that ended before it. Alerts still waiting to be delivered are never purged.
+and source outages that ended before it, and moderators' feedback (which copies the comment's text)
+given before it. Alerts still waiting to be delivered are never purged.
 It deletes in batches, each in its own short transaction, so a first purge of a large database
 does not hold the writer lock for long, and records what it removed in the audit log.
 """
@@ -48,11 +49,12 @@ class PurgeResult:
     cases: int = 0
     alerts: int = 0
     outages: int = 0
+    feedback: int = 0
     dry_run: bool = False
 
     @property
     def total(self) -> int:
-        return self.items + self.verdicts + self.cases + self.alerts + self.outages
+        return self.items + self.verdicts + self.cases + self.alerts + self.outages + self.feedback
 
 
 def backup_target(dest: str | os.PathLike, now: datetime) -> Path:
@@ -151,18 +153,20 @@ def purge(store: Store, config: Config, *, now: datetime | None = None, dry_run:
         outages = store.execute(
             "DELETE FROM source_outages WHERE ended_at IS NOT NULL AND ended_at < ?", (to_db(cutoff),)
         ).rowcount
-        result = PurgeResult(cutoff=cutoff, alerts=alerts, outages=outages, **totals)
+        feedback = store.execute("DELETE FROM feedback WHERE at < ?", (to_db(cutoff),)).rowcount
+        result = PurgeResult(cutoff=cutoff, alerts=alerts, outages=outages, feedback=feedback, **totals)
         store.audit(
             "monitor", "purge",
             detail={
                 "retention_days": config.storage.retention_days, "cutoff": to_db(cutoff),
                 "items": result.items, "verdicts": result.verdicts, "cases": result.cases,
-                "alerts": result.alerts, "outages": result.outages,
+                "alerts": result.alerts, "outages": result.outages, "feedback": result.feedback,
             },
         )
     logger.info(
-        "purged data older than %s: %d items, %d verdicts, %d cases, %d alerts, %d outages",
+        "purged data older than %s: %d items, %d verdicts, %d cases, %d alerts, %d outages, %d feedback",
         cutoff.date().isoformat(), result.items, result.verdicts, result.cases, result.alerts, result.outages,
+        result.feedback,
     )
     return result
 
@@ -201,5 +205,6 @@ def _count_purgeable(store: Store, cutoff: datetime) -> PurgeResult:
         cases=count("SELECT count(*) FROM cases JOIN items ON items.id = cases.item_id WHERE items.created_at < ?"),
         alerts=count("SELECT count(*) FROM alerts WHERE sent_at IS NOT NULL AND sent_at < ?"),
         outages=count("SELECT count(*) FROM source_outages WHERE ended_at IS NOT NULL AND ended_at < ?"),
+        feedback=count("SELECT count(*) FROM feedback WHERE at < ?"),
         dry_run=True,
     )

@@ -165,6 +165,11 @@ def seeded(tmp_path: Path):
             "INSERT INTO source_outages (source, kind, started_at) VALUES ('page', 'auth', ?)",
             (to_db(NOW - timedelta(days=60)),),
         )
+        for days, text in ((45, "an old comment's text"), (3, "a recent comment's text")):
+            store.execute(
+                "INSERT INTO feedback (item_id, label, text, by, how, at) VALUES (NULL, 'not_abusive', ?, 'Jane', 'slack', ?)",
+                (text, to_db(NOW - timedelta(days=days))),
+            )
     yield config, store, {"old": old, "edge": edge, "recent": recent}
     store.close()
 
@@ -172,7 +177,7 @@ def seeded(tmp_path: Path):
 def test_purge_removes_old_keeps_recent_and_counts(seeded):
     config, store, ids = seeded
     result = purge(store, config)
-    assert (result.items, result.verdicts, result.cases, result.alerts, result.outages) == (7, 7, 4, 1, 1)
+    assert (result.items, result.verdicts, result.cases, result.alerts, result.outages, result.feedback) == (7, 7, 4, 1, 1, 1)
     assert result.cutoff == NOW - timedelta(days=30)
     remaining = {row["id"] for row in store.query("SELECT id FROM items")}
     assert remaining == set(ids["edge"] + ids["recent"])
@@ -180,6 +185,7 @@ def test_purge_removes_old_keeps_recent_and_counts(seeded):
     assert {r["item_id"] for r in store.query("SELECT item_id FROM cases")} == set(ids["recent"][:2])
     assert {r["key"] for r in store.query("SELECT key FROM alerts")} == {"old-pending", "recent-sent"}
     assert store.execute("SELECT count(*) FROM source_outages WHERE ended_at IS NULL").fetchone()[0] == 1
+    assert [r["text"] for r in store.query("SELECT text FROM feedback")] == ["a recent comment's text"]
     audit = store.query("SELECT * FROM audit_log WHERE action = 'purge'")
     assert len(audit) == 1 and audit[0]["actor"] == "monitor"
     detail = json.loads(audit[0]["detail"])
@@ -192,7 +198,7 @@ def test_purge_dry_run_counts_and_deletes_nothing(seeded):
     config, store, _ids = seeded
     before = store.count_items()
     preview = purge(store, config, dry_run=True)
-    assert preview.dry_run and (preview.items, preview.verdicts, preview.cases, preview.alerts) == (7, 7, 4, 1)
+    assert preview.dry_run and (preview.items, preview.verdicts, preview.cases, preview.alerts, preview.feedback) == (7, 7, 4, 1, 1)
     assert store.count_items() == before
     assert not store.query("SELECT * FROM audit_log")
     assert purge(store, config).total == preview.total
