@@ -63,6 +63,11 @@ class GraphClient:
         self.requests = 0
         self.usage = Usage()
 
+    def start_poll(self) -> None:
+        """Forget the usage reported during the previous poll."""
+        self.usage = Usage()
+        self.requests = 0
+
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         """One GET of ``path`` (relative to the base URL); the decoded JSON object."""
         return self._get(f"{self.base_url}/{path.lstrip('/')}", params, path)

@@ -72,6 +72,7 @@ class InstagramConnector(Connector):
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         settings: InstagramSettings = self.settings  # type: ignore[assignment]
+        self.graph.start_poll()
         since = checkpoint(cursor, self.name)
         window_start = self.clock() - settings.comment_window
         floor = since - OVERLAP if since else None

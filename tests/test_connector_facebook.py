@@ -245,3 +245,15 @@ def test_the_token_goes_as_bearer_header_too_and_never_into_errors(fake, connect
         connect().fetch(None)
     assert fake.requests[0].header("authorization") == f"Bearer {fake.token}"
     assert fake.token not in str(caught.value)
+
+
+def test_quota_use_is_shown_in_status_and_follows_the_latest_poll(fake, connect, clock):
+    connector = connect()
+    connector.fetch(None)
+    assert connector.status() == {"quota_used_percent": 2}
+    fake.script(Response(200, {"data": []}, {"X-App-Usage": '{"call_count": 93, "total_cputime": 10, "total_time": 12}'}),
+                path=r"/feed$")
+    connector.fetch(None)
+    assert connector.status() == {"quota_used_percent": 93}
+    connector.fetch(None)
+    assert connector.status() == {"quota_used_percent": 2}
