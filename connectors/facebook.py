@@ -16,7 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
+from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
 from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
@@ -123,7 +123,7 @@ class FacebookConnector(Connector):
                 raise TypeError("record is not an object")
             return Item(source=self.name, **_common(record), **fields(record))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            skip_record(self.name, record, str(exc))
+            self.graph.skip(record, str(exc))
             return None
 
     def _post_fields(self, record: dict[str, Any]) -> dict[str, Any]:

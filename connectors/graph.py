@@ -8,6 +8,7 @@ the access token goes nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -17,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from connectors.base import AuthError, Cursor, RateLimited, TransientError, parse_timestamp
+from connectors.base import AuthError, Cursor, RateLimited, TransientError, parse_timestamp, skip_record
 from monitor.clock import Clock
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,18 @@ class GraphClient:
         self.platform = platform
         self.requests = 0
         self.usage = Usage()
+        self._skipped: set[str] = set()
+
+    def skip(self, record: Any, reason: str) -> None:
+        """Log a malformed record once: it is read again on later polls while its post is watched."""
+        key = hashlib.sha256(repr(record).encode("utf-8", "replace")).hexdigest()
+        if key in self._skipped:
+            logger.debug("source=%s skipped the same malformed record again", self.source)
+            return
+        if len(self._skipped) >= 10_000:
+            self._skipped.clear()
+        self._skipped.add(key)
+        skip_record(self.source, record, reason)
 
     def start_poll(self) -> None:
         """Forget the usage reported during the previous poll."""

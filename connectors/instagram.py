@@ -19,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, skip_record, small_raw
+from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
 from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
@@ -148,7 +148,7 @@ class InstagramConnector(Connector):
                 raise TypeError("record is not an object")
             return Item(source=self.name, **{**_common(record), **fields(record)})
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            skip_record(self.name, record, str(exc))
+            self.graph.skip(record, str(exc))
             return None
 
     def _comment_fields(self, record: dict[str, Any], media: Item, parent: str | None) -> dict[str, Any]:

@@ -172,3 +172,14 @@ def test_engagement_counts_likes_and_comments(fake, connect, clock):
     fake.media[0]["like_count"] = 40
     found = by_id(connect().fetch(None)[0])
     assert found[media].engagement == 41
+
+
+def test_a_malformed_record_is_logged_once_not_on_every_poll(fake, connect, clock, caplog):
+    fake.add_comment("Fine", at=ago(clock, 30))
+    fake.add_malformed()
+    connector = connect()
+    with caplog.at_level("WARNING"):
+        _, cursor = connector.fetch(None)
+        connector.fetch(cursor)
+    skipped = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(skipped) == 1 and "source=ig" in skipped[0].getMessage()
