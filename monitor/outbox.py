@@ -178,7 +178,8 @@ class Dispatcher:
             row = self._head(channel)
             if row is None:
                 return counts
-            if from_db(row["next_attempt_at"]) > self.clock():
+            # a row never tried is due at once, even if the host clock stepped back since it was written
+            if row["attempts"] and from_db(row["next_attempt_at"]) > self.clock():
                 counts["waiting"] += 1
                 return counts
             outcome = self._deliver(channel, notifier, row)

@@ -96,7 +96,7 @@ def test_slack_and_smtp_down_for_three_days_then_everything_arrives_once_in_orde
             controller.stop()
         posted = [m.metadata["event_payload"]["key"] for m in slack.messages]
     assert posted == [f"{k}|slack|{CHANNEL}" for k in keys]
-    mailed = [m["X-Monitor-Key"] for m in recorder.messages]
+    mailed = [m["X-Monitor-Key"].strip() for m in recorder.messages]
     assert mailed == [f"{k}|email|moderator@school.example" for k in keys]
     assert {r["state"] for r in store.query("SELECT state FROM alerts")} == {"sent"}
     assert any("delivers again" in r.getMessage() for r in caplog.records)
@@ -127,7 +127,7 @@ def test_smtp_refusing_with_4xx_for_a_day_then_accepting(tmp_path):
             dispatcher.run()
     finally:
         controller.stop()
-    assert [m["X-Monitor-Key"].split("|")[0] for m in recorder.messages] == ["one", "two", "three"]
+    assert [m["X-Monitor-Key"].strip().split("|")[0] for m in recorder.messages] == ["one", "two", "three"]
     store.close()
 
 

@@ -156,3 +156,21 @@ def test_a_server_off_over_the_digest_sends_the_missed_week_once_at_start(tmp_pa
     weeks = [r["key"].split("|")[0] for r in store.query("SELECT key FROM alerts ORDER BY id")]
     store.close()
     assert weeks == ["digest:2026-W45", "digest:2026-W46"]
+
+
+def test_alerts_queued_before_the_clock_steps_back_are_not_held_up(tmp_path):
+    from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+    from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue
+
+    clock = ManualClock(datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc))
+    with FakeSlack(clock=clock) as slack:
+        config = make_config(tmp_path, notify={"slack": {"token": BOT_TOKEN, "channel": CHANNEL, "base_url": slack.base_url}})
+        store = Store(tmp_path / "monitor.db", clock=clock)
+        dispatcher = Dispatcher(store, build_notifiers(config, clock), clock=clock, rng=random.Random(3))
+        enqueue(store, config, Alert(key="flagged:item:1", kind="flagged", payload={"item": {"text": "a threat"}}))
+        clock.advance(timedelta(hours=-1))  # the host clock steps back before the dispatcher's next pass
+        enqueue(store, config, Alert(key="flagged:item:2", kind="flagged", payload={"item": {"text": "another"}}))
+        assert dispatcher.run().sent == 2
+        assert [m.metadata["event_payload"]["key"] for m in slack.messages] == [
+            f"flagged:item:1|slack|{CHANNEL}", f"flagged:item:2|slack|{CHANNEL}"]
+        store.close()
