@@ -199,16 +199,17 @@ class XConnector(Connector):
         return self._read(found, self.client.search_recent_tweets, query, since_id=since_id, **params)
 
     def _read_replies(self, found: "Found", conversations: dict[str, str], since_id: str | None) -> str | None:
+        """Search the replies in each watched conversation; a conversation new to the cursor is
+        searched from its root (its replies are all newer than the root, maybe older than since_id)."""
         if not conversations:
             return since_id
         previous = set(found.previous_conversations)
-        fresh = [root for root in conversations if root not in previous]
-        start = since_id
-        if since_id and fresh:
-            start = min((since_id, *fresh), key=int)  # replies to a new post are all newer than the post
-        newest = since_id
+        roots = sorted(conversations, key=int)
         combine = self.settings.combine_conversations  # type: ignore[attr-defined]
-        for query in conversation_queries(sorted(conversations, key=int), combine=combine):
+        newest = since_id
+        for query, batch in conversation_queries(roots, combine=combine):
+            fresh = [root for root in batch if root not in previous]
+            start = min((since_id, *fresh), key=int) if since_id and fresh else since_id
             newest = _max_id(newest, self._search(found, query, start))
         return newest
 
@@ -315,21 +316,19 @@ class Found:
             self.tweets.setdefault(tweet["id"], tweet)
 
 
-def conversation_queries(roots: list[str], *, combine: bool = False) -> list[str]:
-    """One ``conversation_id:<root>`` query per root, or (``combine``) ``... OR ...`` queries within the length limit."""
+def conversation_queries(roots: list[str], *, combine: bool = False) -> list[tuple[str, list[str]]]:
+    """(query, roots) pairs: one ``conversation_id:<root>`` query per root, or (``combine``)
+    ``conversation_id:A OR conversation_id:B ...`` queries within the length limit."""
     if not combine:
-        return [f"conversation_id:{root}" for root in roots]
-    queries: list[str] = []
-    current: list[str] = []
+        return [(f"conversation_id:{root}", [root]) for root in roots]
+    batches: list[list[str]] = []
     for root in roots:
-        term = f"conversation_id:{root}"
-        if current and len(" OR ".join([*current, term])) > MAX_QUERY:
-            queries.append(" OR ".join(current))
-            current = []
-        current.append(term)
-    if current:
-        queries.append(" OR ".join(current))
-    return queries
+        terms = [f"conversation_id:{r}" for r in (batches[-1] if batches else [])] + [f"conversation_id:{root}"]
+        if batches and len(" OR ".join(terms)) <= MAX_QUERY:
+            batches[-1].append(root)
+        else:
+            batches.append([root])
+    return [(" OR ".join(f"conversation_id:{r}" for r in batch), batch) for batch in batches]
 
 
 def snowflake_time(tweet_id: str) -> datetime:

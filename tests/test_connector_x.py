@@ -78,15 +78,18 @@ def test_idle_poll_makes_few_requests_and_finds_nothing(fake, connect, clock):
 
 
 def test_a_post_seen_late_is_searched_from_its_root(fake, connect, clock):
+    known = fake.add_post("Known for a while", at=ago(clock, 400))
     post = fake.add_post("Posted while the timeline lagged", at=ago(clock, 300))
     early = fake.add_comment("Quick reply", reply_to=post, at=ago(clock, 290))
     later = fake.add_public_post("unrelated", at=ago(clock, 100))
     # the replies search had already moved past the post before the post was known
-    cursor = {"timeline": None, "mentions": later, "replies": later, "conversations": {}}
+    cursor = {"timeline": later, "mentions": later, "replies": later, "conversations": {known: "2026-11-16"}}
+    late = {k: v for k, v in next(t for t in fake.tweets if t["id"] == post).items() if not k.startswith("_")}
+    fake.script(Response(200, {"data": [late], "meta": {"result_count": 1, "newest_id": post}}), path="/tweets$")
     items, _ = connect().fetch(cursor)
     assert {post, early} <= set(by_id(items))
-    search = next(r for r in fake.requests if r.path.endswith("/search/recent"))
-    assert search.query["since_id"] == post
+    since = {r.query["query"]: r.query["since_id"] for r in fake.requests if r.path.endswith("/search/recent")}
+    assert since == {f"conversation_id:{known}": later, f"conversation_id:{post}": post}
 
 
 def test_mentions_and_public_search(fake, connect, clock):
@@ -228,10 +231,11 @@ def test_requests_go_to_base_url_with_bearer_and_user_agent(fake, connect):
 
 def test_conversation_queries_stay_within_the_limit():
     roots = [str(1_800_000_000_000_000_000 + n) for n in range(40)]
-    assert conversation_queries(roots) == [f"conversation_id:{root}" for root in roots]
-    queries = conversation_queries(roots, combine=True)
-    assert len(queries) > 1 and all(len(q) <= 512 for q in queries)
-    assert sorted(t.split(":")[1] for q in queries for t in q.split(" OR ")) == roots
+    assert conversation_queries(roots) == [(f"conversation_id:{root}", [root]) for root in roots]
+    combined = conversation_queries(roots, combine=True)
+    assert len(combined) > 1 and all(len(query) <= 512 for query, _ in combined)
+    assert [root for _, batch in combined for root in batch] == roots
+    assert all(query == " OR ".join(f"conversation_id:{r}" for r in batch) for query, batch in combined)
 
 
 def test_snowflake_time_matches_the_fake_ids(fake, clock):
