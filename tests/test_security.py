@@ -428,7 +428,7 @@ recipients = ["head@school.example"]
 def test_secrets_never_reach_logs_database_outbox_alerts_or_digest(tmp_path, monkeypatch, caplog):
     from monitor.alerting import AlertsHook
     from monitor.cases import CasesHook
-    from monitor.digest import publish
+    from monitor.digest import publish, week_of
     from monitor.outbox import Dispatcher, build_notifiers
 
     for name, value in SECRETS.items():
@@ -456,7 +456,8 @@ def test_secrets_never_reach_logs_database_outbox_alerts_or_digest(tmp_path, mon
         facebook.expire_credentials()
         assert pipeline.poll("facebook-page").error_kind == "auth"
 
-        digest = publish(store, config, None, out=tmp_path / "digest.html", send=True)
+        this_week = week_of(clock().astimezone(config.school.tz).date())  # the week with the comments
+        digest = publish(store, config, this_week, now=clock(), out=tmp_path / "digest.html", send=True)
         report = Dispatcher(store, build_notifiers(config, clock), clock=clock).run()
         assert report.sent >= 4 and report.failed == 0, report
         outbox = store.query("SELECT * FROM alerts")
@@ -495,6 +496,9 @@ def test_secrets_never_reach_logs_database_outbox_alerts_or_digest(tmp_path, mon
     for body in hostile_html:
         assert "<script>" not in body and "<b>x</b>" not in body
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "&amp;amp;" in body
+    # and in the principal's digest (the comments of the week are listed there)
+    assert "alert(1)" in html_digest and "<script>alert(1)" not in html_digest and "<b>x</b>" not in html_digest
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_digest
 
 
 def test_secrets_never_reach_the_command_line_logs(tmp_path, monkeypatch):
