@@ -33,7 +33,7 @@ def load_classifier(settings: Any = None) -> Classifier:
         return model
     from classifiers.safeguarded import SafeguardedClassifier
 
-    return SafeguardedClassifier(model)
+    return SafeguardedClassifier(model, threshold=settings.threshold)
 
 
 def load_model(

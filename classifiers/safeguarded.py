@@ -1,4 +1,5 @@
-"""The classifier the monitor runs: a model's verdict, with the safeguarding rules on top."""
+"""The classifier the monitor runs: a model's verdict, with the profanity signal and the
+safeguarding rules on top."""
 
 from __future__ import annotations
 
@@ -6,42 +7,53 @@ import logging
 from dataclasses import replace
 from typing import Sequence
 
-from classifiers import rules
+from classifiers import profanity, rules
 from classifiers.base import Classifier, Verdict
+from classifiers.scoring import headline
 
 logger = logging.getLogger(__name__)
 
 
 class SafeguardedClassifier(Classifier):
-    """Runs ``model`` and the rules; a rule hit adds its label (score 1.0) and reason, and flags."""
+    """Runs ``model``, then the profanity signal and the rules.
 
-    def __init__(self, model: Classifier):
+    Profanity lifts ``offensive`` to at least ``profanity.FLOOR``; a rule hit adds its label
+    (score 1.0) and its reason, and flags the text whatever the scores.
+    """
+
+    def __init__(self, model: Classifier, threshold: float = 0.5):
         self.model = model
+        self.threshold = threshold
         self.name = model.name
         self.version = f"{model.version}+rules.{rules.VERSION}"
 
     def classify(self, texts: Sequence[str]) -> list[Verdict]:
         verdicts = self.model.classify(texts)
-        return [self._apply_rules(text, verdict) for text, verdict in zip(texts, verdicts)]
+        return [self._apply(text, verdict) for text, verdict in zip(texts, verdicts)]
 
-    def _apply_rules(self, text: str, verdict: Verdict) -> Verdict:
+    def _apply(self, text: str, verdict: Verdict) -> Verdict:
         try:
+            words = profanity.profane_words(text)
             hits = rules.check(text)
         except Exception:  # a rule must never cost the model's verdict
             logger.exception("safeguarding rules failed on one text; keeping the model's verdict")
-            hits = []
-        reasons = list(verdict.reasons)
-        if verdict.flagged:
-            reasons.append(_model_reason(verdict))
+            words, hits = [], []
         labels = dict(verdict.labels)
+        reasons = list(verdict.reasons)
+        if words:
+            labels["offensive"] = max(labels.get("offensive", 0.0), profanity.FLOOR)
+            labels["profanity"] = 1.0
+        score = headline(labels)
+        flagged = score >= self.threshold
+        if verdict.score >= self.threshold:
+            top = max(("offensive", "hate"), key=lambda name: verdict.labels.get(name, 0.0))
+            reasons.append(f"model: likely {top} ({verdict.labels.get(top, 0.0):.2f})")
+        if words:
+            shown = ", ".join(dict.fromkeys(profanity.mask(word) for word in words[:3]))
+            reasons.append(f"profanity: {shown}")
         for hit in hits:
             labels[hit.label] = 1.0
             if hit.reason not in reasons:
                 reasons.append(hit.reason)
-        return replace(verdict, flagged=verdict.flagged or bool(hits), labels=labels,
+        return replace(verdict, score=score, flagged=flagged or bool(hits), labels=labels,
                        reasons=tuple(reasons), model=self.name, model_version=self.version)
-
-
-def _model_reason(verdict: Verdict) -> str:
-    label, score = max(verdict.labels.items(), key=lambda item: item[1], default=("abusive", verdict.score))
-    return f"model: likely {label} ({score:.2f})"

@@ -1,0 +1,40 @@
+"""The profanity signal: disguised swear words and slurs are found, innocent words are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers import load_classifier
+from classifiers.profanity import FLOOR, mask, profane_words
+from monitor.config import ClassifierSettings
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what the f*ck", "fuuuuck off", "that's sh1t", "b!tch please", "you motherfucker", "utter bullshit",
+     "a$$hole", "f**k this", "you absolute c*nt", "𝐟𝐮𝐜𝐤 you", "fu\u200bck off"],
+)
+def test_disguised_profanity_is_found(text):
+    assert profane_words(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Scunthorpe United won", "shiitake mushrooms", "class of 2017", "@user thanks", "assessment week",
+     "cocktail party", "Charles Dickens", "Arsenal away", "Pakistan tour", "a pricked finger", "", "😀"],
+)
+def test_innocent_words_are_not_profanity(text):
+    assert profane_words(text) == []
+
+
+def test_mask_keeps_the_first_letter():
+    assert mask("fuck") == "f***"
+
+
+def test_profanity_lifts_offensive_and_says_why():
+    classifier = load_classifier(ClassifierSettings())
+    (verdict,) = classifier.classify(["the new timetable is sh1t"])
+    assert verdict.labels["profanity"] == 1.0
+    assert verdict.labels["offensive"] >= FLOOR
+    assert verdict.flagged
+    assert "profanity: s***" in verdict.reasons
