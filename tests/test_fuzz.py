@@ -4,7 +4,8 @@ Whatever arrives, a connector either returns items (which the store accepts, wha
 with a cursor it can save) or raises one of the documented connector errors: AuthError,
 RateLimited, TransientError. Nothing else escapes.
 
-Example counts are moderate for CI; ``FUZZ_PROFILE=long`` runs many more (e.g. before a release).
+Example counts are moderate for CI (50 per property); ``FUZZ_PROFILE=long`` runs 2000 per property
+(e.g. before a release), ``FUZZ_EXAMPLES=N`` exactly N.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ settings.register_profile(
     "fuzz-long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow],
 )
 PROFILE = settings.get_profile("fuzz-long" if os.environ.get("FUZZ_PROFILE") == "long" else "fuzz-ci")
+if os.environ.get("FUZZ_EXAMPLES"):  # an exact count, e.g. for a measured run
+    PROFILE = settings(PROFILE, max_examples=int(os.environ["FUZZ_EXAMPLES"]))
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 #: any code point, lone surrogates and control characters included
