@@ -16,6 +16,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -297,11 +298,14 @@ def test_sql_metacharacters_in_every_text_field_are_stored_intact(store, text):
 
 
 def test_a_new_database_is_private_to_its_user(tmp_path, clock):
-    os.umask(0o022)
-    store = Store(tmp_path / "var" / "monitor.db", clock=clock)
-    store.upsert_items([Item(source="s", native_id="1", kind="post", text="t", created_at=clock())])
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "var").iterdir()}
-    store.close()
+    previous = os.umask(0o022)  # the usual umask, which would make a new file readable by all
+    try:
+        store = Store(tmp_path / "var" / "monitor.db", clock=clock)
+        store.upsert_items([Item(source="s", native_id="1", kind="post", text="t", created_at=clock())])
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "var").iterdir()}
+        store.close()
+    finally:
+        os.umask(previous)
     assert modes["monitor.db"] == 0o600
     assert all(mode == 0o600 for name, mode in modes.items() if name.startswith("monitor.db")), modes
     assert "monitor.db-wal" in modes
@@ -340,6 +344,8 @@ def test_check_config_and_the_daemon_warn_about_open_files(tmp_path):
 
     daemon = subprocess.Popen(monitor_command("--config", str(config_path), "run"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, daemon.kill)  # never hang the suite on a daemon that says nothing
+    watchdog.start()
     try:
         lines = []
         for line in daemon.stderr:  # the warning is written before the scheduler starts
@@ -349,6 +355,7 @@ def test_check_config_and_the_daemon_warn_about_open_files(tmp_path):
     finally:
         daemon.terminate()
         rest = daemon.communicate(timeout=30)[1]
+        watchdog.cancel()
     logged = "".join(lines) + rest
     assert re.search(rf"WARNING monitor.checks: configuration file {re.escape(str(config_path))} has mode 644", logged), logged
     assert "database file" not in logged  # the daemon created it private
