@@ -269,6 +269,9 @@ class DemoRun:
             fake = self.parts.run(f"fake {type_name}", lambda t=type_name: stack.enter_context(fake_platform(t)()))
             if fake is not None:
                 self.platforms[type_name] = Platform(type=type_name, fake=fake, source=f"{type_name}-demo")
+
+    def plan_routes(self) -> None:
+        """Where each platform's posts go: its own fake, else a stand-in (see :data:`FALLBACK`)."""
         threaded = [p for p in FALLBACK if p in self.platforms and self.platforms[p].fake.has_threads]
         for name in OFFICIAL:
             if name in self.platforms:
@@ -698,6 +701,7 @@ def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = N
         run.parts.run("fake Slack", run.start_slack, stack)
         run.parts.run("mail server", run.start_mail, stack)
         run.config = run.write_config()
+        run.plan_routes()
         try:
             run.build()
             view.intro(run)

@@ -8,13 +8,14 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
 from monitor.demo import DemoError, prepare_folder, run_demo
-from monitor.demo_data import SERIOUS, demo_posts
+from monitor.demo_data import SERIOUS, demo_posts, week_start_utc
 from monitor.demo_view import QuietView
 
 
@@ -150,3 +151,14 @@ def test_the_demo_folder_is_its_own(tmp_path: Path):
     (ours / "mine.txt").write_text("a file of the user's")
     prepare_folder(ours)
     assert not (ours / "mail").exists() and (ours / "mine.txt").exists()
+
+
+def test_posts_of_a_platform_without_a_fake_go_to_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from monitor import fakes
+
+    monkeypatch.setattr(fakes, "PLATFORMS", {k: v for k, v in fakes.PLATFORMS.items() if k in ("rss", "facebook")})
+    summary = run_demo(tmp_path / "out", fast=True, days=1)
+    assert summary.problems == ()
+    first_day = [p for p in demo_posts() if p.at < week_start_utc() + timedelta(days=1)]
+    assert summary.delivered == len(first_day) > 10
+    assert set(summary.sources) == {"rss-demo", "facebook-demo"}
