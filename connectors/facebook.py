@@ -16,8 +16,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
-from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, newest_first, next_cursor
+from connectors.base import Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
+from connectors.graph import GraphConnector, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -47,25 +47,16 @@ class FacebookSettings(SourceSettings):
     page_size: int = Field(100, ge=1, le=100)
 
 
-class FacebookConnector(Connector):
+class FacebookConnector(GraphConnector):
     type = "facebook"
     Settings = FacebookSettings
+    platform = "Facebook"
     renew_hint = (
         "a Page admin must generate a new Page access token (Meta Business Suite > Settings, or the "
         "Graph API Explorer with pages_read_engagement and pages_read_user_content) and update the "
         "source's token"
     )
 
-    def __init__(self, settings: FacebookSettings, **kwargs: Any):
-        super().__init__(settings, **kwargs)
-        self.graph = GraphClient(
-            http=self.http,
-            base_url=settings.base_url,
-            token=settings.token.get_secret_value(),
-            source=self.name,
-            clock=self.clock,
-            platform="Facebook",
-        )
 
     @property
     def page_id(self) -> str:

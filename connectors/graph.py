@@ -14,11 +14,20 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import httpx
 
-from connectors.base import AuthError, Cursor, RateLimited, TransientError, parse_timestamp, skip_record
+from connectors.base import (
+    AuthError,
+    Connector,
+    Cursor,
+    RateLimited,
+    SourceSettings,
+    TransientError,
+    parse_timestamp,
+    skip_record,
+)
 from monitor.clock import Clock
 
 logger = logging.getLogger(__name__)
@@ -37,6 +46,23 @@ DEFAULT_RATE_WAIT = timedelta(minutes=15)
 FUTURE_SKEW = timedelta(hours=1)
 #: a page that keeps answering "next" is cut off here (a loop, not a real page count)
 MAX_PAGES = 200
+
+
+class GraphConnector(Connector):
+    """Base of the Graph API connectors: ``self.graph`` speaks to ``base_url`` with the source's token."""
+
+    platform: ClassVar[str]
+
+    def __init__(self, settings: SourceSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self.graph = GraphClient(
+            http=self.http,
+            base_url=settings.base_url,
+            token=settings.token.get_secret_value(),  # type: ignore[attr-defined]
+            source=self.name,
+            clock=self.clock,
+            platform=self.platform,
+        )
 
 
 class GraphObjectMissing(TransientError):

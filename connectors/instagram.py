@@ -19,8 +19,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import Connector, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
-from connectors.graph import GraphClient, GraphObjectMissing, checkpoint, newest_first, next_cursor
+from connectors.base import Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
+from connectors.graph import GraphConnector, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -50,25 +50,16 @@ class InstagramSettings(SourceSettings):
     page_size: int = Field(50, ge=1, le=100)
 
 
-class InstagramConnector(Connector):
+class InstagramConnector(GraphConnector):
     type = "instagram"
     Settings = InstagramSettings
+    platform = "Instagram"
     renew_hint = (
         "the account's long-lived Instagram token lasts 60 days: a Page admin must generate a new one "
         "(Meta Business Suite, or the Graph API Explorer with instagram_basic and instagram_manage_comments) "
         "and update the source's token"
     )
 
-    def __init__(self, settings: InstagramSettings, **kwargs: Any):
-        super().__init__(settings, **kwargs)
-        self.graph = GraphClient(
-            http=self.http,
-            base_url=settings.base_url,
-            token=settings.token.get_secret_value(),
-            source=self.name,
-            clock=self.clock,
-            platform="Instagram",
-        )
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         settings: InstagramSettings = self.settings  # type: ignore[assignment]

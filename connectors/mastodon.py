@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any, Iterator, Literal
 from urllib.parse import quote, urlsplit

@@ -15,7 +15,7 @@ from monitor.fakes.server import Request, Response
 
 VERSION = "v21.0"
 #: the path prefix of every Graph route: the API version, then the object id and the edge
-ROUTE = rf"/v\d+\.\d+/(?P<id>[^/]+)"
+ROUTE = r"/v\d+\.\d+/(?P<id>[^/]+)"
 
 
 def graph_time(when: datetime) -> str:
