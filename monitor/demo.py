@@ -435,7 +435,7 @@ class DemoRun:
         getattr(self.platforms[type_name].fake, incident.action)()
         what = ("the school's token has expired" if incident.action == "expire_credentials"
                 else "the IT technician has renewed the school's token")
-        self.view.note(f"{incident.platform}: {what} ({incident.at.astimezone(self.config.school.tz):%a %H:%M})")
+        self.view.note(f"{incident.platform}: {what} ({incident.at.astimezone(self.config.school.tz):%a %H:%M})", icon="🔑")
         self.pipeline.poll(self.platforms[type_name].source)  # the next poll finds out at once
 
     def add_post(self, post: DemoPost) -> str | None:
@@ -495,13 +495,16 @@ class DemoRun:
                     payload = block_actions(posted, action, block_id=block.get("block_id"))
                     for outcome in self.buttons.handle(payload):
                         self.moderator[action] += 1
-                        if action != "acknowledge":
-                            self.view.note(f"the moderator clicked {button['text']['text']}: {outcome}")
+                        if action == "escalate":
+                            self.view.note(f"the moderator clicked Escalate: {outcome}")
         done = Counter(self.moderator)
         done.subtract(before)
-        if done["acknowledge"]:
+        said = [f"acknowledged {done['acknowledge']} comment{'s' if done['acknowledge'] != 1 else ''}"] if done["acknowledge"] else []
+        if done["not_abusive"]:
+            said.append(f"marked {done['not_abusive']} flagged item{'s' if done['not_abusive'] != 1 else ''} not abusive")
+        if said:
             self.view.note(f"the moderator's round at {now.astimezone(self.config.school.tz):%a %H:%M}: "
-                           f"acknowledged {done['acknowledge']} comment{'s' if done['acknowledge'] != 1 else ''} in Slack")
+                           f"{' and '.join(said)}, with Slack's buttons")
 
     def _age(self, posted: Any, now: datetime) -> timedelta:
         return now - datetime.fromtimestamp(float(posted.ts), timezone.utc)

@@ -39,7 +39,7 @@ class QuietView:
     def email(self, path: Path, subject: str, recipients: tuple[str, ...]) -> None:
         pass
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, icon: str = "👆") -> None:
         pass
 
 
@@ -179,10 +179,10 @@ class RichView(QuietView):
 
         self.console.print(f"  ✉  [bold]{escape(subject)}[/bold] → {escape(', '.join(recipients))}  [dim]{path.name}[/dim]")
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, icon: str = "👆") -> None:
         from rich.markup import escape
 
-        self.console.print(f"  👆 [green]{escape(text)}[/green]")
+        self.console.print(f"  {icon} [green]{escape(text)}[/green]")
 
     def summary(self, summary: Any) -> None:
         from rich.markup import escape
