@@ -37,6 +37,7 @@ __all__ = [
     "Cursor",
     "Item",
     "ItemKind",
+    "MALFORMED",
     "RateLimited",
     "SourceError",
     "SourceSettings",
@@ -49,6 +50,9 @@ logger = logging.getLogger(__name__)
 ItemKind = Literal["comment", "reply", "post", "mention"]
 ITEM_KINDS: tuple[str, ...] = ("comment", "reply", "post", "mention")
 Cursor = Any  # JSON-serialisable, chosen by each connector
+
+#: What parsing a malformed record raises: such a record is skipped with :func:`skip_record`.
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError)
 
 #: Raw extracts are kept small: enough to debug a parser, not a copy of the platform.
 RAW_LIMIT = 2000

@@ -24,6 +24,7 @@ import httpx
 from pydantic import Field
 
 from connectors.base import (
+    MALFORMED,
     AuthError,
     Connector,
     Cursor,
@@ -109,7 +110,7 @@ class BlueskyConnector(Connector):
                 break
             try:
                 item = self._to_item(record)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 skip_record(self.name, record, str(exc))
                 continue
             when = when or item.created_at

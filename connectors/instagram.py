@@ -19,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
+from connectors.base import MALFORMED, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
 from connectors.graph import GraphConnector, GraphObjectMissing, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
@@ -138,7 +138,7 @@ class InstagramConnector(GraphConnector):
             if not isinstance(record, dict):
                 raise TypeError("record is not an object")
             return Item(source=self.name, **{**_common(record), **fields(record)})
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        except MALFORMED as exc:
             self.graph.skip(record, str(exc))
             return None
 

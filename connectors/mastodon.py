@@ -25,6 +25,7 @@ import httpx
 from pydantic import Field, model_validator
 
 from connectors.base import (
+    MALFORMED,
     AuthError,
     Connector,
     Cursor,
@@ -119,7 +120,7 @@ class MastodonConnector(Connector):
             status = entry.get("status") if kind == "notifications" and isinstance(entry, dict) else entry
             try:
                 item = self._to_item(status)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 skip_record(self.name, entry, str(exc))
                 continue
             if since_id is None and item.created_at < floor:

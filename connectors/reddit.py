@@ -21,6 +21,7 @@ import httpx
 from pydantic import Field
 
 from connectors.base import (
+    MALFORMED,
     AuthError,
     Connector,
     Cursor,
@@ -97,7 +98,7 @@ class RedditConnector(Connector):
         for child in self._listing(query, floor):
             try:
                 item = self._to_item(child)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 skip_record(self.name, child, str(exc))
                 continue
             if item.created_at < floor:

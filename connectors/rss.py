@@ -26,6 +26,7 @@ import feedparser
 import httpx
 
 from connectors.base import (
+    MALFORMED,
     AuthError,
     Connector,
     Cursor,
@@ -82,7 +83,7 @@ class RSSConnector(Connector):
         for entry in parsed.entries:
             try:
                 item = self._to_item(entry)
-            except (ValueError, TypeError, KeyError) as exc:
+            except MALFORMED as exc:
                 skip_record(self.name, dict(entry), str(exc))
                 continue
             key = item.raw["key"]

@@ -27,6 +27,7 @@ import tweepy
 from pydantic import Field
 
 from connectors.base import (
+    MALFORMED,
     AuthError,
     Connector,
     Cursor,
@@ -275,7 +276,7 @@ class XConnector(Connector):
                 engagement=_engagement(tweet.get("public_metrics")),
                 raw=small_raw(tweet, RAW_KEYS),
             )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        except MALFORMED as exc:
             skip_record(self.name, tweet, str(exc))
             return None
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 
 from connectors.base import (
+    MALFORMED,
     AuthError,
     Connector,
     Cursor,
@@ -95,7 +96,7 @@ class YouTubeConnector(Connector):
         for thread in self._threads(horizon):
             try:
                 top, count, embedded = self._parse_thread(thread)
-            except (KeyError, TypeError, ValueError) as exc:
+            except MALFORMED as exc:
                 skip_record(self.name, thread, str(exc))
                 continue
             newest = max(newest, top.created_at) if newest else top.created_at
@@ -147,7 +148,7 @@ class YouTubeConnector(Connector):
         for record in records:
             try:
                 replies.append(self._to_item(record, parent=top))
-            except (KeyError, TypeError, ValueError) as exc:
+            except MALFORMED as exc:
                 skip_record(self.name, record, str(exc))
         return replies
 
