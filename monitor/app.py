@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from classifiers.base import Classifier, NullClassifier
+from classifiers.base import Classifier
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.pipeline import Pipeline, PipelineHook
@@ -23,10 +23,8 @@ def open_store(config: Config, clock: Clock = system_clock) -> Store:
 
 def build_classifier(config: Config) -> Classifier:
     """The configured classifier (model plus safeguarding rules); ConfigError if it cannot load."""
-    try:
-        from classifiers import load_classifier
-    except ImportError:
-        return NullClassifier()
+    from classifiers import load_classifier
+
     return load_classifier(config.classifier)
 
 
