@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from classifiers.base import Classifier, Verdict
-from classifiers.scoring import ABUSE_LABELS, headline
+from classifiers.scoring import ABUSE_LABELS, headline, is_flagged
 from classifiers.text import sanitize
 
 DROP = ("", "ignore", "none")
@@ -72,7 +72,7 @@ class TransformersModel(Classifier):
             if name is not None:
                 labels[name] = round(max(labels.get(name, 0.0), float(probability)), 4)
         score = headline(labels)
-        return Verdict(score=score, flagged=score >= self.threshold, labels=labels,
+        return Verdict(score=score, flagged=is_flagged(score, self.threshold), labels=labels,
                        model=self.name, model_version=self.version)
 
 

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from classifiers.base import Classifier, Verdict
-from classifiers.scoring import calibrate, headline
+from classifiers.scoring import calibrate, headline, is_flagged
 from classifiers.text import clean
 
 #: windows scored for one long text: the first ones and the last ones
@@ -71,7 +71,7 @@ class OnnxModel(Classifier):
                 for label, p in zip(self.labels, row)
             }
             score = headline(labels)
-            verdicts.append(Verdict(score=score, flagged=score >= self.threshold, labels=labels,
+            verdicts.append(Verdict(score=score, flagged=is_flagged(score, self.threshold), labels=labels,
                                     model=self.name, model_version=self.version))
         return verdicts
 

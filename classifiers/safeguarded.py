@@ -9,7 +9,7 @@ from typing import Sequence
 
 from classifiers import profanity, rules
 from classifiers.base import Classifier, Verdict
-from classifiers.scoring import headline
+from classifiers.scoring import headline, is_flagged
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ class SafeguardedClassifier(Classifier):
             labels["offensive"] = max(labels.get("offensive", 0.0), profanity.FLOOR)
             labels["profanity"] = 1.0
         score = headline(labels)
-        flagged = score >= self.threshold
-        if verdict.score >= self.threshold:
+        flagged = is_flagged(score, self.threshold)
+        if is_flagged(verdict.score, self.threshold):
             top = max(("offensive", "hate"), key=lambda name: verdict.labels.get(name, 0.0))
             reasons.append(f"model: likely {top} ({verdict.labels.get(top, 0.0):.2f})")
         if words:

@@ -25,3 +25,8 @@ def calibrate(probability: float, threshold: float) -> float:
 def headline(labels: Mapping[str, float]) -> float:
     """The "abusive" score: the highest of the abuse labels."""
     return max((labels.get(name, 0.0) for name in ABUSE_LABELS), default=0.0)
+
+
+def is_flagged(score: float, threshold: float) -> bool:
+    """At or above the threshold; a text with nothing to read (score 0) is never flagged."""
+    return score > 0.0 and score >= threshold

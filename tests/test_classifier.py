@@ -112,6 +112,7 @@ def test_threshold_setting_decides_flagged():
     text = ["What a lovely assembly this morning"]
     assert strict.classify(text)[0].flagged
     assert not lax.classify(text)[0].flagged
+    assert not strict.classify([""])[0].flagged  # nothing to read is never flagged
 
 
 def test_rules_can_be_turned_off():
