@@ -157,6 +157,8 @@ def train(args: argparse.Namespace) -> dict:
     base = Path(args.base) if args.base else _packaged_base()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = make_model(base, args.layers, args.dropout)
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from, weights_only=False)["state"])
     examples = build_examples(args.data, "train", args.implied_weight)
     if args.limit:
         examples = random.sample(examples, args.limit)
@@ -317,6 +319,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--version", default="1")
     parser.add_argument("--checkpoint", type=Path, default=None, help="also save the weights here")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from the weights saved by --checkpoint (a further round of training)")
     parser.add_argument("--from-checkpoint", type=Path, default=None,
                         help="skip training: export the weights saved by --checkpoint")
     parser.add_argument("--limit", type=int, default=0, help="train on a random sample (smoke test)")
