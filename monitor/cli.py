@@ -261,9 +261,9 @@ def classify(ctx: Context) -> None:
     from classifiers.stream import classify_lines
 
     classifier = load_classifier(ctx.config(required=False).classifier)
-    stdin = click.get_text_stream("stdin", errors="replace")
-    for record in classify_lines(classifier, stdin):
-        click.echo(json.dumps(record, ensure_ascii=False))
+    with click.open_file("-", errors="replace") as stdin:
+        for record in classify_lines(classifier, stdin):
+            click.echo(json.dumps(record, ensure_ascii=False))
 
 
 @cli.command()
