@@ -585,12 +585,12 @@ def duration_text(value: timedelta | None) -> str:
 
 
 def change_text(now: int, before: int) -> str:
-    """``+12 (+30%)``, ``-3 (-10%)``, ``no change``, ``+5 (none last week)``."""
+    """``+12 (+30%)``, ``-3 (-10%)``, ``no change``, ``none last week``."""
     delta = now - before
     if delta == 0:
         return "no change"
     if before == 0:
-        return f"{delta:+d} (none last week)"
+        return "none last week"
     return f"{delta:+d} ({delta / before:+.0%})"
 
 

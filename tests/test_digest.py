@@ -596,3 +596,11 @@ def test_html_fits_a_375px_phone_without_horizontal_overflow(digest, tmp_path):
     assert result["digest"]["inner"] == 375, result
     assert result["digest"]["scroll"] <= 375, result
     assert result["digest"]["bad"] == [], result
+
+
+def test_a_first_week_says_there_was_nothing_last_week():
+    from monitor.digest import change_text
+
+    assert change_text(99, 0) == "none last week"
+    assert change_text(12, 4) == "+8 (+200%)"
+    assert change_text(4, 4) == "no change"
