@@ -58,8 +58,10 @@ _PEOPLE = (
     r"head|headteacher|head teacher|headmaster|headmistress|principal|teacher|year \d+s?|form)|"
     r"(?:mr|mrs|miss|ms|sir|dr)\.?\s+[a-z]+)"
 )
+# "I will come to the school and hurt ...": a short errand between the intent and the violence
+_ARRIVE = r"(?:(?:come|go|get|turn up|show up|walk|drive|wait)\b[\w\s']{0,40}?\band\s+)"
 _THREAT_PATTERNS = [
-    re.compile(rf"\b{_I}\s+{_INTENT}?{_VIOLENCE}(?:ing|ed)?\s+(?:up\s+|down\s+)?{_PEOPLE}\b", re.I),
+    re.compile(rf"\b{_I}\s+{_INTENT}?{_ARRIVE}?{_VIOLENCE}(?:ing|ed)?\s+(?:up\s+|down\s+)?{_PEOPLE}\b", re.I),
     re.compile(r"\b(?:shoot|shooting|bomb|bombing|blow|blowing|burn|burning|torch)\s+(?:up|down)?\s*"
                r"(?:the|this|that|your|ur|our|my)\s+(?:school|academy|college)\b", re.I),
     re.compile(r"\bbring(?:ing)?\s+(?:a|my|his|her|the|some)\s+(?:gun|knife|blade|bomb|machete|weapon|rifle)s?"

@@ -24,6 +24,8 @@ def labels(text: str) -> set[str]:
         "I'll kill Mr Jones if he gives me detention again",
         "i'm going to hurt the kids in year 7",
         "watch your back, I know where you live",
+        "I will come to the school and hurt the head teacher",
+        "im going to wait outside the gates and batter that teacher",
         "I\u200b'm going to sh\u200boot up the school",  # zero-width characters do not hide it
         "𝗜'𝗺 𝗴𝗼𝗶𝗻𝗴 𝘁𝗼 𝘀𝘁𝗮𝗯 𝘆𝗼𝘂",  # styled letters neither
     ],
@@ -45,6 +47,8 @@ def test_threats_are_caught(text):
         "we're going to smash the county final",
         "the rugby team will destroy them on saturday",
         "knife crime awareness assembly today",
+        "I will come to the school and help the teachers",
+        "I'll go to the fair and kill some time before pickup",
     ],
 )
 def test_figures_of_speech_are_not_threats(text):
