@@ -307,7 +307,8 @@ class Found:
         includes = page.get("includes", {})
         if not isinstance(data, list) or not isinstance(includes, dict):
             raise TransientError("X answered with an unexpected shape (data is not a list)")
-        for user in includes.get("users") or []:
+        users = includes.get("users")
+        for user in users if isinstance(users, list) else []:
             if isinstance(user, dict) and user.get("id"):
                 self.users[str(user["id"])] = user
         for tweet in data:
@@ -348,7 +349,8 @@ def minted_at(tweet_id: str) -> datetime | None:
 
 
 def _replied_to(tweet: dict[str, Any]) -> str | None:
-    for reference in tweet.get("referenced_tweets") or []:
+    references = tweet.get("referenced_tweets")
+    for reference in references if isinstance(references, list) else []:
         if isinstance(reference, dict) and reference.get("type") == "replied_to" and reference.get("id"):
             return str(reference["id"])
     return None
