@@ -120,8 +120,8 @@ def main() -> None:
         return
     print(f"model                    {report['model']}")
     for label, scores in report["validation"].items():
-        print(f"validation macro-F1 {label:<9} {scores['label_macro_f1']:.4f} (label)  "
-              f"{scores['flagged_macro_f1']:.4f} (flagged, with rules)")
+        print(f"validation macro-F1 {label:<9} {scores['label_macro_f1']:.4f} (its label)  "
+              f"{scores['flagged_macro_f1']:.4f} (the flagged decision: any label, profanity, rules)")
     print(f"texts/s at batch 1       {report['texts_per_second_batch_1']}")
     print(f"texts/s at batch 32      {report['texts_per_second_batch_32']}  ({report['cpu_count']} CPUs)")
     print(f"load time                {report['load_seconds']} s (imports included)")

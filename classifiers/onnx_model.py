@@ -5,7 +5,8 @@ A model folder holds ``model.onnx`` (inputs ``input_ids`` and ``attention_mask``
 version, labels, per-label thresholds, maximum sequence length). ``classifiers.train`` writes one.
 
 Speed comes from keeping the work small: tweets rarely need more than 64 tokens, sequences are
-sorted by length and run in small batches so that little time goes into padding. A long text is
+sorted by length and run in batches of 8 (measured fastest on 2 cores) so that little time goes
+into padding. A long text is
 cut into windows and each label takes its highest window.
 """
 
@@ -33,7 +34,7 @@ class OnnxModel(Classifier):
         *,
         threshold: float = 0.5,
         max_chars: int = 2000,
-        batch_size: int = 16,
+        batch_size: int = 8,
         threads: int | None = None,
     ):
         import onnxruntime

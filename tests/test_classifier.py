@@ -166,3 +166,12 @@ def test_clean_normalises_what_the_model_reads():
     assert clean("\u200bhi\x00there") == "hi there"
     assert truncate("a" * 50 + "b" * 50, 20).startswith("a" * 15)
     assert truncate("a" * 50 + "b" * 50, 20).endswith("b" * 5)
+
+
+def test_the_shipped_model_is_small_and_has_its_card():
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL.iterdir() if f.is_file())
+    assert size <= 60 * 2**20
+    meta = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    assert set(meta["thresholds"]) == {"offensive", "hate"}
+    card = (DEFAULT_MODEL / "README.md").read_text()
+    assert "python -m classifiers.train" in card and "__" not in card
