@@ -63,9 +63,12 @@ def reset_time(value: str | None, now: datetime, *, relative: bool = False) -> d
             return parse_timestamp(value)
         except ValueError:
             return None
-    if relative or number < 10**9:
-        return now + timedelta(seconds=max(number, 0))
-    return datetime.fromtimestamp(number, tz=timezone.utc)
+    try:
+        if relative or number < 10**9:
+            return now + timedelta(seconds=max(number, 0))
+        return datetime.fromtimestamp(number, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):  # inf, nan, or a year no calendar holds
+        return None
 
 
 def newer(a: datetime | None, b: datetime | None) -> datetime | None:
