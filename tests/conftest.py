@@ -36,6 +36,28 @@ def store(tmp_path: Path, clock: ManualClock):
     store.close()
 
 
+def make_connector(fake, clock, **overrides):
+    """The real connector for a fake platform, configured as the fake suggests (keys overridable)."""
+    from connectors import connector_class
+
+    cls = connector_class(fake.type)
+    return cls(cls.Settings.model_validate({**fake.source_config(fake.type), **overrides}), clock=clock)
+
+
+@pytest.fixture
+def connect(fake, clock):
+    """``connect(**overrides)`` builds the connector for the module's ``fake``; closed afterwards."""
+    made = []
+
+    def connect(**overrides):
+        made.append(make_connector(fake, clock, **overrides))
+        return made[-1]
+
+    yield connect
+    for connector in made:
+        connector.close()
+
+
 def make_config(tmp_path: Path | None = None, **sections: Any) -> Config:
     """A validated Config from keyword sections, e.g. make_config(sources=[{...}])."""
     data = dict(sections)

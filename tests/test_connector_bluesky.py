@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from connectors.bluesky import BlueskyConnector
 from monitor.clock import ManualClock
 from monitor.fakes.bluesky import SCHOOL_DID, FakeBluesky
 from monitor.fakes.server import Response
+from tests.conftest import make_connector
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 
@@ -26,9 +26,7 @@ def fake():
         yield fake
 
 
-def connector(fake, clock, **overrides):
-    raw = {**fake.source_config("bsky"), **overrides}
-    return BlueskyConnector(BlueskyConnector.Settings.model_validate(raw), clock=clock)
+connector = make_connector
 
 
 def minutes_ago(n):

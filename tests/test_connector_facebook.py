@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.facebook import FacebookConnector, FacebookSettings
 from monitor.errors import AuthError, RateLimited, TransientError
 from monitor.fakes.facebook import FakeFacebook
 from monitor.fakes.server import Response
@@ -17,21 +16,6 @@ def fake():
     with FakeFacebook() as server:
         server.page_size = 2
         yield server
-
-
-@pytest.fixture
-def connect(fake, clock):
-    made = []
-
-    def connect(**overrides):
-        settings = FacebookSettings.model_validate({**fake.source_config("fb"), **overrides})
-        connector = FacebookConnector(settings, clock=clock)
-        made.append(connector)
-        return connector
-
-    yield connect
-    for connector in made:
-        connector.close()
 
 
 def ago(clock, minutes):

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.instagram import InstagramConnector, InstagramSettings
 from monitor.errors import AuthError, RateLimited, TransientError
 from monitor.fakes.instagram import FakeInstagram
 from monitor.fakes.server import Response
@@ -17,21 +16,6 @@ def fake():
     with FakeInstagram() as server:
         server.page_size = 2
         yield server
-
-
-@pytest.fixture
-def connect(fake, clock):
-    made = []
-
-    def connect(**overrides):
-        settings = InstagramSettings.model_validate({**fake.source_config("ig"), **overrides})
-        connector = InstagramConnector(settings, clock=clock)
-        made.append(connector)
-        return connector
-
-    yield connect
-    for connector in made:
-        connector.close()
 
 
 def ago(clock, minutes):
@@ -182,4 +166,4 @@ def test_a_malformed_record_is_logged_once_not_on_every_poll(fake, connect, cloc
         _, cursor = connector.fetch(None)
         connector.fetch(cursor)
     skipped = [r for r in caplog.records if "malformed" in r.getMessage()]
-    assert len(skipped) == 1 and "source=ig" in skipped[0].getMessage()
+    assert len(skipped) == 1 and "source=instagram" in skipped[0].getMessage()

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from connectors.mastodon import MastodonConnector, html_to_text
+from connectors.mastodon import html_to_text
 from monitor.clock import ManualClock
 from monitor.config import ConfigError, parse_config
 from monitor.fakes.mastodon import SCHOOL_ID, FakeMastodon
 from monitor.fakes.server import Response
+from tests.conftest import make_connector
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 
@@ -27,9 +28,7 @@ def fake():
         yield fake
 
 
-def connector(fake, clock, **overrides):
-    raw = {**fake.source_config("masto"), **overrides}
-    return MastodonConnector(MastodonConnector.Settings.model_validate(raw), clock=clock)
+connector = make_connector
 
 
 def minutes_ago(n):

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from connectors.reddit import RedditConnector
 from monitor.clock import ManualClock
 from monitor.fakes.reddit import FakeReddit
 from monitor.fakes.server import Response
+from tests.conftest import make_connector
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 
@@ -26,9 +26,7 @@ def fake():
         yield fake
 
 
-def connector(fake, clock, **overrides):
-    raw = {**fake.source_config("reddit"), **overrides}
-    return RedditConnector(RedditConnector.Settings.model_validate(raw), clock=clock)
+connector = make_connector
 
 
 def minutes_ago(n):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connectors.x import XConnector, XSettings, conversation_queries, snowflake_time
+from connectors.x import conversation_queries, snowflake_time
 from monitor.errors import AuthError, RateLimited, TransientError
 from monitor.fakes.server import Response
 from monitor.fakes.x import FakeX
@@ -17,21 +17,6 @@ def fake():
     with FakeX() as server:
         server.page_size = 3
         yield server
-
-
-@pytest.fixture
-def connect(fake, clock):
-    made = []
-
-    def connect(**overrides):
-        settings = XSettings.model_validate({**fake.source_config("x"), **overrides})
-        connector = XConnector(settings, clock=clock)
-        made.append(connector)
-        return connector
-
-    yield connect
-    for connector in made:
-        connector.close()
 
 
 def ago(clock, minutes):

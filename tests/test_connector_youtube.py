@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from connectors.youtube import YouTubeConnector, next_pacific_midnight
+from connectors.youtube import next_pacific_midnight
 from monitor.clock import ManualClock
 from monitor.fakes.server import Response
+from tests.conftest import make_connector
 from monitor.fakes.youtube import SCHOOL_CHANNEL, FakeYouTube
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
@@ -28,9 +29,7 @@ def fake():
         yield fake
 
 
-def connector(fake, clock, **overrides):
-    raw = {**fake.source_config("yt"), **overrides}
-    return YouTubeConnector(YouTubeConnector.Settings.model_validate(raw), clock=clock)
+connector = make_connector
 
 
 def minutes_ago(n):
