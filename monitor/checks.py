@@ -33,6 +33,8 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
         warnings.append(
             "no [notify.slack] or [notify.email]: alerts (abuse, deadlines, a source going blind) reach nobody"
         )
+    if config.digest.recipients and config.notify.email is None:
+        warnings.append("[digest] recipients are set but there is no [notify.email]: the weekly digest cannot be sent")
     return warnings, notes
 
 

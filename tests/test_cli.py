@@ -113,3 +113,12 @@ def test_check_config_warns_about_missing_notification(configured):
     assert result.returncode == 0
     assert "configuration is valid" in result.stdout
     assert "reach nobody" in result.stderr
+
+
+def test_check_config_warns_when_the_digest_cannot_be_sent(configured):
+    folder, _ = configured
+    config = folder / "monitor.toml"
+    config.write_text(config.read_text() + '[digest]\nrecipients = ["head@school.example"]\n')
+    result = run("check-config", cwd=folder)
+    assert result.returncode == 0
+    assert "the weekly digest cannot be sent" in result.stderr
