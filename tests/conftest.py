@@ -22,11 +22,13 @@ from monitor.config import Config, parse_config
 from monitor.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: the tests' "now": a Monday morning in term time
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc))
+    return ManualClock(NOW)
 
 
 @pytest.fixture

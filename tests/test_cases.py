@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
@@ -248,7 +246,7 @@ def test_mark_removed(page, store, clock):
 def cli_config(tmp_path, monkeypatch):
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     path = tmp_path / "monitor.toml"
-    path.write_text(f'[storage]\npath = "school.db"\n', encoding="utf-8")
+    path.write_text('[storage]\npath = "school.db"\n', encoding="utf-8")
     clock = ManualClock(utc("2026-11-16T09:00"))
     store = Store(tmp_path / "school.db", clock=clock)
     config = make_config(sources=[source()])

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from monitor.clock import ManualClock
 from monitor.fakes.bluesky import SCHOOL_DID, FakeBluesky
 from monitor.fakes.server import Response
-from tests.conftest import make_connector
+from tests.conftest import NOW, make_connector
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(NOW)
 
 
 @pytest.fixture

@@ -8,18 +8,11 @@ import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.mastodon import html_to_text
-from monitor.clock import ManualClock
 from monitor.config import ConfigError, parse_config
 from monitor.fakes.mastodon import SCHOOL_ID, FakeMastodon
 from monitor.fakes.server import Response
-from tests.conftest import make_connector
+from tests.conftest import NOW, make_connector
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(NOW)
 
 
 @pytest.fixture

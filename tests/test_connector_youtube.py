@@ -8,19 +8,12 @@ import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.youtube import next_pacific_midnight
-from monitor.clock import ManualClock
 from monitor.fakes.server import Response
-from tests.conftest import make_connector
+from tests.conftest import NOW, make_connector
 from monitor.fakes.youtube import SCHOOL_CHANNEL, FakeYouTube
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 QUOTA_BODY = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your quota.",
                         "errors": [{"message": "quota", "domain": "youtube.quota", "reason": "quotaExceeded"}]}}
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(NOW)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 
