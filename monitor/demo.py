@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator
 from monitor.clock import ManualClock
 from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
+from monitor.store import to_db
 
 logger = logging.getLogger(__name__)
 
@@ -595,7 +596,7 @@ class DemoRun:
     def _counts(self) -> dict[str, Any]:
         if self.store is None:
             return {}
-        now = self.clock().isoformat(timespec="microseconds")
+        now = to_db(self.clock())
 
         def one(sql: str, *params: Any) -> int:
             return self.store.execute(sql, params).fetchone()[0]

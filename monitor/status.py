@@ -7,7 +7,7 @@ from typing import Any
 
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.store import Store
+from monitor.store import Store, to_db
 
 
 def collect_status(config: Config, store: Store, clock: Clock = system_clock) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
         )
     cases = _count(store, "SELECT state, count(*) FROM cases GROUP BY state")
     overdue = store.execute(
-        "SELECT count(*) FROM cases WHERE state = 'open' AND due_at < ?", (now.isoformat(timespec="microseconds"),)
+        "SELECT count(*) FROM cases WHERE state = 'open' AND due_at < ?", (to_db(now),)
     ).fetchone()[0]
     outbox = _count(store, "SELECT state, count(*) FROM alerts GROUP BY state")
     failed_alerts = store.query(
