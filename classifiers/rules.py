@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from classifiers.text import to_valid_str, truncate
 
-VERSION = "1"
+VERSION = "2"
 MAX_CHARS = 20_000
 
 THREAT = "threat"
@@ -69,6 +69,11 @@ _THREAT_PATTERNS = [
     re.compile(r"\b(?:there(?:'s| is| will be)|gonna be|going to be)\s+(?:a\s+)?(?:bloodbath|massacre|"
                r"shooting|school shooting|bomb)\s+(?:at|in)\s+(?:the|this|that|your|our)?\s*"
                r"(?:school|academy|college)\b", re.I),
+    # a wish of death or harm on someone: "I hope the head teacher dies in a fire"
+    re.compile(rf"\b(?:i|we)\s+(?:really\s+|just\s+)?(?:hope|wish|pray)\s+(?:that\s+)?{_PEOPLE}\s+"
+               r"(?:(?:dies?|die)\b(?!\s+(?:of|laughing|from embarrassment|inside|happy))|"
+               r"(?:gets?|get)\s+(?:killed|shot|stabbed|raped|murdered|beaten up|run over|hurt)\b|"
+               r"burns?\s+(?:to death|alive|in hell)\b)", re.I),
     re.compile(r"\b(?:watch your back|you(?:'re| are| r) (?:a )?dead (?:man|meat)|"
                r"you(?:'re| are| r) going to die|you(?:'re| are| r) gonna die|"
                r"i know where you live)\b", re.I),

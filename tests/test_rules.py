@@ -28,6 +28,9 @@ def labels(text: str) -> set[str]:
         "im going to wait outside the gates and batter that teacher",
         "I\u200b'm going to sh\u200boot up the school",  # zero-width characters do not hide it
         "𝗜'𝗺 𝗴𝗼𝗶𝗻𝗴 𝘁𝗼 𝘀𝘁𝗮𝗯 𝘆𝗼𝘂",  # styled letters neither
+        "I hope the head teacher dies in a fire",
+        "i really hope you get stabbed on the way home",
+        "We hope Mrs Patel burns in hell",
     ],
 )
 def test_threats_are_caught(text):
@@ -49,6 +52,10 @@ def test_threats_are_caught(text):
         "knife crime awareness assembly today",
         "I will come to the school and help the teachers",
         "I'll go to the fair and kill some time before pickup",
+        "I hope the teachers get some rest this half term",
+        "I hope you die of laughter at the pantomime",
+        "I wish the school would get a new roof",
+        "I hope my son gets picked for the team",
     ],
 )
 def test_figures_of_speech_are_not_threats(text):
