@@ -159,6 +159,15 @@ class Connector(ABC):
         """Extra facts for ``monitor status`` (e.g. quota used today). Empty by default."""
         return {}
 
+    def exists(self, native_id: str) -> bool | None:
+        """Whether the record is still on the platform: False when the platform says it is gone
+        (deleted or hidden), True when it is there, None when this connector cannot tell.
+
+        Asked before a reminder or a breach notice, so that a comment the moderator deleted stops
+        its case instead of raising alerts. It may raise the usual connector errors.
+        """
+        return None
+
     def close(self) -> None:
         self.http.close()
 

@@ -65,7 +65,7 @@ def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
 def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = system_clock) -> list[JobSpec]:
     """Every job the daemon runs: the sources, then the periodic capabilities."""
     return source_jobs(config, pipeline) + [
-        purge_job(config, store), sla_clock_job(config, store, clock), digest_job(config, store, clock),
+        purge_job(config, store), sla_clock_job(config, store, clock, pipeline), digest_job(config, store, clock),
     ] + alert_jobs(config, store, clock)
 
 
@@ -92,11 +92,15 @@ def button_jobs(buttons) -> list[JobSpec]:
     return [JobSpec(id="slack-buttons", func=buttons.keep_connected, trigger=IntervalTrigger(seconds=60))]
 
 
-def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
-    """Reminders, breach notices and escalations of acknowledgement cases, every minute."""
+def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock,
+                  pipeline: Pipeline | None = None) -> JobSpec:
+    """Reminders, breach notices and escalations of acknowledgement cases, every minute; with a
+    pipeline, a comment gone from its platform closes its case instead."""
     from monitor.sla_clock import tick
 
-    return JobSpec(id="sla-clock", func=lambda: tick(store, config, clock()), trigger=IntervalTrigger(seconds=60))
+    still_there = pipeline.still_there if pipeline is not None else None
+    return JobSpec(id="sla-clock", func=lambda: tick(store, config, clock(), still_there),
+                   trigger=IntervalTrigger(seconds=60))
 
 
 def purge_job(config: Config, store: Store) -> JobSpec:

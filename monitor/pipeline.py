@@ -19,6 +19,7 @@ health). Each runs inside the poll's transaction, so what it writes is atomic wi
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -28,7 +29,7 @@ from connectors import connector_class
 from connectors.base import Connector, Item, SourceSettings
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.errors import AuthError, RateLimited, SourceError, StoreError
+from monitor.errors import AuthError, ConfigError, RateLimited, SourceError, StoreError
 from monitor.store import SourceState, Store, StoredItem
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class Pipeline:
     hooks: Sequence[PipelineHook] = ()
     connectors: dict[str, Connector] = field(default_factory=dict)
     http_factory: Any = None  # callable(settings) -> httpx.Client, for tests and proxies
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def connector(self, name: str) -> Connector:
         """The connector of a configured source, built once."""
@@ -101,6 +104,29 @@ class Pipeline:
             self.connectors[name] = connector_class(settings.type)(settings, **kwargs)
         return self.connectors[name]
 
+    def still_there(self, source: str, native_id: str) -> bool | None:
+        """Whether a record is still on its platform (see :meth:`Connector.exists`).
+
+        None when the source cannot tell, is no longer configured, or the question failed: a
+        failure must never hide an alert, so it counts as "cannot tell".
+        """
+        try:
+            self.config.source(source)
+        except ConfigError:  # a source removed from the configuration cannot tell
+            return None
+        with self._lock(source):
+            try:
+                return self.connector(source).exists(native_id)
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("source=%s could not check whether %s still exists: %s",
+                               source, native_id, describe_failure(exc)[1])
+                return None
+
+    def _lock(self, name: str) -> threading.Lock:
+        """One lock per source: a poll and an existence check never share a connector at once."""
+        with self._locks_guard:
+            return self._locks.setdefault(name, threading.Lock())
+
     def poll(self, name: str, *, respect_backoff: bool = False) -> PollResult:
         """Poll one source once. Never raises for a source's failure: it is recorded instead."""
         settings = self.config.source(name)
@@ -110,7 +136,8 @@ class Pipeline:
             return PollResult(source=name, skipped=True)
         try:
             connector = self.connector(name)
-            items, cursor = connector.fetch(previous.cursor)
+            with self._lock(name):
+                items, cursor = connector.fetch(previous.cursor)
             items = [item for item in items if item.source == name]
             fresh = self._first_seen(name, items)
             verdicts = self._classify(name, fresh)

@@ -11,6 +11,11 @@ Each is written once: the outbox row and the case's ``reminded_at`` / ``breach_n
 ``escalated_at`` mark are committed in one transaction, so a restart, a second daemon tick or a
 crash between the two writes nothing twice. A tick that comes late (the daemon was stopped) writes
 every notice whose time has come, in order. A case closed in time gets no further notice.
+
+Before a notice is written, ``still_there`` (the daemon passes :meth:`Pipeline.still_there`) is
+asked whether the comment is still on its platform. A comment the moderator deleted or hid closes
+its case as ``removed`` instead of raising an alert. When the platform cannot tell, or the question
+fails, the notice is written: a doubt never hides an alert.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from monitor.cases import Case, get_case
+from monitor.cases import Case, get_case, mark_removed
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.outbox import Alert, enqueue
@@ -41,9 +46,14 @@ BREACH = Notice("breach", "breach_noticed_at")
 ESCALATION = Notice("escalation", "escalated_at", escalate=True)
 
 
-def tick(store: Store, config: Config, now: datetime) -> dict[str, int]:
+#: (source, native id) -> still on the platform? None when it cannot tell
+StillThere = Callable[[str, str], "bool | None"]
+
+
+def tick(store: Store, config: Config, now: datetime, still_there: StillThere | None = None) -> dict[str, int]:
     """Write every notice whose time has come; returns how many of each kind were written."""
     now = require_aware(now, "now")
+    checked: dict[int, bool] = {}
     sla = config.sla
     thresholds = [
         (REMINDER, now + sla.remind_before),  # due <= now + remind_before  <=>  due - remind_before <= now
@@ -57,9 +67,22 @@ def tick(store: Store, config: Config, now: datetime) -> dict[str, int]:
             (to_db(latest_due),),
         )
         for row in rows:
+            if still_there is not None and not _still_open(store, row["id"], now, still_there, checked):
+                continue
             if _write(store, config, notice, row["id"], now):
                 written[notice.kind] += 1
     return written
+
+
+def _still_open(store: Store, case_id: int, now: datetime, still_there: StillThere, checked: dict[int, bool]) -> bool:
+    """False when the case's comment has gone from its platform: the case is closed as removed."""
+    if case_id not in checked:
+        case = get_case(store, case_id, now=now)
+        gone = case.state == "open" and still_there(case.source, case.native_id) is False
+        if gone:
+            mark_removed(store, case_id, by="monitor", at=now, note=f"no longer on {case.source}")
+        checked[case_id] = not gone
+    return checked[case_id]
 
 
 def _write(store: Store, config: Config, notice: Notice, case_id: int, now: datetime) -> bool:

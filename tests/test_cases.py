@@ -36,6 +36,12 @@ class ScriptedConnector(Connector):
     def __init__(self, settings, **kwargs):
         super().__init__(settings, **kwargs)
         self.items: list[Item] = []
+        self.deleted: set[str] = set()
+        self.asked: list[str] = []
+
+    def exists(self, native_id):
+        self.asked.append(native_id)
+        return native_id not in self.deleted
 
     def fetch(self, cursor):
         start = cursor or 0
@@ -407,6 +413,57 @@ def test_the_daemon_runs_the_clock_every_minute(store, clock):
     clock.set(utc("2026-11-17T08:00"))
     job.func()
     assert {kind for _, kind in outbox(store)} == {"reminder", "breach"}
+
+
+def test_a_comment_gone_from_its_platform_closes_its_case_instead_of_alerting(store, clock):
+    config = notify_config()
+    open_case(store, config, clock)  # due Tuesday 08:00 UTC
+    asked = []
+
+    def gone(source, native_id):
+        asked.append((source, native_id))
+        return False
+
+    assert tick(store, config, utc("2026-11-17T03:59"), gone) == {"reminder": 0, "breach": 0, "escalation": 0}
+    assert asked == []  # nothing due: the platform is not asked
+    assert tick(store, config, utc("2026-11-18T12:00"), gone) == {"reminder": 0, "breach": 0, "escalation": 0}
+    assert asked == [("page", "c1")]  # asked once, though three notices were due
+    case = get_case(store, 1)
+    assert (case.state, case.closed_by, case.closed_how, case.note) == ("removed", "monitor", "removed", "no longer on page")
+    assert outbox(store) == []
+    audit = store.query("SELECT actor, action FROM audit_log WHERE case_id = 1")
+    assert [(row["actor"], row["action"]) for row in audit] == [("monitor", "remove")]
+
+
+@pytest.mark.parametrize("answer", [True, None])
+def test_a_comment_still_there_or_a_platform_that_cannot_tell_still_alerts(store, clock, answer):
+    config = notify_config()
+    open_case(store, config, clock)
+    written = tick(store, config, utc("2026-11-18T12:00"), lambda source, native_id: answer)
+    assert written == {"reminder": 1, "breach": 1, "escalation": 1}
+    assert get_case(store, 1).state == "open"
+
+
+def test_the_daemon_asks_the_source_before_it_alerts(store, clock):
+    from monitor.daemon import build_jobs
+
+    config = notify_config()
+    connector = ScriptedConnector(config.source("page"), clock=clock)
+    pipeline = Pipeline(config=config, store=store, clock=clock, hooks=build_hooks(config, clock),
+                        connectors={"page": connector})
+    connector.comment("kept", "2026-11-16T08:00", text="When is the trip?")
+    connector.comment("deleted", "2026-11-16T08:00", text="An abusive comment the moderator deleted")
+    pipeline.poll("page")
+    connector.deleted.add("deleted")
+    (job,) = [job for job in build_jobs(config, store, pipeline, clock) if job.id == "sla-clock"]
+    clock.set(utc("2026-11-17T04:00"))
+    job.func()
+    states = {case.native_id: case.state for case in list_cases(store)}
+    assert states == {"kept": "open", "deleted": "removed"}
+    assert {key.split("|")[0] for key, _ in outbox(store)} == {"reminder:case:1"}
+    clock.set(utc("2026-11-17T08:00"))
+    job.func()
+    assert connector.asked == ["kept", "deleted", "kept"]  # a removed case is not asked about again
 
 
 def test_the_first_poll_backlog_opens_cases_only_for_comments_still_in_time(tmp_path):

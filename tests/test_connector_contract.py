@@ -4,7 +4,8 @@
 - a crash between fetch and commit repeats nothing and loses nothing;
 - a malformed record is skipped and the rest kept;
 - an authentication failure is an AuthError that the pipeline records and status reports;
-- a reply by the school's own account is marked as such and points at the comment it answers.
+- a reply by the school's own account is marked as such and points at the comment it answers;
+- a comment deleted on the platform is reported gone, where the platform can tell (not RSS, Reddit).
 """
 
 from __future__ import annotations
@@ -145,6 +146,32 @@ def test_school_reply_points_at_the_comment(platform, tmp_path, times):
     assert rows[reply]["by_school"] == 1
     assert rows[reply]["parent_id"] == comment
     assert rows[comment]["by_school"] == 0
+    store.close()
+
+
+#: platforms whose connector cannot tell whether one record still exists
+CANNOT_TELL = {"rss", "reddit"}
+
+
+def test_a_deleted_comment_is_reported_gone(platform, tmp_path, times):
+    kept = platform.add_comment("Thank you for the lovely concert", at=times())
+    deleted = platform.add_comment("an abusive comment the moderator deleted", at=times())
+    pipeline, store = make_pipeline(platform, tmp_path)
+    assert pipeline.poll("contract").ok
+    platform.remove(deleted)
+    answers = (pipeline.still_there("contract", kept), pipeline.still_there("contract", deleted))
+    assert answers == ((None, None) if platform.type in CANNOT_TELL else (True, False))
+    store.close()
+
+
+def test_a_failed_existence_check_cannot_tell(platform, tmp_path, times):
+    comment = platform.add_comment("Is the school open tomorrow?", at=times())
+    pipeline, store = make_pipeline(platform, tmp_path)
+    assert pipeline.poll("contract").ok
+    platform.remove(comment)
+    platform.expire_credentials()  # the question fails: the answer must not be "gone"
+    assert pipeline.still_there("contract", comment) is None
+    assert pipeline.still_there("no-such-source", comment) is None
     store.close()
 
 
