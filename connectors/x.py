@@ -14,13 +14,16 @@ sends its requests to ``base_url`` (and gives them a timeout, which tweepy does 
 
 Requests per idle poll: two (timeline and mentions), plus one per school post of the last seven
 days (one per ~12 posts with ``combine_conversations``), plus one when ``query`` is set.
+
+Whether a tweet still exists is one lookup, ``GET /2/tweets/:id``.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Literal
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Literal
 
 import requests
 import tweepy
@@ -58,6 +61,8 @@ RATE_WINDOW = timedelta(minutes=15)
 #: an id or timestamp further in the future than this is not believed
 FUTURE_SKEW = timedelta(hours=1)
 TWITTER_EPOCH_MS = 1288834974657
+#: the problem type X gives a tweet that does not exist (deleted, or never was)
+NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 RAW_KEYS = ("id", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at")
 
 
@@ -135,6 +140,27 @@ class XConnector(Connector):
         self.client.session.close()
         super().close()
 
+    def exists(self, native_id: str) -> bool | None:
+        """One tweet lookup (``GET /2/tweets/:id``). X answers a deleted tweet with HTTP 200, no
+        ``data`` and a ``resource-not-found`` error naming the id; anything else is not "gone"."""
+        if not isinstance(native_id, str) or not (native_id.isascii() and native_id.isdigit()):
+            return None  # not a tweet id: nothing to ask
+        with self._errors("get_tweet"):
+            answer = self.client.get_tweet(native_id)
+        if not isinstance(answer, dict):
+            raise TransientError("X answered get_tweet with an unexpected shape")
+        data = answer.get("data")
+        if isinstance(data, dict) and str(data.get("id")) == native_id:
+            return True
+        errors = answer.get("errors")
+        if data is None and isinstance(errors, list) and any(_not_found(e, native_id) for e in errors):
+            return False
+        if data is None and isinstance(errors, list) and errors:
+            # e.g. not-authorized-for-resource: a protected or suspended author, the tweet may still be there
+            logger.info("source=%s cannot see tweet %s: %s", self.name, native_id, _problem_titles(errors))
+            return None
+        raise TransientError("X answered get_tweet with neither the tweet nor an error about it")
+
     # -- reading --------------------------------------------------------------------------
 
     def _read(self, found: "Found", method: Callable[..., Any], *args: Any, since_id: str | None, **params: Any) -> str | None:
@@ -165,31 +191,38 @@ class XConnector(Connector):
     def _translated(self, pages: tweepy.Paginator, what: str):
         iterator = iter(pages)
         while True:
-            try:
-                page = next(iterator)
-            except StopIteration:
-                return
-            except tweepy.TooManyRequests as exc:
-                raise RateLimited(f"X rate limit reached for {what}", self._reset(exc.response)) from exc
-            except tweepy.Unauthorized as exc:
-                raise AuthError(f"X refused the bearer token (HTTP 401): {_messages(exc)}") from exc
-            except tweepy.Forbidden as exc:
-                raise AuthError(f"X refused {what} (HTTP 403): the app's access level may not include it: {_messages(exc)}") from exc
-            except tweepy.NotFound as exc:
-                raise EndpointMissing(f"X has no {what} here (HTTP 404): {_messages(exc)}") from exc
-            except tweepy.TwitterServerError as exc:
-                raise TransientError(f"X had a server error (HTTP {exc.response.status_code}) on {what}") from exc
-            except tweepy.HTTPException as exc:
-                raise TransientError(f"X refused {what} (HTTP {exc.response.status_code}): {_messages(exc)}") from exc
-            except requests.Timeout as exc:
-                raise TransientError(f"X did not answer {what} in time") from exc
-            except requests.RequestException as exc:
-                raise TransientError(f"cannot reach X for {what}: {type(exc).__name__}") from exc
-            except ValueError as exc:  # the body was not JSON
-                raise TransientError(f"X answered {what} with unreadable JSON") from exc
-            except (RuntimeError, TypeError, AttributeError, KeyError) as exc:  # tweepy's paging on an odd shape
-                raise TransientError(f"X answered {what} with an unexpected shape ({type(exc).__name__})") from exc
+            with self._errors(what):
+                try:
+                    page = next(iterator)
+                except StopIteration:
+                    return
             yield page
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """tweepy's and requests' exceptions, as the connector errors."""
+        try:
+            yield
+        except tweepy.TooManyRequests as exc:
+            raise RateLimited(f"X rate limit reached for {what}", self._reset(exc.response)) from exc
+        except tweepy.Unauthorized as exc:
+            raise AuthError(f"X refused the bearer token (HTTP 401): {_messages(exc)}") from exc
+        except tweepy.Forbidden as exc:
+            raise AuthError(f"X refused {what} (HTTP 403): the app's access level may not include it: {_messages(exc)}") from exc
+        except tweepy.NotFound as exc:
+            raise EndpointMissing(f"X has no {what} here (HTTP 404): {_messages(exc)}") from exc
+        except tweepy.TwitterServerError as exc:
+            raise TransientError(f"X had a server error (HTTP {exc.response.status_code}) on {what}") from exc
+        except tweepy.HTTPException as exc:
+            raise TransientError(f"X refused {what} (HTTP {exc.response.status_code}): {_messages(exc)}") from exc
+        except requests.Timeout as exc:
+            raise TransientError(f"X did not answer {what} in time") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"cannot reach X for {what}: {type(exc).__name__}") from exc
+        except ValueError as exc:  # the body was not JSON
+            raise TransientError(f"X answered {what} with unreadable JSON") from exc
+        except (RuntimeError, TypeError, AttributeError, KeyError) as exc:  # tweepy's paging on an odd shape
+            raise TransientError(f"X answered {what} with an unexpected shape ({type(exc).__name__})") from exc
 
     def _search(self, found: "Found", query: str, since_id: str | None) -> str | None:
         params: dict[str, Any] = {}
@@ -367,6 +400,17 @@ def _engagement(metrics: Any) -> int | None:
 def _max_id(a: str | None, b: str | None) -> str | None:
     candidates = [x for x in (a, b) if x and str(x).isdigit()]
     return max(candidates, key=int) if candidates else a
+
+
+def _not_found(error: Any, tweet_id: str) -> bool:
+    """Whether an entry of a lookup's ``errors`` says that this tweet does not exist."""
+    return (isinstance(error, dict) and error.get("type") == NOT_FOUND
+            and tweet_id in (str(error.get("resource_id")), str(error.get("value"))))
+
+
+def _problem_titles(errors: list[Any]) -> str:
+    titles = [str(e.get("title") or e.get("type")) for e in errors if isinstance(e, dict)]
+    return "; ".join(dict.fromkeys(titles))[:300] or "no detail"
 
 
 def _messages(exc: tweepy.HTTPException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from connectors.x import conversation_queries, snowflake_time
@@ -274,3 +275,95 @@ def test_the_bearer_token_never_reaches_the_log(fake, connect, clock, caplog):
     with pytest.raises(AuthError) as caught:
         connect().fetch(None)
     assert fake.token not in caplog.text and fake.token not in str(caught.value)
+
+
+# -- whether a tweet still exists -------------------------------------------------------------
+
+NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+
+
+def test_a_tweet_still_there_or_deleted_is_one_lookup_each(fake, connect, clock):
+    kept = fake.add_comment("Lovely concert", at=ago(clock, 20))
+    deleted = fake.add_comment("an abusive reply", at=ago(clock, 10))
+    fake.remove(deleted)
+    connector = connect()
+    fake.requests.clear()
+    assert connector.exists(kept) is True
+    assert connector.exists(deleted) is False
+    assert paths(fake) == [f"/2/tweets/{kept}", f"/2/tweets/{deleted}"]
+    assert all(r.header("authorization") == f"Bearer {fake.token}" for r in fake.requests)
+
+
+def test_the_fake_answers_a_deleted_tweet_as_x_does(fake, clock):
+    deleted = fake.add_comment("gone soon", at=ago(clock, 10))
+    fake.remove(deleted)
+    answer = httpx.get(f"{fake.url}/2/tweets/{deleted}", headers={"Authorization": f"Bearer {fake.token}"})
+    assert answer.status_code == 200 and "data" not in answer.json()
+    (error,) = answer.json()["errors"]
+    assert error["type"] == NOT_FOUND and error["resource_id"] == deleted and error["parameter"] == "id"
+
+
+@pytest.mark.parametrize("answer", [
+    lambda tweet: Response(503, {"title": "Service Unavailable", "status": 503}),
+    lambda tweet: Response(500, "<html>oops</html>"),
+    lambda tweet: Response(404, {"title": "Not Found Error", "status": 404, "detail": "Not found"}),
+    lambda tweet: Response(400, {"title": "Invalid Request", "status": 400, "detail": "invalid parameters"}),
+    lambda tweet: Response(200, '{"data": {"id": "1"'),
+    lambda tweet: Response(200, {}),
+    lambda tweet: Response(200, []),
+    lambda tweet: Response(200, {"data": None}),
+    lambda tweet: Response(200, {"data": [{"id": tweet}]}),
+    lambda tweet: Response(200, {"data": {"id": "1", "text": "another tweet"}}),
+    lambda tweet: Response(200, {"errors": []}),
+    lambda tweet: Response(200, {"errors": "resource-not-found"}),
+    lambda tweet: Response(200, {"errors": [{"type": NOT_FOUND, "resource_id": "1", "value": "1"}]}),  # another one
+    lambda tweet: Response(200, {"errors": [{"title": "Not Found Error", "resource_id": tweet}]}),  # no problem type
+    lambda tweet: Response(200, {"data": {"id": "1"}, "errors": [{"type": NOT_FOUND, "resource_id": tweet}]}),
+])
+def test_an_outage_or_an_odd_answer_is_never_gone(fake, connect, clock, answer):
+    tweet = fake.add_comment("deleted, but only X's clear answer may say so", at=ago(clock, 10))
+    fake.remove(tweet)
+    fake.script(answer(tweet), path=r"^/2/tweets/\d+$")
+    try:
+        assert connect().exists(tweet) is None
+    except TransientError:
+        pass
+
+
+def test_a_tweet_x_will_not_show_cannot_tell(fake, connect, clock):
+    tweet = fake.add_comment("from an account that went private", at=ago(clock, 10))
+    fake.script(Response(200, {"errors": [{
+        "value": tweet, "detail": f"Sorry, you are not authorized to see the Tweet with id: [{tweet}].",
+        "title": "Authorization Error", "resource_type": "tweet", "parameter": "id", "resource_id": tweet,
+        "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"}]}), path=r"^/2/tweets/\d+$")
+    assert connect().exists(tweet) is None
+
+
+def test_a_lookup_with_a_revoked_token_is_an_auth_error(fake, connect, clock):
+    tweet = fake.add_comment("hello", at=ago(clock, 10))
+    fake.remove(tweet)
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="401"):
+        connect().exists(tweet)
+
+
+def test_a_rate_limited_lookup_waits_for_the_reset(fake, connect, clock):
+    tweet = fake.add_comment("hello", at=ago(clock, 10))
+    reset = datetime(2026, 11, 16, 9, 12, 30, tzinfo=timezone.utc)
+    fake.rate_limit(reset_at=reset, path=r"^/2/tweets/\d+$")
+    with pytest.raises(RateLimited) as caught:
+        connect().exists(tweet)
+    assert caught.value.retry_at == reset
+
+
+def test_a_hanging_lookup_is_transient(fake, connect, clock):
+    tweet = fake.add_comment("hello", at=ago(clock, 10))
+    fake.script(Response(200, {"data": {"id": tweet, "text": "hello"}}, delay=5), path=r"^/2/tweets/\d+$")
+    with pytest.raises(TransientError, match="in time"):
+        connect(timeout="0.2s").exists(tweet)
+
+
+@pytest.mark.parametrize("native_id", ["", "abc", "12/../34", "1e5", "١٢٣"])
+def test_something_that_is_not_a_tweet_id_is_not_asked_about(fake, connect, native_id):
+    assert connect().exists(native_id) is None
+    assert fake.requests == []

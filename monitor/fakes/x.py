@@ -1,4 +1,4 @@
-"""A fake X API v2: the school's timeline, its mentions and recent search, newest first.
+"""A fake X API v2: the school's timeline, its mentions and recent search, newest first; one tweet by id.
 
 Tweet ids are snowflakes minted from the tweet's time, as X's are, so ``since_id`` and the
 time a tweet id carries behave as they do on the real API. Paging follows ``meta.next_token``;
@@ -44,6 +44,7 @@ class FakeX(FakePlatform):
         self.route("GET", r"/2/users/(?P<id>\d+)/tweets")(self._guarded(self._timeline))
         self.route("GET", r"/2/users/(?P<id>\d+)/mentions")(self._guarded(self._mentions))
         self.route("GET", r"/2/tweets/search/recent")(self._guarded(self._search))
+        self.route("GET", r"/2/tweets/(?P<id>\d+)")(self._guarded(self._lookup))
 
     # -- FakePlatform -------------------------------------------------------------------------
 
@@ -159,6 +160,20 @@ class FakeX(FakePlatform):
                    and (handle in t["text"].casefold() or t.get("in_reply_to_user_id") == user["id"])]
         return self._page(request, records, "pagination_token")
 
+    def _lookup(self, request: Request) -> Response:
+        """One tweet; a missing one is HTTP 200 with no ``data`` and a resource-not-found error."""
+        tweet_id = request.params["id"]
+        tweet = next((t for t in self.tweets if t["id"] == tweet_id), None)
+        if tweet is None:
+            body: dict[str, Any] = {"errors": [{
+                "value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].", "title": "Not Found Error",
+                "resource_type": "tweet", "parameter": "id", "resource_id": tweet_id,
+                "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+        else:
+            fields = {"id", "text", "edit_history_tweet_ids", *request.query.get("tweet.fields", "").split(",")}
+            body = {"data": {k: v for k, v in tweet.items() if k in fields}}
+        return Response(200, body, _rate_headers())
+
     def _search(self, request: Request) -> Response:
         query = request.query.get("query", "")
         if not query or len(query) > 512:
@@ -207,9 +222,12 @@ class FakeX(FakePlatform):
             body["meta"].update(newest_id=chunk[0]["id"], oldest_id=chunk[-1]["id"])
         if offset + limit < len(records):
             body["meta"]["next_token"] = _token(offset + limit)
-        reset = int((datetime.now(timezone.utc) + timedelta(minutes=15)).timestamp())
-        return Response(200, body, {"x-rate-limit-limit": "180", "x-rate-limit-remaining": "179",
-                                    "x-rate-limit-reset": str(reset)})
+        return Response(200, body, _rate_headers())
+
+
+def _rate_headers() -> dict[str, str]:
+    reset = int((datetime.now(timezone.utc) + timedelta(minutes=15)).timestamp())
+    return {"x-rate-limit-limit": "180", "x-rate-limit-remaining": "179", "x-rate-limit-reset": str(reset)}
 
 
 def _terms(part: str) -> list[str]:
