@@ -9,9 +9,10 @@ Three streams, each newest first and read down to its checkpoint:
 - ``app.bsky.feed.searchPosts`` for each configured query (``sort=latest``, ``since``, ``cursor``):
   public talk about the school that does not tag it.
 
-An idle poll makes two requests plus one per query. The session (``createSession``) is kept in
-memory, never stored; an ``ExpiredToken`` answer is met with ``refreshSession`` (or a new login) and
-one retry. A refused app password is an AuthError.
+An idle poll makes two requests plus one per query; whether a post still exists is one
+``app.bsky.feed.getPosts``. The session (``createSession``) is kept in memory, never stored; an
+``ExpiredToken`` answer is met with ``refreshSession`` (or a new login) and one retry. A refused
+app password is an AuthError.
 """
 
 from __future__ import annotations
@@ -154,6 +155,22 @@ class BlueskyConnector(Connector):
             page_cursor = data.get("cursor")
             if not page_cursor or not records:
                 return
+
+    def exists(self, native_id: str) -> bool | None:
+        """One ``app.bsky.feed.getPosts`` for the post's at:// uri: Bluesky leaves a deleted (or
+        taken down) post out of ``posts``, so only an empty list means gone."""
+        if not isinstance(native_id, str) or not native_id.startswith("at://"):
+            return None  # not a post uri: nothing to ask
+        if self.session is None:
+            self._login()
+        posts = self._call("app.bsky.feed.getPosts", {"uris": [native_id]}).get("posts")
+        if not isinstance(posts, list):
+            raise TransientError("Bluesky app.bsky.feed.getPosts answered without a list of posts")
+        if posts == []:
+            return False
+        if any(isinstance(post, dict) and post.get("uri") == native_id for post in posts):
+            return True
+        raise TransientError("Bluesky app.bsky.feed.getPosts answered with posts other than the one asked for")
 
     # -- records --------------------------------------------------------------------------
 

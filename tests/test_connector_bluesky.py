@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
@@ -156,3 +157,113 @@ def test_school_reply_points_at_the_comment_and_its_thread(fake, clock):
     assert school.by_school and school.kind == "reply" and school.author_id == SCHOOL_DID
     assert school.parent_id == comment and school.thread_id == root
     assert by_id[answer].kind == "comment" and not by_id[answer].by_school
+
+
+# -- whether a post still exists ----------------------------------------------------------------
+
+def lookups(fake):
+    return [r for r in fake.requests if r.path.endswith("app.bsky.feed.getPosts")]
+
+
+def test_a_post_still_there_or_deleted_is_one_request_each(fake, clock):
+    kept = fake.add_comment("Lovely concert", at=minutes_ago(20))
+    deleted = fake.add_comment("an abusive reply", at=minutes_ago(10))
+    bsky = connector(fake, clock)
+    bsky.fetch(None)
+    fake.remove(deleted)
+    fake.requests.clear()
+    assert bsky.exists(kept) is True
+    assert bsky.exists(deleted) is False
+    assert [r.query["uris"] for r in fake.requests] == [kept, deleted]  # one getPosts each, no new login
+    assert all(r.header("authorization", "").startswith("Bearer access-") for r in fake.requests)
+    bsky.close()
+
+
+def test_the_fake_leaves_a_deleted_post_out_as_bluesky_does(fake, clock):
+    deleted = fake.add_comment("gone soon", at=minutes_ago(10))
+    bsky = connector(fake, clock)
+    assert bsky.exists(deleted) is True  # and the connector has a session to borrow
+    token = bsky.session["accessJwt"]
+    fake.remove(deleted)
+    answer = httpx.get(f"{fake.url}/xrpc/app.bsky.feed.getPosts", params={"uris": deleted},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json() == {"posts": []}
+    bsky.close()
+
+
+def test_a_lookup_before_any_poll_logs_in_first(fake, clock):
+    comment = fake.add_comment("Hello", at=minutes_ago(10))
+    bsky = connector(fake, clock)
+    assert bsky.exists(comment) is True
+    assert [r.path.rsplit(".", 1)[-1] for r in fake.requests] == ["createSession", "getPosts"]
+    bsky.close()
+
+
+def test_an_expired_access_token_is_refreshed_for_a_lookup(fake, clock):
+    comment = fake.add_comment("Hello", at=minutes_ago(10))
+    bsky = connector(fake, clock)
+    bsky.fetch(None)
+    fake.remove(comment)
+    fake.expire_access()
+    assert bsky.exists(comment) is False
+    assert any(r.path.endswith("refreshSession") for r in fake.requests) and len(lookups(fake)) == 2
+    bsky.close()
+
+
+def test_a_lookup_with_revoked_credentials_is_an_auth_error(fake, clock):
+    comment = fake.add_comment("Hello", at=minutes_ago(10))
+    bsky = connector(fake, clock)
+    bsky.fetch(None)
+    fake.remove(comment)
+    fake.expire_credentials()
+    with pytest.raises(AuthError):
+        bsky.exists(comment)
+    bsky.close()
+
+
+def test_a_rate_limited_lookup_waits_for_the_reset(fake, clock):
+    comment = fake.add_comment("Hello", at=minutes_ago(10))
+    reset = int((NOW + timedelta(minutes=5)).timestamp())
+    fake.script(Response(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                         {"RateLimit-Limit": "3000", "RateLimit-Remaining": "0", "RateLimit-Reset": str(reset)}),
+                path="getPosts")
+    bsky = connector(fake, clock)
+    with pytest.raises(RateLimited) as raised:
+        bsky.exists(comment)
+    assert raised.value.retry_at == NOW + timedelta(minutes=5)
+    bsky.close()
+
+
+@pytest.mark.parametrize("answer", [
+    lambda uri: Response(502, "<html>Bad Gateway</html>"),
+    lambda uri: Response(500, {"error": "InternalServerError", "message": "Internal Server Error"}),
+    lambda uri: Response(400, {"error": "InvalidRequest", "message": "Error: uris/0 must be a valid at-uri"}),
+    lambda uri: Response(404, {"error": "XRPCNotSupported", "message": "XRPCNotSupported"}),
+    lambda uri: Response(200, "{ not json", {"Content-Type": "application/json"}),
+    lambda uri: Response(200, {}),
+    lambda uri: Response(200, []),
+    lambda uri: Response(200, {"posts": None}),
+    lambda uri: Response(200, {"posts": {"uri": uri}}),
+    lambda uri: Response(200, {"posts": [{"uri": "at://did:plc:someone/app.bsky.feed.post/3lother"}]}),
+    lambda uri: Response(200, {"posts": [{"cid": "bafy", "record": {"text": "no uri"}}]}),
+    lambda uri: Response(200, {"posts": ["not a post"]}),
+])
+def test_an_outage_or_an_odd_answer_is_never_gone(fake, clock, answer):
+    comment = fake.add_comment("deleted, but only Bluesky's clear answer may say so", at=minutes_ago(10))
+    fake.remove(comment)
+    fake.script(answer(comment), path="getPosts")
+    bsky = connector(fake, clock)
+    try:
+        assert bsky.exists(comment) is None
+    except TransientError:
+        pass
+    finally:
+        bsky.close()
+
+
+@pytest.mark.parametrize("native_id", ["", "3l00000000001", "https://bsky.app/profile/x/post/3l"])
+def test_something_that_is_not_a_post_uri_is_not_asked_about(fake, clock, native_id):
+    bsky = connector(fake, clock)
+    assert bsky.exists(native_id) is None
+    assert fake.requests == []
+    bsky.close()

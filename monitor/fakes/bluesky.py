@@ -1,4 +1,4 @@
-"""A fake Bluesky PDS: app-password sessions, notifications, the school's author feed and post search.
+"""A fake Bluesky PDS: app-password sessions, notifications, the school's author feed, post search, getPosts.
 
 Access tokens expire on demand (``expire_access``: the next call gets the documented
 ``ExpiredToken`` 400 and the client must refresh), and ``expire_credentials`` refuses everything,
@@ -53,6 +53,7 @@ class FakeBluesky(FakePlatform):
         self.route("GET", "/xrpc/app.bsky.notification.listNotifications")(self._notifications)
         self.route("GET", "/xrpc/app.bsky.feed.getAuthorFeed")(self._author_feed)
         self.route("GET", "/xrpc/app.bsky.feed.searchPosts")(self._search)
+        self.route("GET", "/xrpc/app.bsky.feed.getPosts")(self._get_posts)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -196,6 +197,16 @@ class FakeBluesky(FakePlatform):
         response = self._page(request, found, "posts", self._post_view)
         response.body["hitsTotal"] = len(found)
         return response
+
+    def _get_posts(self, request: Request) -> Response:
+        """The post asked for if it exists; a missing one is simply left out of ``posts``.
+        (The real call takes up to 25 ``uris``; the fake server keeps one value per key.)"""
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        uri = request.query.get("uris")
+        if not uri:
+            return Response(400, {"error": "InvalidRequest", "message": 'Error: Params must have the property "uris"'})
+        return Response(200, {"posts": [self._post_view(p) for p in self.posts if p.uri == uri]})
 
     def _author(self, post: FakePost) -> dict[str, Any]:
         author: dict[str, Any] = {"did": post.author_did, "handle": post.handle, "labels": []}
