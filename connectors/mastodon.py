@@ -8,7 +8,8 @@ Streams, each read newest first down to its ``since_id`` and paged through the `
   reply by the school closes the case of the status it answers;
 - ``/api/v1/notifications?types[]=mention`` with the school's token: replies and mentions.
 
-An idle poll makes one request per stream. Statuses arrive as HTML and are stored as plain text.
+An idle poll makes one request per stream; whether a status still exists is one
+``GET /api/v1/statuses/:id``. Statuses arrive as HTML and are stored as plain text.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from monitor.config import Duration
 logger = logging.getLogger(__name__)
 
 TEXT_LIMIT = 10000
+STATUS_ID = re.compile(r"[0-9A-Za-z]+")
+#: Mastodon's whole answer for a status that is not there (deleted, or not visible to the token)
+NOT_FOUND = {"error": "Record not found"}
 
 
 class MastodonSettings(SourceSettings):
@@ -154,6 +158,20 @@ class MastodonConnector(Connector):
             return None, None
         return url, {**params, "offset": int(params.get("offset", 0)) + len(page)}
 
+    def exists(self, native_id: str) -> bool | None:
+        """One ``GET /api/v1/statuses/:id``: Mastodon answers a deleted status (or one hidden from
+        the school's account) with 404 ``{"error": "Record not found"}``; nothing else means gone."""
+        if not isinstance(native_id, str) or not STATUS_ID.fullmatch(native_id):
+            return None  # not a status id: nothing to ask
+        url = f"{self.settings.base_url.rstrip('/')}/api/v1/statuses/{native_id}"
+        response = self._get(url, None, missing_ok=True)
+        if response.status_code == 404:
+            return False
+        status = expect_json(response)
+        if status.get("id") == native_id:
+            return True
+        raise TransientError(f"Mastodon answered the lookup of status {native_id} with another record")
+
     # -- records --------------------------------------------------------------------------
 
     def _to_item(self, status: Any) -> Item:
@@ -205,7 +223,8 @@ class MastodonConnector(Connector):
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
+    def _get(self, url: str, params: dict[str, Any] | None, *, missing_ok: bool = False) -> httpx.Response:
+        """A GET with the token; ``missing_ok`` returns Mastodon's own "Record not found" 404."""
         headers = {}
         if self.settings.token is not None:
             headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
@@ -216,6 +235,8 @@ class MastodonConnector(Connector):
             raise RateLimited(f"Mastodon {urlsplit(url).path}: rate limited", when)
         if status in (401, 403):
             raise AuthError(f"Mastodon {urlsplit(self.settings.base_url).netloc} refused access: {_error(response)}")
+        if missing_ok and status == 404 and body_json(response) == NOT_FOUND:
+            return response
         if 400 <= status < 500:
             raise TransientError(f"Mastodon {urlsplit(url).path} answered HTTP {status}: {_error(response)}")
         return response

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.mastodon import html_to_text
 from monitor.config import ConfigError, parse_config
-from monitor.fakes.mastodon import SCHOOL_ID, FakeMastodon
+from monitor.fakes.mastodon import SCHOOL_ID, TOKEN, FakeMastodon
 from monitor.fakes.server import Response
 from tests.conftest import NOW, make_connector
 
@@ -162,3 +163,80 @@ def test_search_reads_statuses_newer_than_the_checkpoint(fake, clock):
     later = fake.add_tagged("ravens wood again", at=minutes_ago(10))
     items, _ = masto.fetch(cursor)
     assert [i.native_id for i in items] == [later]
+
+
+# -- whether a status still exists --------------------------------------------------------------
+
+def test_a_status_still_there_or_deleted_is_one_request_each(fake, connect):
+    kept = fake.add_comment("Lovely concert", at=minutes_ago(20))
+    deleted = fake.add_comment("an abusive reply", at=minutes_ago(10))
+    fake.remove(deleted)
+    masto = connect()
+    assert masto.exists(kept) is True
+    assert masto.exists(deleted) is False
+    assert [r.path for r in fake.requests] == [f"/api/v1/statuses/{kept}", f"/api/v1/statuses/{deleted}"]
+    assert all(r.header("authorization") == f"Bearer {TOKEN}" for r in fake.requests)
+
+
+def test_the_fake_answers_a_deleted_status_as_mastodon_does(fake):
+    deleted = fake.add_comment("gone soon", at=minutes_ago(10))
+    fake.remove(deleted)
+    answer = httpx.get(f"{fake.url}/api/v1/statuses/{deleted}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 404 and answer.json() == {"error": "Record not found"}
+
+
+def test_a_public_status_is_looked_up_without_a_token(fake, connect):
+    kept = fake.add_tagged("Fair on Saturday", at=minutes_ago(20))
+    deleted = fake.add_tagged("something rude", at=minutes_ago(10))
+    fake.remove(deleted)
+    masto = connect(token=None)
+    assert (masto.exists(kept), masto.exists(deleted)) == (True, False)
+    assert all(r.header("authorization") is None for r in fake.requests)
+
+
+def test_a_lookup_with_a_revoked_token_is_an_auth_error(fake, connect):
+    status = fake.add_comment("Hello", at=minutes_ago(10))
+    fake.remove(status)
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="The access token is invalid"):
+        connect().exists(status)
+
+
+def test_a_rate_limited_lookup_waits_until_the_reset(fake, connect):
+    status = fake.add_comment("Hello", at=minutes_ago(10))
+    fake.script(Response(429, {"error": "Too many requests"},
+                         {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
+                          "X-RateLimit-Reset": "2026-11-16T09:05:00.000Z"}), path="/api/v1/statuses/")
+    with pytest.raises(RateLimited) as raised:
+        connect().exists(status)
+    assert raised.value.retry_at == datetime(2026, 11, 16, 9, 5, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda status_id: Response(500, {"error": "We're sorry, but something went wrong on our end."}),
+    lambda status_id: Response(503, "<html>Service Unavailable</html>"),
+    lambda status_id: Response(404, "<html><body>404 Not Found</body></html>"),  # a proxy, not Mastodon
+    lambda status_id: Response(404, {"error": "no route"}),
+    lambda status_id: Response(404, None),
+    lambda status_id: Response(410, {"error": "Record not found"}),
+    lambda status_id: Response(422, {"error": "Validation failed"}),
+    lambda status_id: Response(200, "{ not json", {"Content-Type": "application/json"}),
+    lambda status_id: Response(200, {}),
+    lambda status_id: Response(200, [{"id": status_id}]),
+    lambda status_id: Response(200, {"error": "Record not found"}),
+    lambda status_id: Response(200, {"id": "1", "content": "<p>another status</p>"}),
+])
+def test_an_outage_or_an_odd_answer_is_never_gone(fake, connect, answer):
+    status = fake.add_comment("deleted, but only Mastodon's clear answer may say so", at=minutes_ago(10))
+    fake.remove(status)
+    fake.script(answer(status), path="/api/v1/statuses/")
+    try:
+        assert connect().exists(status) is None
+    except TransientError:
+        pass
+
+
+@pytest.mark.parametrize("native_id", ["", "../accounts/1", "12 34", "١٢٣"])
+def test_something_that_is_not_a_status_id_is_not_asked_about(fake, connect, native_id):
+    assert connect().exists(native_id) is None
+    assert fake.requests == []

@@ -1,4 +1,4 @@
-"""A fake Mastodon server: hashtag timelines, search, the school's statuses and its notifications.
+"""A fake Mastodon server: hashtag timelines, search, the school's statuses, its notifications, a status by id.
 
 Status ids are snowflakes of the creation time, as on Mastodon, so ``since_id`` means "newer than".
 Lists are newest first, ``page_size`` at a time, with a ``Link: <...max_id=...>; rel="next"`` header
@@ -52,6 +52,7 @@ class FakeMastodon(FakePlatform):
         self.route("GET", "/api/v2/search")(self._search)
         self.route("GET", r"/api/v1/accounts/(?P<id>[0-9]+)/statuses")(self._account_statuses)
         self.route("GET", "/api/v1/notifications")(self._notifications)
+        self.route("GET", r"/api/v1/statuses/(?P<id>[0-9]+)")(self._status_by_id)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -160,6 +161,14 @@ class FakeMastodon(FakePlatform):
             return refused
         own = [s for s in self.statuses if s.account["id"] == request.params["id"]]
         return self._listing(request, own, lambda s: s.id, self._render, request.path)
+
+    def _status_by_id(self, request: Request) -> Response:
+        if (refused := self._refused(request, required=False)) is not None:
+            return refused
+        status = next((s for s in self.statuses if s.id == request.params["id"]), None)
+        if status is None:
+            return Response(404, {"error": "Record not found"})
+        return Response(200, self._render(status))
 
     def _notifications(self, request: Request) -> Response:
         if (refused := self._refused(request, required=True)) is not None:
