@@ -7,7 +7,7 @@ stops at the checkpoint, the newest ``created_time`` already committed, less a s
 that a comment that became visible late is still caught (the store drops the repeats).
 
 Requests per idle poll: one for the feed, one per post inside ``comment_window``, one for
-``/tagged`` (when ``tagged = true``).
+``/tagged`` (when ``tagged = true``). Asking whether a comment still exists is one ``/{object-id}``.
 """
 
 from __future__ import annotations

@@ -40,10 +40,15 @@ AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
 RATE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80001, 80015))
 #: "object does not exist" (e.g. a post deleted between two requests)
 MISSING_CODE = 100
+#: with code 100, the subcode of "Object with ID ... does not exist": code 100 alone also means a
+#: bad parameter or a field the node does not have, which says nothing about the object
+NONEXISTENT_SUBCODE = 33
 #: the wait when a rate limit names no time to regain access
 DEFAULT_RATE_WAIT = timedelta(minutes=15)
 #: a timestamp further in the future than this is not believed
 FUTURE_SKEW = timedelta(hours=1)
+#: what a Graph object id is made of ("123_456"); anything else would name another path, not one object
+OBJECT_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 #: a page that keeps answering "next" is cut off here (a loop, not a real page count)
 MAX_PAGES = 200
 
@@ -52,6 +57,10 @@ class GraphConnector(Connector):
     """Base of the Graph API connectors: ``self.graph`` speaks to ``base_url`` with the source's token."""
 
     platform: ClassVar[str]
+    #: the fields an existence check asks of the object
+    lookup_fields: ClassVar[str] = "id"
+    #: a boolean field of the object that, when true, means it is hidden from the public
+    hidden_field: ClassVar[str | None] = None
 
     def __init__(self, settings: SourceSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
@@ -64,9 +73,34 @@ class GraphConnector(Connector):
             platform=self.platform,
         )
 
+    def exists(self, native_id: str) -> bool | None:
+        """One lookup of the object, ``GET /{object-id}?fields=...``: gone only when the Graph API
+        says the object does not exist (code 100, subcode 33) or reports it hidden."""
+        if not isinstance(native_id, str) or not OBJECT_ID.fullmatch(native_id):
+            return None
+        try:
+            record = self.graph.get(native_id, {"fields": self.lookup_fields})
+        except GraphObjectMissing as exc:
+            if exc.subcode == NONEXISTENT_SUBCODE:
+                return False
+            raise
+        if record.get("id") != native_id:
+            raise TransientError(f"{self.platform} answered the lookup of {native_id} with another object")
+        hidden = record.get(self.hidden_field, False) if self.hidden_field else False
+        if not isinstance(hidden, bool):
+            raise TransientError(f"{self.platform} answered {self.hidden_field}={hidden!r} for {native_id}")
+        return not hidden
+
 
 class GraphObjectMissing(TransientError):
-    """The object asked for no longer exists (code 100): its caller skips it."""
+    """The object asked for no longer exists (code 100): its caller skips it.
+
+    ``subcode`` is the error's ``error_subcode``: only 33 says for certain that the object does not exist.
+    """
+
+    def __init__(self, message: str, subcode: Any = None):
+        super().__init__(message)
+        self.subcode = subcode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,7 +212,7 @@ class GraphClient:
         if code in RATE_CODES or response.status_code == 429:
             return RateLimited(what, self._retry_at())
         if code == MISSING_CODE and response.status_code < 500:
-            return GraphObjectMissing(what)
+            return GraphObjectMissing(what, subcode=error.get("error_subcode"))
         if response.status_code >= 500 or error.get("is_transient") or code in (1, 2):
             return TransientError(what)
         return TransientError(f"{what} (HTTP {response.status_code})")

@@ -241,3 +241,70 @@ def test_quota_use_is_shown_in_status_and_follows_the_latest_poll(fake, connect,
     assert connector.status() == {"quota_used_percent": 93}
     connector.fetch(None)
     assert connector.status() == {"quota_used_percent": 2}
+
+
+# -- does a comment still exist? ------------------------------------------------------------
+
+
+def test_a_comment_still_there_exists_and_a_deleted_one_does_not(fake, connect, clock):
+    post = fake.add_post("Harvest festival photos", at=ago(clock, 60))
+    kept = fake.add_comment("Lovely photos", reply_to=post, at=ago(clock, 30))
+    reply = fake.add_comment("Agreed!", reply_to=kept, at=ago(clock, 20))
+    deleted = fake.add_comment("an abusive comment", reply_to=post, at=ago(clock, 10))
+    mention = fake.add_mention("Well done @ravenswood", at=ago(clock, 5))
+    connector = connect()
+    fake.remove(deleted)
+    fake.requests.clear()
+    assert [connector.exists(i) for i in (post, kept, reply, mention, deleted)] == [True, True, True, True, False]
+    assert [r.path for r in fake.requests] == [f"/v21.0/{i}" for i in (post, kept, reply, mention, deleted)]
+    assert all(r.query["fields"] == "id" and r.header("authorization") == f"Bearer {fake.token}" for r in fake.requests)
+
+
+def test_an_existence_check_counts_in_the_quota_use(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    connector = connect()
+    fake.script(Response(200, {"id": comment}, {"X-App-Usage": '{"call_count": 91, "total_cputime": 3, "total_time": 4}'}))
+    assert connector.exists(comment) is True
+    assert connector.status() == {"quota_used_percent": 91}
+
+
+@pytest.mark.parametrize("response", [
+    Response(500, {"error": {"message": "An unknown error occurred", "code": 1, "is_transient": True}}),
+    Response(503, "Service Unavailable"),
+    Response(200, '{"id": "1_2", '),
+    Response(200, {"data": []}),
+    Response(200, {"id": "someone_else"}),
+    Response(200, ["not", "an", "object"]),
+    # code 100 without subcode 33 is a bad request, not a missing object
+    Response(400, {"error": {"message": "(#100) Tried accessing nonexisting field (nope) on node type (Comment)",
+                             "type": "OAuthException", "code": 100}}),
+    Response(400, {"error": {"message": "(#100) Invalid parameter", "code": 100, "error_subcode": 1234}}),
+])
+def test_a_failed_or_unexpected_lookup_never_says_gone(fake, connect, clock, response):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.remove(comment)
+    fake.script(response)
+    with pytest.raises(TransientError):
+        connect().exists(comment)
+
+
+def test_an_existence_check_with_an_expired_token_is_an_auth_error(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.remove(comment)
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="190"):
+        connect().exists(comment)
+
+
+def test_a_rate_limited_existence_check_waits_as_told(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.rate_limit(minutes=7)
+    with pytest.raises(RateLimited) as caught:
+        connect().exists(comment)
+    assert caught.value.retry_at == clock() + timedelta(minutes=7)
+
+
+@pytest.mark.parametrize("native_id", ["1010101010/feed", "1_2?fields=x", "", "1_2,1_3"])
+def test_an_id_that_is_not_one_object_is_not_looked_up(fake, connect, native_id):
+    assert connect().exists(native_id) is None
+    assert fake.requests == []

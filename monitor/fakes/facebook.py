@@ -1,4 +1,5 @@
-"""A fake Facebook Page on the Graph API: ``/{page}/feed``, ``/{post}/comments``, ``/{page}/tagged``.
+"""A fake Facebook Page on the Graph API: ``/{page}/feed``, ``/{post}/comments``, ``/{page}/tagged``,
+and the Page, its posts and comments looked up by id (``/{object-id}``).
 
 Posts and comments are served newest first (comments with ``order=reverse_chronological``, oldest
 first otherwise), ``filter=stream`` includes replies and the default ``toplevel`` does not. Authors
@@ -8,7 +9,7 @@ are withheld (no ``from``) for a deleted account, as Facebook does.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from monitor.fakes.graph import ROUTE, VERSION, FakeGraph, graph_time, newest_first, user_id
 from monitor.fakes.server import Request, Response
@@ -17,6 +18,12 @@ from monitor.fakes.server import Request, Response
 class FakeFacebook(FakeGraph):
     type = "facebook"
     rate_code = 80001
+    node_fields: ClassVar[dict[str, frozenset[str]]] = {
+        "Page": frozenset({"id", "name"}),
+        "Post": frozenset({"id", "message", "created_time", "from", "permalink_url", "shares"}),
+        "Comment": frozenset({"id", "message", "created_time", "from", "parent", "permalink_url", "like_count",
+                              "comment_count"}),
+    }
 
     def __init__(self, page_id: str = "1010101010", page_name: str = "Ravens Wood School") -> None:
         super().__init__()
@@ -78,6 +85,18 @@ class FakeFacebook(FakeGraph):
         })
 
     # -- state --------------------------------------------------------------------------------
+
+    def node(self, object_id: str) -> tuple[str, dict[str, Any]] | None:
+        if object_id == self.page_id:
+            return "Page", {"id": self.page_id, "name": self.page_name}
+        for post in (*self.posts, *self.tagged):
+            if post["id"] == object_id:
+                return "Post", post
+        for comments in self.comments.values():
+            for comment in comments:
+                if comment.get("id") == object_id:
+                    return "Comment", comment
+        return None
 
     def _page_author(self) -> dict[str, str]:
         return {"id": self.page_id, "name": self.page_name}

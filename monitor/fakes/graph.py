@@ -1,4 +1,5 @@
-"""What the fake Facebook and Instagram share: the Graph API's token check, paging and error bodies."""
+"""What the fake Facebook and Instagram share: the Graph API's token check, paging, object lookups
+(``GET /{object-id}?fields=...``) and error bodies."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import hashlib
 import itertools
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 from urllib.parse import urlencode
 
 from monitor.fakes.base import FakePlatform
 from monitor.fakes.server import Request, Response
 
 VERSION = "v21.0"
+#: the X-App-Usage header of an ordinary answer (percent of the app's quota used)
+USAGE = json.dumps({"call_count": 2, "total_cputime": 1, "total_time": 1})
 #: the path prefix of every Graph route: the API version, then the object id and the edge
 ROUTE = r"/v\d+\.\d+/(?P<id>[^/]+)"
 
@@ -34,6 +37,8 @@ class FakeGraph(FakePlatform):
     token = "fake-graph-token"
     #: code reported when the platform rate-limits (Facebook pages 80001, Instagram 80002)
     rate_code = 80001
+    #: node type -> the fields a lookup may ask for (any other is refused, as the Graph API does)
+    node_fields: ClassVar[dict[str, frozenset[str]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +46,7 @@ class FakeGraph(FakePlatform):
         self.credentials_expired = False
         self.default_time = lambda: datetime.now(timezone.utc).replace(microsecond=0)
         self._ids = itertools.count(1)
+        self.route("GET", ROUTE)(self.guarded(self._object))
 
     # -- levers -----------------------------------------------------------------------------
 
@@ -98,6 +104,23 @@ class FakeGraph(FakePlatform):
             400, 100, f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded "
             "due to missing permissions, or does not support this operation.", subcode=33)
 
+    def node(self, object_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(node type, record) of the object ``object_id``, or None when there is none."""
+        raise NotImplementedError
+
+    def _object(self, request: Request) -> Response:
+        """``GET /{object-id}?fields=a,b{c}``: the fields asked that have a value, and always the id."""
+        found = self.node(request.params["id"])
+        if found is None:
+            return self.missing(request.params["id"])
+        node_type, record = found
+        fields = requested_fields(request.query.get("fields")) or ["id"]
+        unknown = [name for name in fields if name not in self.node_fields[node_type]]
+        if unknown:
+            return self.error(400, 100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type ({node_type})")
+        body = {name: record[name] for name in ["id", *fields] if name in record}
+        return Response(200, public(body), {"X-App-Usage": USAGE})
+
     def paged(self, request: Request, records: list[dict[str, Any]]) -> Response:
         """One page of ``records`` from the ``after`` cursor, with ``paging`` as the Graph API writes it."""
         try:
@@ -116,7 +139,22 @@ class FakeGraph(FakePlatform):
             if start > 0:
                 paging["previous"] = f"{self.url}{request.path}?before={_cursor(start)}"
             body["paging"] = paging
-        return Response(200, body, {"X-App-Usage": json.dumps({"call_count": 2, "total_cputime": 1, "total_time": 1})})
+        return Response(200, body, {"X-App-Usage": USAGE})
+
+
+def requested_fields(spec: str | None) -> list[str]:
+    """The top-level field names of a ``fields`` parameter (``id,from{id,name}`` -> ``id``, ``from``)."""
+    names, depth, current = [], 0, ""
+    for char in spec or "":
+        if char in "{}":
+            depth += 1 if char == "{" else -1
+        elif depth == 0 and char == ",":
+            names.append(current)
+            current = ""
+        elif depth == 0:
+            current += char
+    names.append(current)
+    return [name.split(".")[0].strip() for name in names if name.strip()]
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
