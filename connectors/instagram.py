@@ -10,7 +10,9 @@ The school's own replies are recognised by username, which Instagram always repo
 by ``from.id``, which it may withhold.
 
 Requests per idle poll: one for the media, one per media inside ``comment_window`` that has
-comments (more for long comment lists), one for ``/tags`` (when ``tags = true``).
+comments (more for long comment lists), one for ``/tags`` (when ``tags = true``). Asking whether a
+comment still exists is one ``/{comment-id}?fields=id,hidden``: a comment the account hid counts as
+gone; a tagged media has no ``hidden`` field, so for a mention the answer is "cannot tell".
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class InstagramConnector(GraphConnector):
     type = "instagram"
     Settings = InstagramSettings
     platform = "Instagram"
+    lookup_fields = "id,hidden"
+    hidden_field = "hidden"  # a comment the account hid is gone for the public
     renew_hint = (
         "the account's long-lived Instagram token lasts 60 days: a Page admin must generate a new one "
         "(Meta Business Suite, or the Graph API Explorer with instagram_basic and instagram_manage_comments) "

@@ -167,3 +167,72 @@ def test_a_malformed_record_is_logged_once_not_on_every_poll(fake, connect, cloc
         connector.fetch(cursor)
     skipped = [r for r in caplog.records if "malformed" in r.getMessage()]
     assert len(skipped) == 1 and "source=instagram" in skipped[0].getMessage()
+
+
+# -- does a comment still exist? ------------------------------------------------------------
+
+
+def test_a_comment_still_there_exists_and_a_deleted_or_hidden_one_does_not(fake, connect, clock):
+    media = fake.add_post("Science week 🔬", at=ago(clock, 60))
+    kept = fake.add_comment("Brilliant", reply_to=media, at=ago(clock, 40))
+    reply = fake.add_comment("Thank you!", reply_to=kept, at=ago(clock, 35))
+    deleted = fake.add_comment("an abusive comment", reply_to=media, at=ago(clock, 30))
+    hidden = fake.add_comment("another abusive comment", reply_to=media, at=ago(clock, 20))
+    hidden_reply = fake.add_comment("an abusive reply", reply_to=kept, at=ago(clock, 10))
+    connector = connect()
+    fake.remove(deleted)
+    fake.hide(hidden)
+    fake.hide(hidden_reply)
+    fake.requests.clear()
+    asked = (kept, reply, deleted, hidden, hidden_reply)
+    assert [connector.exists(i) for i in asked] == [True, True, False, False, False]
+    assert [r.path for r in fake.requests] == [f"/v21.0/{i}" for i in asked]
+    assert all(r.query["fields"] == "id,hidden" for r in fake.requests)
+
+
+def test_a_media_cannot_be_asked_whether_it_is_hidden(fake, connect, clock):
+    tag = fake.add_mention("Proud of @ravenswoodschool", author="proud.mum", at=ago(clock, 15))
+    with pytest.raises(TransientError, match="nonexisting field"):  # Media has no ``hidden``: cannot tell
+        connect().exists(tag)
+
+
+@pytest.mark.parametrize("response", [
+    Response(503, "Service Unavailable"),
+    Response(500, {"error": {"message": "An unexpected error has occurred.", "code": 2, "is_transient": True}}),
+    Response(200, "<html>upstream error</html>"),
+    Response(200, {"id": "17999999999999999", "hidden": False}),
+    Response(200, {"hidden": True}),
+    Response(400, {"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}}),
+])
+def test_a_failed_or_unexpected_lookup_never_says_gone(fake, connect, clock, response):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.remove(comment)
+    fake.script(response)
+    with pytest.raises(TransientError):
+        connect().exists(comment)
+
+
+@pytest.mark.parametrize("hidden", ["true", 1, None, {"value": True}])
+def test_a_hidden_flag_that_is_not_true_or_false_cannot_tell(fake, connect, clock, hidden):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.script(Response(200, {"id": comment, "hidden": hidden}))
+    with pytest.raises(TransientError, match="hidden"):
+        connect().exists(comment)
+
+
+def test_an_existence_check_with_an_expired_token_is_an_auth_error(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.remove(comment)
+    fake.expire_credentials()
+    with pytest.raises(AuthError, match="190"):
+        connect().exists(comment)
+
+
+def test_a_rate_limited_existence_check_waits_as_told(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    fake.rate_limit(minutes=9)
+    connector = connect()
+    with pytest.raises(RateLimited, match="80002") as caught:
+        connector.exists(comment)
+    assert caught.value.retry_at == clock() + timedelta(minutes=9)
+    assert connector.status() == {"quota_used_percent": 100}

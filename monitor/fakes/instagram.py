@@ -3,14 +3,15 @@
 Media and comments are served newest first; a comment carries its replies nested (oldest first)
 up to ``nested_replies``, with ``paging.next`` beyond that, the rest being served by
 ``/{comment-id}/replies``. Instagram has one level of replies: answering a reply adds to the
-thread of its top-level comment.
+thread of its top-level comment. The account, media and comments can be looked up by id
+(``/{object-id}``); a comment the account hid (``hide``) is served with ``hidden: true``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from monitor.fakes.graph import ROUTE, VERSION, FakeGraph, graph_time, newest_first, user_id
 from monitor.fakes.server import Request, Response
@@ -19,6 +20,12 @@ from monitor.fakes.server import Request, Response
 class FakeInstagram(FakeGraph):
     type = "instagram"
     rate_code = 80002
+    node_fields: ClassVar[dict[str, frozenset[str]]] = {
+        "User": frozenset({"id", "username"}),
+        "Media": frozenset({"id", "caption", "timestamp", "permalink", "comments_count", "like_count", "username",
+                            "media_type"}),
+        "Comment": frozenset({"id", "text", "timestamp", "username", "from", "hidden", "like_count", "parent_id"}),
+    }
 
     def __init__(self, account_id: str = "17841400000000001", username: str = "ravenswoodschool") -> None:
         super().__init__()
@@ -69,6 +76,12 @@ class FakeInstagram(FakeGraph):
                 comment["_replies"] = [r for r in comment["_replies"] if r["id"] != native_id]
             self.comments[media_id] = kept
 
+    def hide(self, native_id: str) -> None:
+        """The account hides a comment or reply: it stays, marked ``hidden``, but the public no longer sees it."""
+        top = self._top_level(native_id)
+        record = top if top["id"] == native_id else next(r for r in top["_replies"] if r["id"] == native_id)
+        record["hidden"] = True
+
     def add_malformed(self) -> None:
         """A comment without a timestamp under the newest media."""
         media_id = newest_first(self.media)[0]["id"] if self.media else self.add_post("School news")
@@ -77,6 +90,19 @@ class FakeInstagram(FakeGraph):
                                         "_at": self.default_time(), "_seq": number, "_replies": []})
 
     # -- state --------------------------------------------------------------------------------
+
+    def node(self, object_id: str) -> tuple[str, dict[str, Any]] | None:
+        if object_id == self.account_id:
+            return "User", {"id": self.account_id, "username": self.username}
+        for media in (*self.media, *self.tagged):
+            if media["id"] == object_id:
+                return "Media", self._served_media(media)
+        try:
+            top = self._top_level(object_id)
+        except KeyError:
+            return None
+        record = top if top["id"] == object_id else next(r for r in top["_replies"] if r["id"] == object_id)
+        return "Comment", {"hidden": False, **record}
 
     def _add_media(self, where: list[dict[str, Any]], caption: str, username: str, at: datetime) -> str:
         number = self._next_number()
