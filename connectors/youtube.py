@@ -8,12 +8,14 @@ replies read, from those embedded or, when more exist, through ``comments?parent
 An idle poll therefore costs one request (one quota unit) while the recent threads fit on a page.
 
 Every request costs quota, counted per Pacific day (when Google resets it) and shown by
-``monitor status``; ``quotaExceeded`` waits until the next Pacific midnight.
+``monitor status``; ``quotaExceeded`` waits until the next Pacific midnight. Asking whether a
+comment still exists (``comments?id=``) costs one unit too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -44,6 +46,8 @@ QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded", "us
 AUTH_REASONS = {"authError", "keyInvalid", "keyExpired", "forbidden", "accessNotConfigured",
                 "insufficientPermissions", "ipRefererBlocked"}
 TEXT_LIMIT = 10000
+#: what a comment id is made of; anything else (a comma would ask for several) is not looked up
+COMMENT_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class YouTubeSettings(SourceSettings):
@@ -116,6 +120,20 @@ class YouTubeConnector(Connector):
     def status(self) -> dict[str, Any]:
         self._roll_quota_day()
         return {"quota_units_today": self.quota_units}
+
+    def exists(self, native_id: str) -> bool | None:
+        """``comments.list?id=...&part=id``, one quota unit: a deleted comment comes back as no items."""
+        if not isinstance(native_id, str) or not COMMENT_ID.fullmatch(native_id):
+            return None
+        data = self._get("comments", {"part": "id", "id": native_id})
+        if not isinstance(data.get("items"), list):
+            raise TransientError("YouTube answered a comment lookup without a list of items")
+        found = [record.get("id") if isinstance(record, dict) else None for record in data["items"]]
+        if native_id in found:
+            return True
+        if found:
+            raise TransientError(f"YouTube answered the lookup of comment {native_id} with other records")
+        return False
 
     def _threads(self, horizon: datetime):
         """Comment threads newest first, down to the first one older than ``horizon``."""

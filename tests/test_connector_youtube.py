@@ -159,3 +159,70 @@ def test_quota_units_are_counted_per_pacific_day_and_survive_a_restart(fake, clo
     assert restarted.status()["quota_units_today"] == len(fake.requests)
     clock.set(datetime(2026, 11, 17, 8, 0, tzinfo=timezone.utc))  # midnight in California
     assert restarted.status() == {"quota_units_today": 0}
+
+
+# -- does a comment still exist? ------------------------------------------------------------
+
+
+def test_a_comment_still_there_exists_and_a_deleted_one_does_not(fake, clock):
+    kept = fake.add_comment("Great assembly", at=minutes_ago(40))
+    reply = fake.add_comment("Thanks!", reply_to=kept, at=minutes_ago(30))
+    deleted = fake.add_comment("an abusive comment", at=minutes_ago(20))
+    yt = connector(fake, clock)
+    fake.remove(deleted)
+    asked = (kept, reply, deleted)
+    assert [yt.exists(i) for i in asked] == [True, True, False]
+    assert [(r.path, r.query["id"], r.query["part"]) for r in fake.requests] == [
+        ("/youtube/v3/comments", i, "id") for i in asked]
+    assert all(r.query["key"] == fake.api_key for r in fake.requests)
+
+
+def test_each_existence_check_costs_one_quota_unit(fake, clock):
+    comment = fake.add_comment("Hello", at=minutes_ago(5))
+    yt = connector(fake, clock)
+    _, cursor = yt.fetch(None)
+    yt.exists(comment)
+    yt.exists("UgzNoSuchCommentAaABAg")
+    assert yt.status() == {"quota_units_today": len(fake.requests)} == {"quota_units_today": 3}
+    _, cursor = yt.fetch(cursor)
+    assert cursor["quota"]["units"] == 4  # the checks are kept in the count a restart carries on from
+
+
+@pytest.mark.parametrize("response", [
+    Response(503, {"error": {"code": 503, "message": "Backend Error", "errors": [{"reason": "backendError"}]}}),
+    Response(500, "Internal Server Error"),
+    Response(200, "{ this is not json", {"Content-Type": "application/json"}),
+    Response(200, {"kind": "youtube#commentListResponse"}),
+    Response(200, {"kind": "youtube#commentListResponse", "items": "nope"}),
+    Response(200, {"kind": "youtube#commentListResponse", "items": [{"kind": "youtube#comment", "id": "UgzOther"}]}),
+    Response(200, {"kind": "youtube#commentListResponse", "items": [None]}),
+    Response(404, {"error": {"code": 404, "message": "comment not found", "errors": [{"reason": "commentNotFound"}]}}),
+])
+def test_a_failed_or_unexpected_lookup_never_says_gone(fake, clock, response):
+    comment = fake.add_comment("Hello")
+    fake.remove(comment)
+    fake.script(response, path="comments$")
+    with pytest.raises(TransientError):
+        connector(fake, clock).exists(comment)
+
+
+def test_an_existence_check_with_expired_credentials_is_an_auth_error(fake, clock):
+    comment = fake.add_comment("Hello")
+    fake.remove(comment)
+    fake.expire_credentials()
+    with pytest.raises(AuthError):
+        connector(fake, clock).exists(comment)
+
+
+def test_an_existence_check_over_quota_waits_until_pacific_midnight(fake, clock):
+    comment = fake.add_comment("Hello")
+    fake.script(Response(403, QUOTA_BODY), path="comments$")
+    with pytest.raises(RateLimited) as raised:
+        connector(fake, clock).exists(comment)
+    assert raised.value.retry_at == datetime(2026, 11, 17, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("native_id", ["", "UgzA,UgzB", "Ugz&part=snippet", "Ugz/../commentThreads"])
+def test_an_id_that_is_not_one_comment_is_not_looked_up(fake, clock, native_id):
+    assert connector(fake, clock).exists(native_id) is None
+    assert fake.requests == []

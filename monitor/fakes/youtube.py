@@ -1,8 +1,9 @@
 """A fake YouTube Data API v3: ``commentThreads`` and ``comments`` for one channel.
 
 Threads are served newest first (``order=time``) with ``nextPageToken`` paging; each embeds at most
-``embedded_replies`` replies, the rest are read through ``comments?parentId=``. A wrong or expired
-API key gets the documented 401 ``authError`` body.
+``embedded_replies`` replies, the rest are read through ``comments?parentId=``; ``comments?id=``
+looks comments up by id (a deleted one is simply absent from ``items``). A wrong or expired API key
+gets the documented 401 ``authError`` body.
 """
 
 from __future__ import annotations
@@ -146,8 +147,27 @@ class FakeYouTube(FakePlatform):
     def _serve_comments(self, request: Request) -> Response:
         if (refused := self._refused(request)) is not None:
             return refused
+        if "id" in request.query:
+            return self._serve_lookup(request)
         replies = self._replies_of(request.query.get("parentId", ""))
         return self._page(request, replies, "youtube#commentListResponse", self._render_comment)
+
+    def _serve_lookup(self, request: Request) -> Response:
+        """``comments.list?id=a,b``: the comments that exist among those named, none for a deleted one."""
+        if "parentId" in request.query:
+            return Response(400, {"error": {
+                "code": 400, "message": "Incompatible parameters specified in the request: id, parentId",
+                "errors": [{"domain": "youtube.parameter", "reason": "incompatibleParameters"}]}})
+        wanted = request.query["id"].split(",")
+        found = [c for c in self.comments if c.id in wanted]
+        parts = set(request.query.get("part", "").split(","))
+        render = self._render_comment if "snippet" in parts else self._render_id
+        return Response(200, {"kind": "youtube#commentListResponse", "etag": "fake-etag",
+                              "items": [render(comment) for comment in found]})
+
+    @staticmethod
+    def _render_id(comment: FakeComment) -> dict[str, Any]:
+        return {"kind": "youtube#comment", "etag": "e", "id": comment.id}
 
     def _render_thread(self, top: FakeComment) -> dict[str, Any]:
         replies = self._replies_of(top.id)
