@@ -92,6 +92,7 @@ class DemoSummary:
     cases: int
     met: int
     breached: int
+    removed: int
     open: int
     slack_messages: int
     emails: int
@@ -245,6 +246,7 @@ class DemoRun:
     platforms: dict[str, Platform] = field(default_factory=dict)
     routes: dict[str, str] = field(default_factory=dict)  # post platform -> platform used
     native: dict[str, tuple[str, str]] = field(default_factory=dict)  # post ref -> (platform, native id)
+    deleted: set[tuple[str, str]] = field(default_factory=set)  # (source, native id) the moderator deleted
     delivered: list[DemoPost] = field(default_factory=list)
     slack: Any = None
     mail: MailFolder | None = None
@@ -415,7 +417,8 @@ class DemoRun:
                     if result is not None and result.ok:
                         dirty.discard(type_name)
                 if self.sla_tick is not None and hourly:
-                    self.parts.run("SLA clock", self.sla_tick, self.store, self.config, when)
+                    self.parts.run("SLA clock", self.sla_tick, self.store, self.config, when,
+                                   self.pipeline.still_there)
                 if digest_at is not None and self.digest is None and when >= digest_at:
                     self.digest = self.parts.run("digest", self.make_digest, when)
                 self.dispatch()
@@ -433,10 +436,20 @@ class DemoRun:
         type_name = self.routes.get(incident.platform)
         if type_name is None or type_name != incident.platform:
             return  # the platform has no fake here: nothing to break
+        when = f"{incident.at.astimezone(self.config.school.tz):%a %H:%M}"
+        if incident.action == "remove":
+            target = self.native.get(incident.post or "")
+            if target is None or target[0] != type_name:
+                return  # the post never reached its platform: nothing to delete
+            self.platforms[type_name].fake.remove(target[1])
+            self.deleted.add((self.platforms[type_name].source, target[1]))
+            self.view.note(f"{incident.platform}: the moderator deleted an abusive comment ({when}); "
+                           "the SLA clock will close its case instead of alerting", icon="🗑")
+            return
         getattr(self.platforms[type_name].fake, incident.action)()
         what = ("the school's token has expired" if incident.action == "expire_credentials"
                 else "the IT technician has renewed the school's token")
-        self.view.note(f"{incident.platform}: {what} ({incident.at.astimezone(self.config.school.tz):%a %H:%M})", icon="🔑")
+        self.view.note(f"{incident.platform}: {what} ({when})", icon="🔑")
         self.pipeline.poll(self.platforms[type_name].source)  # the next poll finds out at once
 
     def add_post(self, post: DemoPost) -> str | None:
@@ -522,8 +535,12 @@ class DemoRun:
         action = button.get("action_id")
         if action == "acknowledge":
             case_id = json.loads(button["value"]).get("case")
-            still_open = self.store.query("SELECT 1 FROM cases WHERE id = ? AND state = 'open'", (case_id,))
-            return action if still_open else None
+            still_open = self.store.query(
+                "SELECT items.source, items.native_id FROM cases JOIN items ON items.id = cases.item_id "
+                "WHERE cases.id = ? AND cases.state = 'open'", (case_id,))
+            # a comment she deleted on the platform needs no acknowledgement: the SLA clock closes it
+            deleted = bool(still_open) and (still_open[0]["source"], still_open[0]["native_id"]) in self.deleted
+            return action if still_open and not deleted else None
         if action == "escalate" and tag == "threat":
             escalated = self.store.query(
                 "SELECT 1 FROM audit_log WHERE item_id = ? AND action LIKE 'escalat%'", (item_id,))
@@ -583,6 +600,7 @@ class DemoRun:
             cases=counts.get("cases", 0),
             met=counts.get("met", 0),
             breached=counts.get("breached", 0),
+            removed=counts.get("removed", 0),
             open=counts.get("open", 0),
             slack_messages=len(self.slack.messages) if self.slack is not None else 0,
             emails=len(self.mail.received) if self.mail is not None else 0,
@@ -616,10 +634,11 @@ class DemoRun:
             "flagged": one("SELECT count(*) FROM verdicts WHERE flagged = 1"),
             "serious_flagged": sum(1 for text in serious_texts if any(text in f for f in flagged_texts)),
             "cases": one("SELECT count(*) FROM cases"),
-            "met": one("SELECT count(*) FROM cases WHERE closed_at IS NOT NULL AND closed_at <= due_at"),
+            "met": one("SELECT count(*) FROM cases WHERE state = 'acknowledged' AND closed_at <= due_at"),
             "breached": one(
-                "SELECT count(*) FROM cases WHERE (closed_at IS NOT NULL AND closed_at > due_at) "
+                "SELECT count(*) FROM cases WHERE (state = 'acknowledged' AND closed_at > due_at) "
                 "OR (closed_at IS NULL AND due_at < ?)", now),
+            "removed": one("SELECT count(*) FROM cases WHERE state = 'removed'"),
             "open": one("SELECT count(*) FROM cases WHERE closed_at IS NULL AND due_at >= ?", now),
             "sources": sources,
         }

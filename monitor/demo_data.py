@@ -107,7 +107,7 @@ _WEEK: list[tuple[int, str, str, str, str, str, str | None, str | None]] = [
     (2, "16:00", "facebook", "Ravens Wood School", "Tom, thank you. We have asked our community police officer to attend at drop-off on Thursday and Friday and we will remind all families in Friday's newsletter.", "school", None, "fb-parking"),
     (2, "16:40", "instagram", "jaydenn_07", "mock was actually ok?? shocked", "neutral", None, None),
     (2, "17:35", "mastodon", "@linden_green@mastodon.social", "Ravens Wood eco club planting 200 trees on the school field this weekend, volunteers welcome #Thornbury", "praise", None, None),
-    (2, "18:50", "facebook", "Barry Cole", "Typical Ravens Wood. Clueless head, lazy staff and feral kids. Shut it down.", "abuse", None, None),
+    (2, "18:50", "facebook", "Barry Cole", "Typical Ravens Wood. Clueless head, lazy staff and feral kids. Shut it down.", "abuse", "fb-barry", None),
     (2, "20:05", "bluesky", "rw-alumni.bsky.social", "Anyone from Ravens Wood class of 2006 coming to the reunion at the Crown in December?", "neutral", None, None),
     (2, "21:20", "instagram", "Kayleigh Moss", "Can Year 10s still sign up for the ski trip? My son missed the letter", "question", "ig-ski", None),
     # ---- Thursday: Year 9 parents' evening --------------------------------------------------
@@ -176,11 +176,14 @@ _WEEK: list[tuple[int, str, str, str, str, str, str | None, str | None]] = [
 ]
 
 
-#: (day, "HH:MM" local, platform, what): the Instagram token expires on Thursday morning and the
-#: school's IT technician renews it on Friday; the comments posted meanwhile must not be lost
-INCIDENTS: list[tuple[int, str, str, str]] = [
-    (3, "11:20", "instagram", "expire_credentials"),
-    (4, "09:40", "instagram", "renew_credentials"),
+#: (day, "HH:MM" local, platform, what, post): the moderator deletes an abusive comment on Facebook
+#: on Wednesday evening (its case must close as removed, with no reminder or breach); the Instagram
+#: token expires on Thursday morning and the school's IT technician renews it on Friday (the comments
+#: posted meanwhile must not be lost)
+INCIDENTS: list[tuple[int, str, str, str, str | None]] = [
+    (2, "19:30", "facebook", "remove", "fb-barry"),
+    (3, "11:20", "instagram", "expire_credentials", None),
+    (4, "09:40", "instagram", "renew_credentials", None),
 ]
 
 
@@ -188,7 +191,8 @@ INCIDENTS: list[tuple[int, str, str, str]] = [
 class Incident:
     at: datetime
     platform: str
-    action: str  # a FakePlatform lever: expire_credentials or renew_credentials
+    action: str  # a FakePlatform lever: expire_credentials, renew_credentials or remove (a post)
+    post: str | None = None  # the ``ref`` of the post that ``remove`` deletes
 
 
 def _local(day: int, clock: str, zone: ZoneInfo) -> datetime:
@@ -199,8 +203,8 @@ def _local(day: int, clock: str, zone: ZoneInfo) -> datetime:
 
 def demo_incidents(tz: str = TIMEZONE) -> list[Incident]:
     zone = ZoneInfo(tz)
-    return [Incident(at=_local(day, clock, zone), platform=platform, action=action)
-            for day, clock, platform, action in INCIDENTS]
+    return [Incident(at=_local(day, clock, zone), platform=platform, action=action, post=post)
+            for day, clock, platform, action, post in INCIDENTS]
 
 
 def demo_posts(tz: str = TIMEZONE) -> list[DemoPost]:

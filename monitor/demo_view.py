@@ -201,6 +201,7 @@ class RichView(QuietView):
         table.add_row("acknowledgement cases", str(summary.cases), "comments on the school's official accounts")
         table.add_row("  met (acknowledged in time)", str(summary.met), "")
         table.add_row("  breached (late or overdue)", str(summary.breached), "")
+        table.add_row("  removed (deleted on the platform)", str(summary.removed), "closed by the SLA clock, no alert")
         table.add_row("  still open, not yet due", str(summary.open), "")
         table.add_row("Slack messages", str(summary.slack_messages), "to the moderators' channel")
         table.add_row("emails", str(summary.emails), f".eml files in {summary.folder / 'mail'}")

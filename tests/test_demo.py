@@ -81,8 +81,14 @@ def test_summary_numbers_match_the_database(demo_run):
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
     assert summary["flagged"] == one("SELECT count(*) FROM verdicts WHERE flagged = 1")
     assert summary["cases"] == one("SELECT count(*) FROM cases") > 0
-    assert summary["met"] + summary["breached"] + summary["open"] == summary["cases"]
-    assert summary["met"] == one("SELECT count(*) FROM cases WHERE closed_at IS NOT NULL AND closed_at <= due_at")
+    assert summary["met"] + summary["breached"] + summary["removed"] + summary["open"] == summary["cases"]
+    assert summary["met"] == one("SELECT count(*) FROM cases WHERE state = 'acknowledged' AND closed_at <= due_at")
+    # the comment the moderator deleted on Facebook was closed as removed, and raised no reminder or breach
+    removed = db.execute("SELECT cases.id, items.text FROM cases JOIN items ON items.id = cases.item_id "
+                         "WHERE cases.state = 'removed'").fetchall()
+    assert summary["removed"] == len(removed) == 1 and "Clueless head" in removed[0][1]
+    keys = [row[0] for row in db.execute("SELECT key FROM alerts")]
+    assert not [k for k in keys if k.startswith((f"reminder:case:{removed[0][0]}|", f"breach:case:{removed[0][0]}|"))]
     # only comments on the official accounts, not by the school, open cases
     official = [s for s, counts in summary["sources"].items()]
     assert official and summary["cases"] <= one("SELECT count(*) FROM items WHERE by_school = 0")
