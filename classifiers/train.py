@@ -163,7 +163,8 @@ def train(args: argparse.Namespace) -> dict:
     if args.limit:
         examples = random.sample(examples, args.limit)
     steps_per_epoch = math.ceil(len(examples) / args.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(parameter_groups(model, args.lr, args.head_lr, args.layer_decay),
+                                  weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(
         optimizer, int(0.06 * steps_per_epoch * args.epochs), steps_per_epoch * args.epochs
     )
@@ -207,6 +208,19 @@ def from_checkpoint(args: argparse.Namespace) -> dict:
     base = Path(args.base) if args.base else _packaged_base()
     saved = torch.load(args.from_checkpoint, weights_only=False)
     return {"tokenizer": AutoTokenizer.from_pretrained(str(base)), "base": base, **saved}
+
+
+def parameter_groups(model, lr: float, head_lr: float, layer_decay: float) -> list[dict]:
+    """Learning rates per part: the new head at ``head_lr`` (``lr`` when 0), the top encoder layer
+    at ``lr``, and each layer below it (then the embeddings) ``layer_decay`` times the one above."""
+    layers = list(model.encoder.encoder.layer)
+    groups = [{"params": list(model.head.parameters()), "lr": head_lr or lr}]
+    for depth, layer in enumerate(reversed(layers)):
+        groups.append({"params": list(layer.parameters()), "lr": lr * layer_decay**depth})
+    placed = {id(p) for group in groups for p in group["params"]}
+    rest = [p for p in model.parameters() if id(p) not in placed]  # embeddings, pooler
+    groups.append({"params": rest, "lr": lr * layer_decay ** len(layers)})
+    return groups
 
 
 def _packaged_base() -> Path:
@@ -263,7 +277,8 @@ def export(result: dict, args: argparse.Namespace) -> None:
                       "attention_mask": {0: "batch", 1: "sequence"}, "probabilities": {0: "batch"}},
     )
     optimized = _optimize(fp32, work / "model_opt.onnx", model.encoder.config)
-    quantize_dynamic(str(optimized), str(out / "model.onnx"), weight_type=QuantType.QInt8,
+    # One scale per output channel: a single scale per tensor cost up to 2 points of validation F1.
+    quantize_dynamic(str(optimized), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     result["tokenizer"].backend_tokenizer.save(str(out / "tokenizer.json"))
     shutil.rmtree(work)
@@ -308,9 +323,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the model is written")
     parser.add_argument("--base", default="", help="base model folder (default: the packaged MiniLM)")
     parser.add_argument("--layers", type=int, default=6, help="keep this many encoder layers")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--lr", type=float, default=1.5e-4, help="learning rate of the top encoder layer")
+    parser.add_argument("--head-lr", type=float, default=1.5e-3, help="learning rate of the new head (0: --lr)")
+    parser.add_argument("--layer-decay", type=float, default=0.8,
+                        help="each encoder layer learns this times as fast as the one above it")
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--max-len", type=int, default=64)
     parser.add_argument("--implied-weight", type=float, default=0.5,

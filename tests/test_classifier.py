@@ -175,3 +175,27 @@ def test_the_shipped_model_is_small_and_has_its_card():
     assert set(meta["thresholds"]) == {"offensive", "hate"}
     card = (DEFAULT_MODEL / "README.md").read_text()
     assert "python -m classifiers.train" in card and "__" not in card
+
+
+def test_training_gives_each_layer_its_learning_rate():
+    """Layer-wise decay: the head fastest, each encoder layer slower than the one above it."""
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from classifiers.train import parameter_groups
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = torch.nn.Embedding(10, 4)
+            self.layers = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(3))
+            self.encoder = SimpleNamespace(encoder=SimpleNamespace(layer=self.layers))
+            self.head = torch.nn.Linear(4, 2)
+
+    model = Tiny()
+    groups = parameter_groups(model, lr=1e-4, head_lr=1e-3, layer_decay=0.5)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-4, 5e-5, 2.5e-5, 1.25e-5])
+    assert groups[1]["params"] == list(model.layers[2].parameters())  # the top layer learns at lr
+    placed = [id(p) for g in groups for p in g["params"]]
+    assert sorted(placed) == sorted(id(p) for p in model.parameters())  # each parameter exactly once
+    assert parameter_groups(model, lr=1e-4, head_lr=0, layer_decay=1.0)[0]["lr"] == 1e-4
