@@ -41,6 +41,9 @@ class Notice:
     escalate: bool = False
 
 
+#: cases written per transaction (each case's outbox rows and mark stay atomic within it)
+BATCH = 500
+
 REMINDER = Notice("reminder", "reminded_at")
 BREACH = Notice("breach", "breach_noticed_at")
 ESCALATION = Notice("escalation", "escalated_at", escalate=True)
@@ -66,11 +69,12 @@ def tick(store: Store, config: Config, now: datetime, still_there: StillThere | 
             f"SELECT id FROM cases WHERE state = 'open' AND {notice.column} IS NULL AND due_at <= ? ORDER BY due_at, id",
             (to_db(latest_due),),
         )
-        for row in rows:
-            if still_there is not None and not _still_open(store, row["id"], now, still_there, checked):
-                continue
-            if _write(store, config, notice, row["id"], now):
-                written[notice.kind] += 1
+        for start in range(0, len(rows), BATCH):
+            ids = [row["id"] for row in rows[start : start + BATCH]]
+            if still_there is not None:  # platform lookups happen outside the transaction
+                ids = [case_id for case_id in ids if _still_open(store, case_id, now, still_there, checked)]
+            with store.transaction():  # one commit per batch: a late tick over thousands of cases stays quick
+                written[notice.kind] += sum(_write(store, config, notice, case_id, now) for case_id in ids)
     return written
 
 
