@@ -57,6 +57,9 @@ def tick(store: Store, config: Config, now: datetime, still_there: StillThere | 
     """Write every notice whose time has come; returns how many of each kind were written."""
     now = require_aware(now, "now")
     checked: dict[int, bool] = {}
+    # a source that could not answer once is not asked again in this tick: one hanging platform
+    # must not hold up every other case's notice for a timeout each
+    mute: set[str] = set()
     sla = config.sla
     thresholds = [
         (REMINDER, now + sla.remind_before),  # due <= now + remind_before  <=>  due - remind_before <= now
@@ -72,17 +75,23 @@ def tick(store: Store, config: Config, now: datetime, still_there: StillThere | 
         for start in range(0, len(rows), BATCH):
             ids = [row["id"] for row in rows[start : start + BATCH]]
             if still_there is not None:  # platform lookups happen outside the transaction
-                ids = [case_id for case_id in ids if _still_open(store, case_id, now, still_there, checked)]
+                ids = [case_id for case_id in ids if _still_open(store, case_id, now, still_there, checked, mute)]
             with store.transaction():  # one commit per batch: a late tick over thousands of cases stays quick
                 written[notice.kind] += sum(_write(store, config, notice, case_id, now) for case_id in ids)
     return written
 
 
-def _still_open(store: Store, case_id: int, now: datetime, still_there: StillThere, checked: dict[int, bool]) -> bool:
+def _still_open(store: Store, case_id: int, now: datetime, still_there: StillThere, checked: dict[int, bool],
+                mute: set[str]) -> bool:
     """False when the case's comment has gone from its platform: the case is closed as removed."""
     if case_id not in checked:
         case = get_case(store, case_id, now=now)
-        gone = case.state == "open" and still_there(case.source, case.native_id) is False
+        answer = None
+        if case.state == "open" and case.source not in mute:
+            answer = still_there(case.source, case.native_id)
+            if answer is None:
+                mute.add(case.source)
+        gone = answer is False
         if gone:
             mark_removed(store, case_id, by="monitor", at=now, note=f"no longer on {case.source}")
         checked[case_id] = not gone

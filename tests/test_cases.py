@@ -444,6 +444,26 @@ def test_a_comment_still_there_or_a_platform_that_cannot_tell_still_alerts(store
     assert get_case(store, 1).state == "open"
 
 
+def test_a_source_that_cannot_answer_is_asked_once_per_tick(store, clock):
+    config = notify_config()
+    connector = ScriptedConnector(config.source("page"), clock=clock)
+    pipeline = Pipeline(config=config, store=store, clock=clock, hooks=build_hooks(config, clock),
+                        connectors={"page": connector})
+    for n in range(3):
+        connector.comment(f"c{n}", "2026-11-16T08:00")
+    pipeline.poll("page")
+    asked = []
+
+    def hanging(source, native_id):  # as a platform that timed out: "cannot tell"
+        asked.append(native_id)
+        return None
+
+    assert tick(store, config, utc("2026-11-17T04:00"), hanging)["reminder"] == 3
+    assert asked == ["c0"]
+    assert tick(store, config, utc("2026-11-17T08:00"), hanging)["breach"] == 3
+    assert asked == ["c0", "c0"]  # the next tick asks again
+
+
 def test_the_daemon_asks_the_source_before_it_alerts(store, clock):
     from monitor.daemon import build_jobs
 
