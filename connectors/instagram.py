@@ -9,8 +9,11 @@ the checkpoint (the newest ``timestamp`` already committed, less a small overlap
 The school's own replies are recognised by username, which Instagram always reports, rather than
 by ``from.id``, which it may withhold.
 
-Requests per idle poll: one for the media, one per media inside ``comment_window`` that has
-comments (more for long comment lists), one for ``/tags`` (when ``tags = true``). Asking whether a
+Requests per idle poll: one for the media and one for ``/tags`` (when ``tags = true``). The
+comments of a media are read again only when its ``comments_count`` has changed since the last
+poll (a new comment or reply raises it), and all of them once every ``FULL_READ_EVERY``, in case a
+deletion and a new comment left a count unchanged: that read goes back to the previous full read,
+so such a comment is late by at most an hour, never lost. Asking whether a
 comment still exists is one ``/{comment-id}?fields=id,hidden``: a comment the account hid counts as
 gone; a tagged media has no ``hidden`` field, so for a mention the answer is "cannot tell".
 """
@@ -30,6 +33,8 @@ from monitor.config import Duration
 logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
+#: how often every media's comments are read, whether or not its count changed
+FULL_READ_EVERY = timedelta(hours=1)
 MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,like_count,username"
 REPLY_FIELDS = "id,text,timestamp,username,from,parent_id,like_count"
 COMMENT_FIELDS = f"id,text,timestamp,username,from,hidden,like_count,replies{{{REPLY_FIELDS}}}"
@@ -68,18 +73,32 @@ class InstagramConnector(GraphConnector):
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         settings: InstagramSettings = self.settings  # type: ignore[assignment]
         self.graph.start_poll()
+        now = self.clock()
         since = checkpoint(cursor, self.name)
-        window_start = self.clock() - settings.comment_window
         floor = since - OVERLAP if since else None
+        known, last_full = _comment_counts(cursor)
+        full_read = last_full is None or now - last_full >= FULL_READ_EVERY
+        comment_floor = min(floor, last_full - OVERLAP) if full_read and floor and last_full else floor
         items: list[Item] = []
-        for media, record in self._recent_media(window_start, settings.max_media):
+        counts: dict[str, int] = {}
+        for media, record in self._recent_media(now - settings.comment_window, settings.max_media):
             if floor is None or media.created_at >= floor:
                 items.append(media)
-            if record.get("comments_count") != 0:
-                items.extend(i for i in self._comments(media) if floor is None or i.created_at >= floor)
+            count = record.get("comments_count")
+            if count == 0:
+                continue
+            if isinstance(count, int) and not isinstance(count, bool):
+                counts[media.native_id] = count
+                if not full_read and known.get(media.native_id) == count:
+                    continue
+            items.extend(i for i in self._comments(media) if comment_floor is None or i.created_at >= comment_floor)
         if settings.tags:
-            items.extend(self._tags(floor or window_start))
-        return items, next_cursor(items, since, self.clock(), cursor)
+            items.extend(self._tags(floor or now - settings.comment_window))
+        result = next_cursor(items, since, self.clock(), cursor)
+        if counts:
+            read_at = now if full_read else last_full
+            result = {**(result or {}), "comment_counts": counts, "full_read_at": read_at.isoformat()}  # type: ignore[union-attr]
+        return items, result
 
     def status(self) -> dict[str, Any]:
         return {"quota_used_percent": round(self.graph.usage.percent)} if self.graph.usage.percent else {}
@@ -163,6 +182,20 @@ class InstagramConnector(GraphConnector):
             return username.casefold() == self.settings.username.casefold()  # type: ignore[attr-defined]
         author = record.get("from")
         return isinstance(author, dict) and str(author.get("id")) == self.settings.user_id  # type: ignore[attr-defined]
+
+
+def _comment_counts(cursor: Cursor | None) -> tuple[dict[str, int], datetime | None]:
+    """The comment count of each media at the last poll, and when all comments were last read."""
+    if not isinstance(cursor, dict):
+        return {}, None
+    counts = cursor.get("comment_counts")
+    try:
+        last_full = parse_timestamp(cursor["full_read_at"]) if cursor.get("full_read_at") else None
+    except (TypeError, ValueError):
+        last_full = None
+    if not isinstance(counts, dict) or last_full is None:
+        return {}, None
+    return {str(k): v for k, v in counts.items() if isinstance(v, int)}, last_full
 
 
 def _common(record: dict[str, Any]) -> dict[str, Any]:

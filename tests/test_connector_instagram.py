@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from connectors.instagram import FULL_READ_EVERY
 from monitor.errors import AuthError, RateLimited, TransientError
 from monitor.fakes.instagram import FakeInstagram
 from monitor.fakes.server import Response
@@ -39,7 +40,8 @@ def test_comments_and_replies_over_several_pages(fake, connect, clock):
     assert found[reply].kind == "reply" and found[reply].parent_id == comments[2] and found[reply].thread_id == media
     assert found[reply].author_handle == "another_parent"
     assert sum(r.path.endswith(f"{media}/comments") for r in fake.requests) == 3
-    assert cursor == {"since": found[reply].created_at.isoformat()}
+    assert cursor["since"] == found[reply].created_at.isoformat()
+    assert cursor["comment_counts"] == {media: 7}
 
 
 def test_second_poll_returns_only_what_is_new_even_under_old_comments(fake, connect, clock):
@@ -68,11 +70,80 @@ def test_media_without_comments_costs_no_request(fake, connect, clock):
     fake.add_post("Quiet post", at=ago(clock, 100))
     busy = fake.add_post("Busy post", at=ago(clock, 50))
     fake.add_comment("Lovely", reply_to=busy, at=ago(clock, 40))
+    fake.requests.clear()
+    connect().fetch(None)
+    assert [r.path.rsplit("/", 1)[-1] for r in fake.requests] == ["media", "comments", "tags"]
+
+
+# -- an idle poll reads comments only where the count moved -----------------------------------
+
+
+def poll_paths(fake, connector, cursor):
+    fake.requests.clear()
+    items, cursor = connector.fetch(cursor)
+    return items, cursor, [r.path.rsplit("/", 1)[-1] for r in fake.requests]
+
+
+def test_an_idle_poll_reads_no_comments(fake, connect, clock):
+    for n in range(3):
+        media = fake.add_post(f"Post {n}", at=ago(clock, 300 - n))
+        fake.add_comment(f"Comment {n}", reply_to=media, at=ago(clock, 200 - n))
     connector = connect()
     _, cursor = connector.fetch(None)
-    fake.requests.clear()
-    connector.fetch(cursor)
-    assert [r.path.rsplit("/", 1)[-1] for r in fake.requests] == ["media", "comments", "tags"]
+    clock.advance(timedelta(minutes=5))
+    items, _, paths = poll_paths(fake, connector, cursor)
+    assert paths == ["media", "media", "tags"]  # two pages of media, no comments edge
+    assert items == []
+
+
+def test_a_new_comment_or_reply_makes_its_media_read_again(fake, connect, clock):
+    quiet = fake.add_post("Quiet", at=ago(clock, 300))
+    fake.add_comment("Old", reply_to=quiet, at=ago(clock, 250))
+    busy = fake.add_post("Busy", at=ago(clock, 200))
+    first = fake.add_comment("First", reply_to=busy, at=ago(clock, 150))
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    clock.advance(timedelta(minutes=5))
+    reply = fake.add_comment("A reply", reply_to=first, at=ago(clock, 1))
+    items, cursor, paths = poll_paths(fake, connector, cursor)
+    assert reply in by_id(items)
+    assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/v21.0/{busy}/comments"]
+    clock.advance(timedelta(minutes=5))
+    later = fake.add_comment("Another", reply_to=quiet, at=ago(clock, 1))
+    items, _, _ = poll_paths(fake, connector, cursor)
+    assert later in by_id(items)
+    assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/v21.0/{quiet}/comments"]
+
+
+def test_a_comment_hidden_behind_an_unchanged_count_is_read_at_the_next_full_read(fake, connect, clock):
+    media = fake.add_post("Sports day", at=ago(clock, 300))
+    doomed = fake.add_comment("Soon deleted", reply_to=media, at=ago(clock, 200))
+    other = fake.add_post("Other post", at=ago(clock, 250))
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    clock.advance(timedelta(minutes=10))
+    fake.remove(doomed)
+    masked = fake.add_comment("Posted as another was deleted", reply_to=media, at=ago(clock, 8))
+    newer = fake.add_comment("A newer comment elsewhere", reply_to=other, at=ago(clock, 2))
+    items, cursor, _ = poll_paths(fake, connector, cursor)
+    assert set(by_id(items)) == {newer}  # the count of "Sports day" did not move
+    clock.advance(FULL_READ_EVERY)
+    items, _, paths = poll_paths(fake, connector, cursor)
+    # the checkpoint is past it, but the full read goes back to the previous full read
+    assert masked in by_id(items)
+    assert paths.count("comments") == 2
+
+
+def test_a_cursor_without_counts_reads_every_media(fake, connect, clock):
+    media = fake.add_post("Assembly", at=ago(clock, 300))
+    fake.add_comment("Well done", reply_to=media, at=ago(clock, 200))
+    connector = connect()
+    _, cursor = connector.fetch(None)
+    assert set(cursor) == {"since", "comment_counts", "full_read_at"}
+    clock.advance(timedelta(minutes=5))
+    for old in ({"since": cursor["since"]}, {**cursor, "full_read_at": "yesterday"}, {**cursor, "comment_counts": []}):
+        _, _, paths = poll_paths(fake, connector, old)
+        assert "comments" in paths
 
 
 def test_empty_account(fake, connect):
@@ -164,6 +235,7 @@ def test_a_malformed_record_is_logged_once_not_on_every_poll(fake, connect, cloc
     connector = connect()
     with caplog.at_level("WARNING"):
         _, cursor = connector.fetch(None)
+        clock.advance(FULL_READ_EVERY)  # every comment is read again
         connector.fetch(cursor)
     skipped = [r for r in caplog.records if "malformed" in r.getMessage()]
     assert len(skipped) == 1 and "source=instagram" in skipped[0].getMessage()
