@@ -77,7 +77,7 @@ class InstagramConnector(GraphConnector):
         since = checkpoint(cursor, self.name)
         floor = since - OVERLAP if since else None
         known, last_full = _comment_counts(cursor)
-        full_read = last_full is None or now - last_full >= FULL_READ_EVERY
+        full_read = last_full is None or not timedelta(0) <= now - last_full < FULL_READ_EVERY  # or the clock went back
         comment_floor = min(floor, last_full - OVERLAP) if full_read and floor and last_full else floor
         items: list[Item] = []
         counts: dict[str, int] = {}
