@@ -125,11 +125,11 @@ def main() -> None:
     print(f"texts/s at batch 1       {report['texts_per_second_batch_1']}")
     print(f"texts/s at batch 32      {report['texts_per_second_batch_32']}  ({report['cpu_count']} CPUs)")
     print(f"load time                {report['load_seconds']} s (imports included)")
-    print(f"peak RSS                 {report['peak_rss_mb']} MB")
+    print(f"peak RSS                 {report['peak_rss_mb']} MiB")
     if "model_size_mb" in report:
-        print(f"model size               {report['model_size_mb']} MB")
+        print(f"model size               {report['model_size_mb']} MiB")
     if "runtime_venv" in report:
-        print(f"runtime venv             {report['runtime_venv']['size_mb']} MB "
+        print(f"runtime venv             {report['runtime_venv']['size_mb']} MiB "
               f"({report['runtime_venv']['measured']})")
 
 
