@@ -1,9 +1,13 @@
-"""Reddit: public posts naming the school, through the JSON search listing.
+"""Reddit: public posts naming the school, through the JSON search listing, and comments in a subreddit.
 
 ``/search.json?q=...&sort=new`` (or ``/r/<sub>/search.json`` with ``restrict_sr``) is read newest
 first, page by page with ``after``, down to the checkpoint: the newest post's time, plus the
 fullnames seen in the last minute before it (Reddit's times have one-second resolution).
-An idle poll makes one request per query.
+
+Reddit's search finds posts, not comments. With ``subreddit`` and ``comment_keywords`` set, the
+subreddit's newest comments (``/r/<sub>/comments.json``, newest first, the same checkpoint) are
+read too, and those naming one of the keywords are kept. An idle poll makes one request per query,
+plus one for the comments.
 
 Reddit asks every client for a descriptive User-Agent (``<platform>:<app id>:<version> (by
 /u/<username>)``) and refuses generic ones; it reports its limits in ``X-Ratelimit-Used``,
@@ -14,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Literal
+import re
+from typing import Any, Callable, Iterator, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from connectors.base import (
     MALFORMED,
@@ -56,8 +61,28 @@ class RedditSettings(SourceSettings):
     user_agent: str | None = None
     #: the school's own Reddit account, if it has one: its posts are marked as the school's
     account: str | None = None
+    #: with ``subreddit``: its new comments naming any of these words or phrases are collected too
+    comment_keywords: list[str] = []
     page_size: int = Field(default=100, ge=1, le=100)
     backfill: Duration = timedelta(days=7)
+
+    @field_validator("comment_keywords")
+    @classmethod
+    def _comments_need_a_subreddit(cls, keywords: list[str], info: ValidationInfo) -> list[str]:
+        if any(not k.strip() for k in keywords):
+            raise ValueError("a keyword is empty")
+        if keywords and not info.data.get("subreddit"):
+            raise ValueError("needs subreddit: Reddit cannot search comments, so the monitor reads the newest "
+                             "comments of one subreddit (e.g. the town's) and keeps those naming a keyword")
+        return keywords
+
+    @property
+    def comment_pattern(self) -> re.Pattern[str] | None:
+        """Any keyword as whole words, case and spacing aside; None when comments are not read."""
+        if not self.comment_keywords:
+            return None
+        phrases = (r"\s+".join(map(re.escape, k.split())) for k in self.comment_keywords)
+        return re.compile(rf"(?<!\w)(?:{'|'.join(phrases)})(?!\w)", re.IGNORECASE)
 
 
 class RedditConnector(Connector):
@@ -76,16 +101,28 @@ class RedditConnector(Connector):
         return s.user_agent or f"server:school-social-monitor:v{__version__} (by /u/{s.username})"
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
+        s = self.settings
         cursor = dict(cursor or {})
         items: dict[str, Item] = {}
         next_cursor: dict[str, Any] = {}
-        for query in self.settings.queries:
-            found, next_cursor[query] = self._read(query, cursor.get(query))
+        search = f"/r/{quote(s.subreddit)}/search.json" if s.subreddit else "/search.json"
+        for query in s.queries:
+            params = {"q": query, "sort": "new", "type": "link", **({"restrict_sr": "on"} if s.subreddit else {})}
+            found, next_cursor[query] = self._read(self._listing(search, params), cursor.get(query))
+            for item in found:
+                items.setdefault(item.native_id, item)
+        pattern = s.comment_pattern
+        if pattern is not None:
+            key = f"r/{s.subreddit}/comments"
+            found, next_cursor[key] = self._read(self._listing(f"/r/{quote(s.subreddit)}/comments.json", {}),
+                                                 cursor.get(key), wanted=lambda item: bool(pattern.search(item.text)))
             for item in found:
                 items.setdefault(item.native_id, item)
         return list(items.values()), next_cursor
 
-    def _read(self, query: str, saved: Any) -> tuple[list[Item], dict[str, Any]]:
+    def _read(self, listing: Iterator[Any], saved: Any,
+              wanted: Callable[[Item], bool] = lambda item: True) -> tuple[list[Item], dict[str, Any]]:
+        """The new items of a newest-first listing, and its next checkpoint (which every record moves)."""
         saved = saved if isinstance(saved, dict) else {}
         checkpoint = saved.get("checkpoint")
         since = (datetime.fromtimestamp(checkpoint, tz=timezone.utc) if isinstance(checkpoint, (int, float))
@@ -95,7 +132,7 @@ class RedditConnector(Connector):
         items: list[Item] = []
         recent: dict[str, datetime] = {}
         newest = since
-        for child in self._listing(query, floor):
+        for child in listing:
             try:
                 item = self._to_item(child)
             except MALFORMED as exc:
@@ -105,18 +142,15 @@ class RedditConnector(Connector):
                 break
             newest = max(newest, item.created_at) if newest else item.created_at
             recent[item.native_id] = item.created_at
-            if item.native_id not in seen:
+            if item.native_id not in seen and wanted(item):
                 items.append(item)
         keep = sorted(n for n, t in recent.items() if newest and t >= newest - OVERLAP)
         return items, {"checkpoint": newest.timestamp() if newest else None, "seen": keep,
                        "newest": max(recent, key=recent.get) if recent else saved.get("newest")}
 
-    def _listing(self, query: str, floor: datetime) -> Iterator[Any]:
-        s = self.settings
-        path = f"/r/{quote(s.subreddit)}/search.json" if s.subreddit else "/search.json"
-        params: dict[str, Any] = {"q": query, "sort": "new", "limit": s.page_size, "raw_json": 1, "type": "link"}
-        if s.subreddit:
-            params["restrict_sr"] = "on"
+    def _listing(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        """The children of a listing, page after page with ``after``, until the caller stops."""
+        params = {**params, "limit": self.settings.page_size, "raw_json": 1}
         after = None
         while True:
             data = self._get(path, {**params, "after": after} if after else params)

@@ -146,3 +146,62 @@ def test_the_schools_own_account_is_recognised(fake, clock):
     fake.add_comment("Anyone going?", author="someparent", at=minutes_ago(4))
     items = connector(fake, clock, account="ravenswoodschool").fetch(None)[0]
     assert {i.author_name: i.by_school for i in items} == {"RavensWoodSchool": True, "someparent": False}
+
+
+# -- comments in a subreddit ----------------------------------------------------------------
+
+
+def test_new_comments_in_the_subreddit_that_name_the_school_are_mentions(fake, clock):
+    thread = fake.add_comment("Best secondary in town?", at=minutes_ago(60))
+    fake.posts[-1].keywords = ""  # the post itself does not name the school
+    named = fake.add_subreddit_comment("Ravens Wood School was great for my eldest", post=thread, at=minutes_ago(30))
+    fake.add_subreddit_comment("Try the one by the park", post=thread, at=minutes_ago(20))
+    reply = fake.add_subreddit_comment("ravens  wood SCHOOL? their head is rude", post=thread, reply_to=named,
+                                       at=minutes_ago(10))
+    fake.add_subreddit_comment("Ravens Wood School is lovely", post=thread, subreddit="unitedkingdom",
+                               at=minutes_ago(5))
+    reddit = connector(fake, clock, subreddit="Ravenstown", comment_keywords=["Ravens Wood School", "RWS"])
+    items, cursor = reddit.fetch(None)
+    found = {i.native_id: i for i in items}
+    assert set(found) == {named, reply}
+    assert found[reply].kind == "mention" and found[reply].parent_id == named and found[reply].thread_id == thread
+    assert found[reply].url == f"https://www.reddit.com/r/Ravenstown/comments/{thread[3:]}/_/{reply[3:]}/"
+    assert found[reply].author_handle == "u/AParent"
+    assert fake.requests[-1].path == "/r/Ravenstown/comments.json"
+    fake.requests.clear()
+    assert reddit.fetch(cursor)[0] == []
+    assert [r.path for r in fake.requests] == ["/r/Ravenstown/search.json", "/r/Ravenstown/comments.json"]
+    later = fake.add_subreddit_comment("RWS parents evening tonight", post=thread, at=minutes_ago(1))
+    fake.add_subreddit_comment("RWSX is a band", post=thread, at=minutes_ago(1))
+    assert [i.native_id for i in reddit.fetch(cursor)[0]] == [later]
+
+
+def test_comments_that_name_nobody_still_move_the_checkpoint(fake, clock):
+    thread = fake.add_comment("Roadworks on the high street", at=minutes_ago(90))
+    for n in range(5):
+        fake.add_subreddit_comment(f"Traffic is awful {n}", post=thread, at=minutes_ago(50 - n))
+    reddit = connector(fake, clock, subreddit="Ravenstown", comment_keywords=["Ravens Wood"])
+    _, cursor = reddit.fetch(None)
+    key = "r/Ravenstown/comments"
+    assert cursor[key]["checkpoint"] == minutes_ago(46).timestamp()
+    fake.page_size = 100
+    fake.requests.clear()
+    reddit.fetch(cursor)
+    assert sum(r.path.endswith("comments.json") for r in fake.requests) == 1  # the first page reaches the checkpoint
+
+
+def test_without_keywords_no_comments_are_read(fake, clock):
+    connector(fake, clock, subreddit="Ravenstown").fetch(None)
+    assert [r.path for r in fake.requests] == ["/r/Ravenstown/search.json"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"comment_keywords": ["Ravens Wood"]}, "needs subreddit"),
+    ({"subreddit": "Ravenstown", "comment_keywords": ["Ravens Wood", "  "]}, "a keyword is empty"),
+])
+def test_comment_keywords_are_checked_at_start(fake, overrides, message):
+    from monitor.config import parse_config
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"sources\[0\]\.comment_keywords.*{message}|comment_keywords.*{message}"):
+        parse_config({"sources": [{**fake.source_config("reddit"), **overrides}]})

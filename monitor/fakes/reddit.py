@@ -1,4 +1,5 @@
-"""A fake Reddit: the JSON search listing (``/search.json``, ``/r/<sub>/search.json``), newest first.
+"""A fake Reddit: the JSON search listing (``/search.json``, ``/r/<sub>/search.json``) and a
+subreddit's comment listing (``/r/<sub>/comments.json``), newest first.
 
 Every answer carries ``X-Ratelimit-Used/Remaining/Reset``; a configured bearer token can be expired
 (401). Search matches every word of the query in a post's title, body or ``keywords`` (what Reddit's
@@ -33,6 +34,18 @@ class FakeRedditPost:
     malformed: bool = False
 
 
+@dataclass
+class FakeRedditComment:
+    id: str
+    body: str
+    author: str | None
+    subreddit: str
+    created: datetime
+    link_id: str
+    parent_id: str
+    score: int = 1
+
+
 class FakeReddit(FakePlatform):
     type = "reddit"
     has_threads = False  # a search of public posts: the school does not answer there
@@ -43,10 +56,12 @@ class FakeReddit(FakePlatform):
         self.budget = budget
         self.used = 0
         self.posts: list[FakeRedditPost] = []
+        self.comments: list[FakeRedditComment] = []
         self.expired = False
         self._numbers = itertools.count(36**5)
         self.route("GET", "/search.json")(self._search)
         self.route("GET", r"/r/(?P<sub>[A-Za-z0-9_]+)/search.json")(self._search)
+        self.route("GET", r"/r/(?P<sub>[A-Za-z0-9_]+)/comments.json")(self._comments)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -66,6 +81,16 @@ class FakeReddit(FakePlatform):
         )
         self.posts.append(post)
         return f"t3_{post.id}"
+
+    def add_subreddit_comment(self, text: str, *, post: str, author: str = "A Parent", at: datetime | None = None,
+                              reply_to: str | None = None, subreddit: str = "Ravenstown") -> str:
+        """A comment under ``post`` (a t3 fullname), or under another comment with ``reply_to``."""
+        comment = FakeRedditComment(
+            id=_base36(next(self._numbers)), body=text, author="".join(ch for ch in author if ch.isalnum()) or None,
+            subreddit=subreddit, created=at or datetime.now(timezone.utc), link_id=post, parent_id=reply_to or post,
+        )
+        self.comments.append(comment)
+        return f"t1_{comment.id}"
 
     def remove(self, native_id: str) -> None:
         self.posts = [p for p in self.posts if f"t3_{p.id}" != native_id]
@@ -87,11 +112,9 @@ class FakeReddit(FakePlatform):
                 "X-Ratelimit-Reset": "300"}
 
     def _search(self, request: Request) -> Response:
-        if self.expired or request.header("authorization", f"Bearer {TOKEN}") != f"Bearer {TOKEN}":
-            return Response(401, {"message": "Unauthorized", "error": 401})
-        self.used += 1
-        if self.used > self.budget:
-            return Response(429, {"message": "Too Many Requests", "error": 429}, self._limits())
+        refused = self._refused(request)
+        if refused:
+            return refused
         terms = request.query.get("q", "").casefold().replace('"', " ").split()
         sub = request.params.get("sub")
         found = sorted(
@@ -100,16 +123,50 @@ class FakeReddit(FakePlatform):
              and (sub is None or p.subreddit.casefold() == sub.casefold())),
             key=lambda p: p.created, reverse=True,
         )
+        return self._listing(request, [self._render(p) for p in found])
+
+    def _comments(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        sub = request.params["sub"].casefold()
+        found = sorted((c for c in self.comments if c.subreddit.casefold() == sub), key=lambda c: c.created,
+                       reverse=True)
+        return self._listing(request, [self._render_comment(c) for c in found])
+
+    def _refused(self, request: Request) -> Response | None:
+        if self.expired or request.header("authorization", f"Bearer {TOKEN}") != f"Bearer {TOKEN}":
+            return Response(401, {"message": "Unauthorized", "error": 401})
+        self.used += 1
+        if self.used > self.budget:
+            return Response(429, {"message": "Too Many Requests", "error": 429}, self._limits())
+        return None
+
+    def _listing(self, request: Request, children: list[dict[str, Any]]) -> Response:
         start = 0
         if request.query.get("after"):
-            names = [f"t3_{p.id}" for p in found]
-            start = names.index(request.query["after"]) + 1 if request.query["after"] in names else len(found)
+            names = [c["data"]["name"] for c in children]
+            start = names.index(request.query["after"]) + 1 if request.query["after"] in names else len(children)
         limit = min(int(request.query.get("limit", 25)), self.page_size)
-        page = found[start:start + limit]
-        after = f"t3_{page[-1].id}" if page and start + limit < len(found) else None
+        page = children[start:start + limit]
+        after = page[-1]["data"]["name"] if page and start + limit < len(children) else None
         body = {"kind": "Listing", "data": {"after": after, "before": None, "dist": len(page), "modhash": "",
-                                            "children": [self._render(p) for p in page]}}
+                                            "children": page}}
         return Response(200, body, self._limits())
+
+    def _render_comment(self, comment: FakeRedditComment) -> dict[str, Any]:
+        post_id = comment.link_id.removeprefix("t3_")
+        data: dict[str, Any] = {
+            "id": comment.id, "name": f"t1_{comment.id}", "body": comment.body,
+            "author": comment.author or "[deleted]", "subreddit": comment.subreddit,
+            "created_utc": float(int(comment.created.timestamp())), "link_id": comment.link_id,
+            "parent_id": comment.parent_id, "score": comment.score,
+            "permalink": f"/r/{comment.subreddit}/comments/{post_id}/_/{comment.id}/",
+            "link_title": next((p.title for p in self.posts if p.id == post_id), ""),
+        }
+        if comment.author:
+            data["author_fullname"] = f"t2_{comment.author.lower()[:8]}"
+        return {"kind": "t1", "data": data}
 
     def _render(self, post: FakeRedditPost) -> dict[str, Any]:
         data: dict[str, Any] = {
