@@ -185,7 +185,8 @@ def _headers_for_feedparser(response: httpx.Response) -> dict[str, str]:
 
 def entry_time(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        # the plain dict lookup: feedparser's own maps a missing updated_parsed to published_parsed, with a warning
+        value = dict.get(entry, key)
         if value:
             return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
     return None
