@@ -13,9 +13,11 @@ Requests per idle poll: one for the media and one for ``/tags`` (when ``tags = t
 comments of a media are read again only when its ``comments_count`` has changed since the last
 poll (a new comment or reply raises it), and all of them once every ``FULL_READ_EVERY``, in case a
 deletion and a new comment left a count unchanged: that read goes back to the previous full read,
-so such a comment is late by at most an hour, never lost. Asking whether a
-comment still exists is one ``/{comment-id}?fields=id,hidden``: a comment the account hid counts as
-gone; a tagged media has no ``hidden`` field, so for a mention the answer is "cannot tell".
+so such a comment is late by at most an hour, never lost.
+
+Asking whether a comment still exists is one ``/{comment-id}?fields=id,hidden``: a comment the
+account hid counts as gone; a tagged media has no ``hidden`` field, so for a mention the answer is
+"cannot tell".
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class InstagramConnector(GraphConnector):
         result = next_cursor(items, since, self.clock(), cursor)
         if counts:
             read_at = now if full_read else last_full
-            result = {**(result or {}), "comment_counts": counts, "full_read_at": read_at.isoformat()}  # type: ignore[union-attr]
+            result = {**(result or {}), "comment_counts": counts, "full_read_at": read_at.isoformat()}
         return items, result
 
     def status(self) -> dict[str, Any]:
