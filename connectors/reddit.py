@@ -62,7 +62,7 @@ class RedditSettings(SourceSettings):
     #: the school's own Reddit account, if it has one: its posts are marked as the school's
     account: str | None = None
     #: with ``subreddit``: its new comments naming any of these words or phrases are collected too
-    comment_keywords: list[str] = []
+    comment_keywords: list[str] = Field(default_factory=list)
     page_size: int = Field(default=100, ge=1, le=100)
     backfill: Duration = timedelta(days=7)
 

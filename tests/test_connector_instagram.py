@@ -105,7 +105,7 @@ def test_a_new_comment_or_reply_makes_its_media_read_again(fake, connect, clock)
     _, cursor = connector.fetch(None)
     clock.advance(timedelta(minutes=5))
     reply = fake.add_comment("A reply", reply_to=first, at=ago(clock, 1))
-    items, cursor, paths = poll_paths(fake, connector, cursor)
+    items, cursor, _ = poll_paths(fake, connector, cursor)
     assert reply in by_id(items)
     assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/v21.0/{busy}/comments"]
     clock.advance(timedelta(minutes=5))
