@@ -159,12 +159,21 @@ class MastodonConnector(Connector):
         return url, {**params, "offset": int(params.get("offset", 0)) + len(page)}
 
     def exists(self, native_id: str) -> bool | None:
-        """One ``GET /api/v1/statuses/:id``: Mastodon answers a deleted status (or one hidden from
-        the school's account) with 404 ``{"error": "Record not found"}``; nothing else means gone."""
+        """``GET /api/v1/statuses/:id``: Mastodon answers a deleted status with 404 ``{"error":
+        "Record not found"}``; nothing else means gone.
+
+        A status whose author blocked the school's account gets the same 404 with the school's
+        token, so a 404 with a token is asked once more without it: a status still public is there.
+        """
         if not isinstance(native_id, str) or not STATUS_ID.fullmatch(native_id):
             return None  # not a status id: nothing to ask
         url = f"{self.settings.base_url.rstrip('/')}/api/v1/statuses/{native_id}"
         response = self._get(url, None, missing_ok=True)
+        if response.status_code == 404 and self.settings.token is not None:
+            response = self._get(url, None, missing_ok=True, anonymous=True)
+            if response.status_code != 404:
+                logger.info("source=%s status %s is public but hidden from the school's account "
+                            "(its author may have blocked the school)", self.name, native_id)
         if response.status_code == 404:
             return False
         status = expect_json(response)
@@ -223,17 +232,18 @@ class MastodonConnector(Connector):
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    def _get(self, url: str, params: dict[str, Any] | None, *, missing_ok: bool = False) -> httpx.Response:
-        """A GET with the token; ``missing_ok`` returns Mastodon's own "Record not found" 404."""
+    def _get(self, url: str, params: dict[str, Any] | None, *, missing_ok: bool = False,
+             anonymous: bool = False) -> httpx.Response:
+        """A GET with the token (unless ``anonymous``); ``missing_ok`` returns Mastodon's own "Record not found" 404."""
         headers = {}
-        if self.settings.token is not None:
+        if self.settings.token is not None and not anonymous:
             headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
         response = send(self, "GET", url, params=params, headers=headers)
         status = response.status_code
         if status == 429:
             when = reset_time(response.headers.get("x-ratelimit-reset"), self.clock())
             raise RateLimited(f"Mastodon {urlsplit(url).path}: rate limited", when)
-        if status in (401, 403):
+        if status in (401, 403) and not anonymous:
             raise AuthError(f"Mastodon {urlsplit(self.settings.base_url).netloc} refused access: {_error(response)}")
         if missing_ok and status == 404 and body_json(response) == NOT_FOUND:
             return response

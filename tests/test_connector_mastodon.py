@@ -174,8 +174,27 @@ def test_a_status_still_there_or_deleted_is_one_request_each(fake, connect):
     masto = connect()
     assert masto.exists(kept) is True
     assert masto.exists(deleted) is False
-    assert [r.path for r in fake.requests] == [f"/api/v1/statuses/{kept}", f"/api/v1/statuses/{deleted}"]
-    assert all(r.header("authorization") == f"Bearer {TOKEN}" for r in fake.requests)
+    # the 404 is asked once more without the token: only a status gone for everyone is gone
+    assert [r.path for r in fake.requests] == [f"/api/v1/statuses/{i}" for i in (kept, deleted, deleted)]
+    assert [r.header("authorization") for r in fake.requests] == [f"Bearer {TOKEN}"] * 2 + [None]
+
+
+def test_a_status_whose_author_blocked_the_school_is_still_there(fake, connect, caplog):
+    blocked = fake.add_comment("you will never see this reply", at=minutes_ago(10))
+    fake.statuses[-1].blocks_school = True
+    with caplog.at_level("INFO"):
+        assert connect().exists(blocked) is True
+    assert "may have blocked the school" in caplog.text
+
+
+def test_a_server_that_refuses_anonymous_lookups_cannot_tell(fake, connect):
+    status = fake.add_comment("deleted or hidden from the school?", at=minutes_ago(10))
+    fake.remove(status)
+    masto = connect()
+    fake.script(Response(404, {"error": "Record not found"}), path="/api/v1/statuses/")
+    fake.script(Response(401, {"error": "This API requires an authenticated user"}), path="/api/v1/statuses/")
+    with pytest.raises(TransientError):  # not an AuthError: the school's token is not at fault
+        masto.exists(status)
 
 
 def test_the_fake_answers_a_deleted_status_as_mastodon_does(fake):

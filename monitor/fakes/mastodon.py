@@ -36,6 +36,8 @@ class FakeStatus:
     favourites: int = 0
     malformed: bool = False
     notification_id: str | None = None
+    #: its author blocked the school: hidden from the school's token, still public
+    blocks_school: bool = False
 
 
 class FakeMastodon(FakePlatform):
@@ -166,7 +168,7 @@ class FakeMastodon(FakePlatform):
         if (refused := self._refused(request, required=False)) is not None:
             return refused
         status = next((s for s in self.statuses if s.id == request.params["id"]), None)
-        if status is None:
+        if status is None or (status.blocks_school and request.header("authorization") is not None):
             return Response(404, {"error": "Record not found"})
         return Response(200, self._render(status))
 
