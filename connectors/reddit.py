@@ -17,8 +17,8 @@ Reddit asks every client for a descriptive User-Agent (``<platform>:<app id>:<ve
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Literal
 from urllib.parse import quote
 
@@ -103,26 +103,27 @@ class RedditConnector(Connector):
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         s = self.settings
         cursor = dict(cursor or {})
-        items: dict[str, Item] = {}
-        next_cursor: dict[str, Any] = {}
         search = f"/r/{quote(s.subreddit)}/search.json" if s.subreddit else "/search.json"
-        for query in s.queries:
-            params = {"q": query, "sort": "new", "type": "link", **({"restrict_sr": "on"} if s.subreddit else {})}
-            found, next_cursor[query] = self._read(self._listing(search, params), cursor.get(query))
-            for item in found:
-                items.setdefault(item.native_id, item)
+        restrict = {"restrict_sr": "on"} if s.subreddit else {}
+        # (cursor key, listing, which of its records to keep); each listing has its own checkpoint
+        reads = [(query, self._listing(search, {"q": query, "sort": "new", "type": "link", **restrict}), None)
+                 for query in s.queries]
         pattern = s.comment_pattern
         if pattern is not None:
-            key = f"r/{s.subreddit}/comments"
-            found, next_cursor[key] = self._read(self._listing(f"/r/{quote(s.subreddit)}/comments.json", {}),
-                                                 cursor.get(key), wanted=lambda item: bool(pattern.search(item.text)))
+            reads.append((f"r/{s.subreddit}/comments", self._listing(f"/r/{quote(s.subreddit)}/comments.json", {}),
+                          lambda item: bool(pattern.search(item.text))))
+        items: dict[str, Item] = {}
+        next_cursor: dict[str, Any] = {}
+        for key, listing, wanted in reads:
+            found, next_cursor[key] = self._read(listing, cursor.get(key), wanted)
             for item in found:
                 items.setdefault(item.native_id, item)
         return list(items.values()), next_cursor
 
     def _read(self, listing: Iterator[Any], saved: Any,
-              wanted: Callable[[Item], bool] = lambda item: True) -> tuple[list[Item], dict[str, Any]]:
-        """The new items of a newest-first listing, and its next checkpoint (which every record moves)."""
+              wanted: Callable[[Item], bool] | None) -> tuple[list[Item], dict[str, Any]]:
+        """The new items of a newest-first listing that ``wanted`` keeps (all when None), and the
+        listing's next checkpoint, which every record moves."""
         saved = saved if isinstance(saved, dict) else {}
         checkpoint = saved.get("checkpoint")
         since = (datetime.fromtimestamp(checkpoint, tz=timezone.utc) if isinstance(checkpoint, (int, float))
@@ -142,7 +143,7 @@ class RedditConnector(Connector):
                 break
             newest = max(newest, item.created_at) if newest else item.created_at
             recent[item.native_id] = item.created_at
-            if item.native_id not in seen and wanted(item):
+            if item.native_id not in seen and (wanted is None or wanted(item)):
                 items.append(item)
         keep = sorted(n for n, t in recent.items() if newest and t >= newest - OVERLAP)
         return items, {"checkpoint": newest.timestamp() if newest else None, "seen": keep,

@@ -113,7 +113,7 @@ class FakeReddit(FakePlatform):
 
     def _search(self, request: Request) -> Response:
         refused = self._refused(request)
-        if refused:
+        if refused is not None:
             return refused
         terms = request.query.get("q", "").casefold().replace('"', " ").split()
         sub = request.params.get("sub")
@@ -127,7 +127,7 @@ class FakeReddit(FakePlatform):
 
     def _comments(self, request: Request) -> Response:
         refused = self._refused(request)
-        if refused:
+        if refused is not None:
             return refused
         sub = request.params["sub"].casefold()
         found = sorted((c for c in self.comments if c.subreddit.casefold() == sub), key=lambda c: c.created,
