@@ -10,8 +10,8 @@ The pipeline stores it in the same transaction as the items it covers, so a cras
 ``fetch`` and the commit simply repeats the fetch: connectors must therefore be repeatable with
 the same cursor, and items are de-duplicated on ``(source, native_id)`` by the store.
 
-Errors: a connector raises only :class:`AuthError`, :class:`RateLimited` or
-:class:`TransientError` (all :class:`SourceError`). A malformed record is not an error: it is
+Errors: a connector raises only :class:`AuthError` (or :class:`ActionNeeded`), :class:`RateLimited`
+or :class:`TransientError` (all :class:`SourceError`). A malformed record is not an error: it is
 logged with :func:`skip_record` and the rest of the page is kept.
 """
 
@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.clock import Clock, system_clock
 from monitor.config import Duration, Secret
-from monitor.errors import AuthError, RateLimited, SourceError, TransientError
+from monitor.errors import ActionNeeded, AuthError, RateLimited, SourceError, TransientError
 
 __all__ = [
+    "ActionNeeded",
     "AuthError",
     "Secret",
     "Connector",

@@ -31,12 +31,14 @@ from pydantic import Field
 
 from connectors.base import (
     MALFORMED,
+    ActionNeeded,
     AuthError,
     Connector,
     Cursor,
     Item,
     RateLimited,
     Secret,
+    SourceError,
     SourceSettings,
     TransientError,
     parse_timestamp,
@@ -61,8 +63,14 @@ RATE_WINDOW = timedelta(minutes=15)
 #: an id or timestamp further in the future than this is not believed
 FUTURE_SKEW = timedelta(hours=1)
 TWITTER_EPOCH_MS = 1288834974657
-#: the problem type X gives a tweet that does not exist (deleted, or never was)
-NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+#: X names its problem types by URL, on api.x.com today and api.twitter.com before (and still in
+#: places): only the path is compared. https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+#: gives ".../resource-not-found" (a tweet that does not exist: deleted, or never was) and ".../usage-capped".
+NOT_FOUND = "/2/problems/resource-not-found"
+USAGE_CAPPED = "/2/problems/usage-capped"
+#: the pay-per-use balance is empty: HTTP 402, title "CreditsDepleted", type ".../2/problems/credits",
+#: detail "Your enrolled account [<id>] does not have any credits to fulfill this request."
+CREDITS = "/2/problems/credits"
 RAW_KEYS = ("id", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at")
 
 
@@ -203,18 +211,8 @@ class XConnector(Connector):
         """tweepy's and requests' exceptions, as the connector errors."""
         try:
             yield
-        except tweepy.TooManyRequests as exc:
-            raise RateLimited(f"X rate limit reached for {what}", self._reset(exc.response)) from exc
-        except tweepy.Unauthorized as exc:
-            raise AuthError(f"X refused the bearer token (HTTP 401): {_messages(exc)}") from exc
-        except tweepy.Forbidden as exc:
-            raise AuthError(f"X refused {what} (HTTP 403): the app's access level may not include it: {_messages(exc)}") from exc
-        except tweepy.NotFound as exc:
-            raise EndpointMissing(f"X has no {what} here (HTTP 404): {_messages(exc)}") from exc
-        except tweepy.TwitterServerError as exc:
-            raise TransientError(f"X had a server error (HTTP {exc.response.status_code}) on {what}") from exc
         except tweepy.HTTPException as exc:
-            raise TransientError(f"X refused {what} (HTTP {exc.response.status_code}): {_messages(exc)}") from exc
+            raise self._refusal(exc, what) from exc
         except requests.Timeout as exc:
             raise TransientError(f"X did not answer {what} in time") from exc
         except requests.RequestException as exc:
@@ -223,6 +221,34 @@ class XConnector(Connector):
             raise TransientError(f"X answered {what} with unreadable JSON") from exc
         except (RuntimeError, TypeError, AttributeError, KeyError) as exc:  # tweepy's paging on an odd shape
             raise TransientError(f"X answered {what} with an unexpected shape ({type(exc).__name__})") from exc
+
+    def _refusal(self, exc: tweepy.HTTPException, what: str) -> SourceError:
+        """The connector error for an HTTP error answer. Pay-per-use billing stops are told apart
+        from rate limits: an empty balance (402) or a reached usage cap (429 ``UsageCapExceeded``)
+        does not pass by waiting 15 minutes, so a person is alerted at once."""
+        status = exc.response.status_code
+        billing = _billing_problem(exc.response)
+        if billing == "credits" or (billing is None and status == 402):
+            return ActionNeeded(
+                f"X refused {what} (HTTP {status}, CreditsDepleted): the school's developer account has no "
+                "pay-per-use credits left. Buy credits, or turn on auto-recharge, in the X Developer Console "
+                "(console.x.com, Billing); monitoring resumes at the next poll after that")
+        if billing == "usage_cap":
+            return ActionNeeded(
+                f"X refused {what} (HTTP {status}, UsageCapExceeded: {_messages(exc)}): the developer account "
+                "reached its usage cap. Raise the spending limit in the X Developer Console (console.x.com, "
+                "Billing), or wait for the cap to reset; monitoring resumes at the next poll after that")
+        if isinstance(exc, tweepy.TooManyRequests):
+            return RateLimited(f"X rate limit reached for {what}", self._reset(exc.response))
+        if isinstance(exc, tweepy.Unauthorized):
+            return AuthError(f"X refused the bearer token (HTTP 401): {_messages(exc)}")
+        if isinstance(exc, tweepy.Forbidden):
+            return AuthError(f"X refused {what} (HTTP 403): the app's access level may not include it: {_messages(exc)}")
+        if isinstance(exc, tweepy.NotFound):
+            return EndpointMissing(f"X has no {what} here (HTTP 404): {_messages(exc)}")
+        if isinstance(exc, tweepy.TwitterServerError):
+            return TransientError(f"X had a server error (HTTP {status}) on {what}")
+        return TransientError(f"X refused {what} (HTTP {status}): {_messages(exc)}")
 
     def _search(self, found: "Found", query: str, since_id: str | None) -> str | None:
         params: dict[str, Any] = {}
@@ -402,10 +428,32 @@ def _max_id(a: str | None, b: str | None) -> str | None:
     return max(candidates, key=int) if candidates else a
 
 
+def _is_problem(problem_type: Any, path: str) -> bool:
+    """Whether an X problem type URL (on either host) names this problem."""
+    return isinstance(problem_type, str) and problem_type.endswith(path)
+
+
 def _not_found(error: Any, tweet_id: str) -> bool:
     """Whether an entry of a lookup's ``errors`` says that this tweet does not exist."""
-    return (isinstance(error, dict) and error.get("type") == NOT_FOUND
+    return (isinstance(error, dict) and _is_problem(error.get("type"), NOT_FOUND)
             and tweet_id in (str(error.get("resource_id")), str(error.get("value"))))
+
+
+def _billing_problem(response: Any) -> str | None:
+    """``"credits"`` or ``"usage_cap"`` when an error body says that billing stopped the app."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    problems = [body, *(body.get("errors") or [])] if isinstance(body, dict) else []
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        if problem.get("title") == "CreditsDepleted" or _is_problem(problem.get("type"), CREDITS):
+            return "credits"
+        if problem.get("title") == "UsageCapExceeded" or _is_problem(problem.get("type"), USAGE_CAPPED):
+            return "usage_cap"
+    return None
 
 
 def _problem_titles(errors: list[Any]) -> str:

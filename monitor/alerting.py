@@ -27,7 +27,7 @@ from monitor.errors import AuthError
 from monitor.notify.render import format_local
 from monitor.outbox import Alert, enqueue
 from monitor.pipeline import IngestBatch, PipelineHook
-from monitor.store import SourceState, Store, from_db
+from monitor.store import BLIND_KINDS, SourceState, Store, from_db
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def check_health(store: Store, config: Config, clock: Clock = system_clock) -> i
         with store.transaction():
             outage = open_outage(store, source.name)
             if outage is not None:
-                written += outage_alerts(store, config, source, outage, now, auth=outage["kind"] == "auth")
+                written += outage_alerts(store, config, source, outage, now, auth=outage["kind"] in BLIND_KINDS)
     return written
 
 
@@ -132,7 +132,10 @@ def _health(store: Store, config: Config, source: Any, outage: dict[str, Any], k
     tz = config.school.tz
     since = format_local(outage["started_at"], tz)
     what = describe_source(source)
-    if auth:
+    if auth and outage["kind"] == "action":  # the connector's message says what to do
+        title = f"{what}: the platform stopped serving it until someone acts. Monitoring of this account has stopped"
+        message = f"Since {since}: {outage['last_error']}"
+    elif auth:
         title = f"{what}: the credentials were refused. Monitoring of this account has stopped"
         message = f"Since {since}: {outage['last_error']}. Renew them: {renew_hint(source)}."
     else:

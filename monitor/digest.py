@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.store import Store, from_db, to_db
+from monitor.store import BLIND_KINDS, Store, from_db, to_db
 
 if TYPE_CHECKING:
     from monitor.outbox import Alert
@@ -235,7 +235,11 @@ class Outage:
 
     @property
     def blind(self) -> bool:
-        return self.kind == "auth"
+        return self.kind in BLIND_KINDS
+
+    @property
+    def blind_reason(self) -> str:
+        return "credentials refused" if self.kind == "auth" else "the platform account needed action"
 
     @property
     def duration(self) -> timedelta:

@@ -7,6 +7,8 @@
     ├── StoreError               the database cannot be opened or migrated
     ├── SourceError              a connector could not fetch its source
     │   ├── AuthError            credentials refused: a person must renew them
+    │   │   └── ActionNeeded     the account itself blocks us (credits used up, a spending cap
+    │   │                        reached): a person must act on it; the message says what to do
     │   ├── RateLimited          the platform asked us to wait until ``retry_at``
     │   └── TransientError       outage, timeout, 5xx, unreadable body: try again later
     └── NotifyError              an alert could not be delivered
@@ -41,6 +43,12 @@ class SourceError(MonitorError):
 
 class AuthError(SourceError):
     """The platform refused the credentials: monitoring of this source has stopped."""
+
+
+class ActionNeeded(AuthError):
+    """The platform serves nothing more until a person acts on the school's account there (buys
+    credits, raises a spending cap): no retry helps, so it is alerted at once like a refused
+    credential. The message says what to do."""
 
 
 class RateLimited(SourceError):

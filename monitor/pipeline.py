@@ -29,7 +29,7 @@ from connectors import connector_class
 from connectors.base import Connector, Item, SourceSettings
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.errors import AuthError, ConfigError, RateLimited, SourceError, StoreError
+from monitor.errors import ActionNeeded, AuthError, ConfigError, RateLimited, SourceError, StoreError
 from monitor.store import SourceState, Store, StoredItem
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,9 @@ class Pipeline:
 
 
 def describe_failure(exc: Exception) -> tuple[str, str]:
-    """(kind, message) of a poll failure: kind is auth, rate_limited, transient, store or error."""
+    """(kind, message) of a poll failure: kind is auth, action, rate_limited, transient, store or error."""
+    if isinstance(exc, ActionNeeded):
+        return "action", str(exc)
     if isinstance(exc, AuthError):
         return "auth", str(exc)
     if isinstance(exc, RateLimited):

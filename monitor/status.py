@@ -7,7 +7,7 @@ from typing import Any
 
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.store import Store, to_db
+from monitor.store import BLIND_KINDS, Store, to_db
 
 
 def collect_status(config: Config, store: Store, clock: Clock = system_clock) -> dict[str, Any]:
@@ -20,6 +20,8 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
             health = "never polled"
         elif state.last_error_kind == "auth" and state.consecutive_failures:
             health = "blind: credentials refused"
+        elif state.last_error_kind in BLIND_KINDS and state.consecutive_failures:
+            health = "blind: the platform account needs action"
         elif state.consecutive_failures:
             health = "failing"
         else:

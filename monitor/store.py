@@ -41,6 +41,10 @@ from monitor.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
+#: outage kinds in which the source saw nothing until a person acted: credentials refused (``auth``),
+#: or the account itself blocked (``action``: credits used up, a spending cap reached)
+BLIND_KINDS = ("auth", "action")
+
 
 def to_db(value: datetime | None) -> str | None:
     """An aware datetime as sortable UTC text: ``2026-11-22T09:30:00.000000+00:00``."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 from connectors.x import conversation_queries, snowflake_time
-from monitor.errors import AuthError, RateLimited, TransientError
+from monitor.app import build_pipeline
+from monitor.errors import ActionNeeded, AuthError, RateLimited, TransientError
 from monitor.fakes.server import Response
 from monitor.fakes.x import FakeX
+from monitor.status import collect_status
+from tests.conftest import make_config
 
 
 @pytest.fixture
@@ -279,7 +283,7 @@ def test_the_bearer_token_never_reaches_the_log(fake, connect, clock, caplog):
 
 # -- whether a tweet still exists -------------------------------------------------------------
 
-NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+NOT_FOUND = "https://api.x.com/2/problems/resource-not-found"
 
 
 def test_a_tweet_still_there_or_deleted_is_one_lookup_each(fake, connect, clock):
@@ -301,6 +305,16 @@ def test_the_fake_answers_a_deleted_tweet_as_x_does(fake, clock):
     assert answer.status_code == 200 and "data" not in answer.json()
     (error,) = answer.json()["errors"]
     assert error["type"] == NOT_FOUND and error["resource_id"] == deleted and error["parameter"] == "id"
+
+
+@pytest.mark.parametrize("problem_type", [NOT_FOUND, "https://api.twitter.com/2/problems/resource-not-found"])
+def test_a_deleted_tweet_is_gone_whichever_host_names_the_problem(fake, connect, clock, problem_type):
+    tweet = fake.add_comment("deleted since", at=ago(clock, 10))
+    fake.script(Response(200, {"errors": [{
+        "value": tweet, "detail": f"Could not find tweet with id: [{tweet}].", "title": "Not Found Error",
+        "resource_type": "tweet", "parameter": "id", "resource_id": tweet, "type": problem_type}]}),
+        path=r"^/2/tweets/\d+$")
+    assert connect().exists(tweet) is False
 
 
 @pytest.mark.parametrize("answer", [
@@ -367,3 +381,51 @@ def test_a_hanging_lookup_is_transient(fake, connect, clock):
 def test_something_that_is_not_a_tweet_id_is_not_asked_about(fake, connect, native_id):
     assert connect().exists(native_id) is None
     assert fake.requests == []
+
+
+# -- pay-per-use billing ----------------------------------------------------------------------
+
+def test_an_empty_credit_balance_needs_a_person_not_a_retry(fake, connect, clock):
+    fake.add_comment("Thanks!", at=ago(clock, 10))
+    fake.deplete_credits()
+    with pytest.raises(ActionNeeded, match="402.*CreditsDepleted.*Buy credits"):
+        connect().fetch(None)
+    with pytest.raises(ActionNeeded, match="credits"):
+        connect().exists(fake.tweets[0]["id"])
+
+
+@pytest.mark.parametrize("period", ["Monthly", "Daily"])
+def test_a_reached_usage_cap_needs_a_person_not_a_retry(fake, connect, clock, period):
+    fake.add_comment("Thanks!", at=ago(clock, 10))
+    fake.cap_usage(period)
+    with pytest.raises(ActionNeeded, match=f"429, UsageCapExceeded.*{period}.*spending limit"):
+        connect().fetch(None)
+
+
+def test_a_402_without_a_readable_body_is_still_about_credits(fake, connect):
+    fake.script(Response(402, "Payment Required"))
+    with pytest.raises(ActionNeeded, match="credits"):
+        connect().fetch(None)
+
+
+def test_billing_stops_alert_at_once_and_recover_by_themselves(tmp_path, store, clock, fake):
+    fake.add_comment("Before", at=ago(clock, 30))
+    config = make_config(tmp_path, sources=[{**fake.source_config("x-school"), "official": True}], notify={"email": {
+        "host": "127.0.0.1", "port": 25, "starttls": False, "sender": "m@school.example",
+        "moderators": ["moderator@school.example"]}})
+    pipeline = build_pipeline(config, store, clock=clock)
+    assert pipeline.poll("x-school").ok
+    fake.deplete_credits()
+    clock.advance(300)
+    failed = pipeline.poll("x-school")
+    assert failed.error_kind == "action"
+    [alert] = store.query("SELECT * FROM alerts WHERE kind = 'source_auth'")
+    payload = json.loads(alert["payload"])
+    assert "until someone acts" in payload["title"] and "Buy credits" in payload["message"]
+    assert "bearer token" not in payload["message"]  # not the renew-the-token hint
+    assert collect_status(config, store)["sources"][0]["health"].startswith("blind")
+    fake.top_up()
+    later = fake.add_comment("While out of credits", at=clock())
+    clock.advance(3600)
+    assert pipeline.poll("x-school").ok
+    assert later in {row["native_id"] for row in store.query("SELECT native_id FROM items")}

@@ -4,6 +4,12 @@ Tweet ids are snowflakes minted from the tweet's time, as X's are, so ``since_id
 time a tweet id carries behave as they do on the real API. Paging follows ``meta.next_token``;
 with no results ``data`` is absent and ``result_count`` is 0. A bad bearer token gets the
 documented 401 body, a rate limit the 429 body with ``x-rate-limit-*`` headers.
+
+Pay-per-use billing stops every read as X does: an empty balance with HTTP 402 ``CreditsDepleted``
+(``deplete_credits``), a reached spending cap with HTTP 429 ``UsageCapExceeded`` (``cap_usage``),
+whose rate-limit headers still show requests left. Problem types are on ``api.x.com``
+(https://docs.x.com/x-api/fundamentals/response-codes-and-errors), except the credits one, which
+X still writes on ``api.twitter.com``.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class FakeX(FakePlatform):
         self.tweets: list[dict[str, Any]] = []
         self.page_size = 10
         self.credentials_expired = False
+        self.billing_stop: Response | None = None
         self.default_time = lambda: datetime.now(timezone.utc).replace(microsecond=0)
         self._seq = itertools.count(1)
         self.route("GET", r"/2/users/(?P<id>\d+)/tweets")(self._guarded(self._timeline))
@@ -94,6 +101,22 @@ class FakeX(FakePlatform):
     def renew_credentials(self) -> None:
         self.credentials_expired = False
 
+    def deplete_credits(self) -> None:
+        """The developer account's pay-per-use balance is empty: every read gets HTTP 402."""
+        self.billing_stop = Response(402, {
+            "title": "CreditsDepleted", "type": "https://api.twitter.com/2/problems/credits",
+            "detail": "Your enrolled account [1918540743066472448] does not have any credits to fulfill this request."})
+
+    def cap_usage(self, period: str = "Monthly") -> None:
+        """The account reached its usage cap: every read gets HTTP 429 ``UsageCapExceeded``."""
+        self.billing_stop = Response(429, {
+            "title": "UsageCapExceeded", "type": "https://api.x.com/2/problems/usage-capped", "status": 429,
+            "detail": f"Usage cap exceeded: {period} product cap", "period": period, "scope": "Product"},
+            _rate_headers())
+
+    def top_up(self) -> None:
+        self.billing_stop = None
+
     def rate_limit(self, *, reset_at: datetime, times: int = 1, path: str | None = None, legacy: bool = False) -> None:
         """The next requests get 429 until ``reset_at`` (in the v1.1 ``errors`` form if ``legacy``)."""
         body = ({"errors": [{"code": 88, "message": "Rate limit exceeded"}]} if legacy else
@@ -143,6 +166,8 @@ class FakeX(FakePlatform):
             if request.header("authorization") != f"Bearer {self.token}" or self.credentials_expired:
                 return Response(401, {"title": "Unauthorized", "status": 401, "type": "about:blank",
                                       "detail": "Unauthorized"})
+            if self.billing_stop is not None:
+                return self.billing_stop
             return handler(request)
 
         return serve
@@ -168,7 +193,7 @@ class FakeX(FakePlatform):
             body: dict[str, Any] = {"errors": [{
                 "value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].", "title": "Not Found Error",
                 "resource_type": "tweet", "parameter": "id", "resource_id": tweet_id,
-                "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+                "type": "https://api.x.com/2/problems/resource-not-found"}]}
         else:
             fields = {"id", "text", "edit_history_tweet_ids", *request.query.get("tweet.fields", "").split(",")}
             body = {"data": {k: v for k, v in tweet.items() if k in fields}}
