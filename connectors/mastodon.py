@@ -6,10 +6,23 @@ Streams, each read newest first down to its ``since_id`` and paged through the `
 - ``/api/v2/search?type=statuses`` for each query (needs a token with ``read:search``);
 - ``/api/v1/accounts/:id/statuses`` of the school's account: its posts and replies, so that a
   reply by the school closes the case of the status it answers;
-- ``/api/v1/notifications?types[]=mention`` with the school's token: replies and mentions.
+- ``/api/v1/notifications?types[]=mention&include_filtered=true`` with the school's token: replies
+  and mentions, including those the account's notification policy filters (Mastodon 4.3+ leaves
+  them out unless asked: docs.joinmastodon.org/methods/notifications, ``include_filtered``).
+  Notifications the policy *drops* are never created, so no client can read them.
 
 An idle poll makes one request per stream; whether a status still exists is one
 ``GET /api/v1/statuses/:id``. Statuses arrive as HTML and are stored as plain text.
+
+A hashtag feed that has never shown a status is reported as a warning in ``monitor status``:
+since 4.5 a server may disable its hashtag feeds (``local_topic_feed_access`` and
+``remote_topic_feed_access``), and a disabled feed answers an empty list, not an error
+(app/models/public_feed.rb, ``incompatible_feed_settings?``). The server's
+``/api/v2/instance`` (``configuration.timelines_access.hashtag_feeds``) says which, and is
+asked at most once an hour while such a feed stays silent.
+
+Full-text search (``queries``) finds only the statuses of accounts that opted in to search
+(``indexable``, Mastodon 4.2+), the school's own, and those the school interacted with.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any, Iterator, Literal
 from urllib.parse import quote, urlsplit
@@ -33,6 +46,7 @@ from connectors.base import (
     Item,
     RateLimited,
     Secret,
+    SourceError,
     SourceSettings,
     TransientError,
     parse_timestamp,
@@ -47,6 +61,8 @@ TEXT_LIMIT = 10000
 STATUS_ID = re.compile(r"[0-9A-Za-z]+")
 #: Mastodon's whole answer for a status that is not there (deleted, or not visible to the token)
 NOT_FOUND = {"error": "Record not found"}
+#: how often the server's feed settings are asked while a hashtag feed stays empty
+FEED_ACCESS_EVERY = timedelta(hours=1)
 
 
 class MastodonSettings(SourceSettings):
@@ -82,6 +98,11 @@ class MastodonConnector(Connector):
         "your application) and update token in the configuration"
     )
 
+    def __init__(self, settings: SourceSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self._silent_tags: list[str] = []
+        self._feed_access: tuple[datetime, dict[str, Any] | None] | None = None
+
     # -- the poll -------------------------------------------------------------------------
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
@@ -92,7 +113,42 @@ class MastodonConnector(Connector):
             found, next_cursor[key] = self._read(path, params, kind, cursor.get(key))
             for item in found:
                 items.setdefault(item.native_id, item)
+        # a stream's cursor is the newest status it ever showed: None means it never showed one
+        self._silent_tags = [tag for tag in self.settings.hashtags if next_cursor.get(f"tag:{tag}") is None]
         return list(items.values()), next_cursor
+
+    def status(self) -> dict[str, Any]:
+        """A warning for each hashtag feed that has never shown a status (always given when hashtags
+        are configured, so that a warning that no longer holds is replaced)."""
+        if not self.settings.hashtags:
+            return {}
+        return {"warnings": [self._silent_warning(tag) for tag in self._silent_tags]}
+
+    def _silent_warning(self, tag: str) -> str:
+        feeds = self._hashtag_feeds()
+        said = f"hashtag #{tag.lstrip('#')} has never shown a post"
+        if feeds and "disabled" in (feeds.get("local"), feeds.get("remote")):
+            return (f"{said}: {urlsplit(self.settings.base_url).netloc} limits its hashtag feeds "
+                    f"(local posts: {feeds.get('local')}, other servers' posts: {feeds.get('remote')}), "
+                    "so the monitor may never see them there; follow the hashtag on another server")
+        return (f"{said}: nobody may have used it yet, or the server does not offer its hashtag feeds "
+                "(Mastodon 4.5+ answers a disabled feed with an empty list)")
+
+    def _hashtag_feeds(self) -> dict[str, Any] | None:
+        """``configuration.timelines_access.hashtag_feeds`` of the server (4.5+), asked at most once an hour."""
+        now = self.clock()
+        if self._feed_access is not None and timedelta(0) <= now - self._feed_access[0] < FEED_ACCESS_EVERY:
+            return self._feed_access[1]
+        feeds = None
+        try:
+            response = self._get(f"{self.settings.base_url.rstrip('/')}/api/v2/instance", None, anonymous=True)
+            instance = body_json(response) if response.status_code == 200 else None
+            access = instance.get("configuration", {}).get("timelines_access", {}) if isinstance(instance, dict) else {}
+            feeds = access.get("hashtag_feeds") if isinstance(access, dict) else None
+        except (SourceError, AttributeError) as exc:  # an older server, or one that is down: say less
+            logger.debug("source=%s could not read the server's feed settings: %s", self.name, exc)
+        self._feed_access = (now, feeds if isinstance(feeds, dict) else None)
+        return self._feed_access[1]
 
     def _streams(self) -> Iterator[tuple[str, str, dict[str, Any], str]]:
         s = self.settings
@@ -104,7 +160,8 @@ class MastodonConnector(Connector):
             params = {"exclude_reblogs": "true"}
             yield "account", f"/api/v1/accounts/{s.account_id}/statuses", params, "statuses"
         if s.token is not None:
-            yield "notifications", "/api/v1/notifications", {"types[]": "mention"}, "notifications"
+            params = {"types[]": "mention", "include_filtered": "true"}
+            yield "notifications", "/api/v1/notifications", params, "notifications"
 
     def _read(self, path: str, params: dict[str, Any], kind: str, since_id: Any) -> tuple[list[Item], Any]:
         """One stream, newest first, down to ``since_id`` (or the backfill on the first poll)."""
@@ -122,6 +179,8 @@ class MastodonConnector(Connector):
                     continue  # search is not strictly ordered
                 break
             status = entry.get("status") if kind == "notifications" and isinstance(entry, dict) else entry
+            if isinstance(entry_id, str) and (newest is None or _newer_id(entry_id, newest)):
+                newest = entry_id  # even when older than the backfill: the stream has shown something
             try:
                 item = self._to_item(status)
             except MALFORMED as exc:
@@ -129,8 +188,6 @@ class MastodonConnector(Connector):
                 continue
             if since_id is None and item.created_at < floor:
                 break
-            if isinstance(entry_id, str) and (newest is None or _newer_id(entry_id, newest)):
-                newest = entry_id
             if not entry.get("reblog"):
                 items.append(item)
         return items, newest

@@ -16,6 +16,10 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
     sources = []
     for settings in config.sources:
         state = store.source_state(settings.name)
+        extra = dict(state.extra or {})
+        # what a connector warns about (a feed that never showed anything...): said, not a failure
+        warnings = extra.pop("warnings", None)
+        warnings = [str(w) for w in warnings] if isinstance(warnings, list) else []
         if state.last_success_at is None and state.consecutive_failures == 0:
             health = "never polled"
         elif state.last_error_kind == "auth" and state.consecutive_failures:
@@ -41,7 +45,8 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
                 "consecutive_failures": state.consecutive_failures,
                 "failing_since": _iso(state.failing_since),
                 "next_attempt_after": _iso(state.backoff_until) if state.backoff_until and state.backoff_until > now else None,
-                "extra": state.extra or {},
+                "warnings": warnings,
+                "extra": extra,
             }
         )
     cases = _count(store, "SELECT state, count(*) FROM cases GROUP BY state")
@@ -82,6 +87,8 @@ def format_status(status: dict[str, Any], tz) -> str:
             )
         elif source["last_error"]:
             lines.append(f"    last error ({_local(source['last_error_at'], tz)}): {source['last_error']}")
+        for warning in source.get("warnings", []):
+            lines.append(f"    warning: {warning}")
         for key, value in sorted(source["extra"].items()):
             lines.append(f"    {key.replace('_', ' ')}: {value}")
     cases, outbox = status["cases"], status["outbox"]

@@ -259,3 +259,89 @@ def test_an_outage_or_an_odd_answer_is_never_gone(fake, connect, answer):
 def test_something_that_is_not_a_status_id_is_not_asked_about(fake, connect, native_id):
     assert connect().exists(native_id) is None
     assert fake.requests == []
+
+
+# -- what a current server leaves out ------------------------------------------------------------
+
+
+def test_a_reply_filtered_by_the_schools_notification_policy_is_still_read(fake, clock):
+    # Mastodon 4.3+ leaves filtered notifications out of /api/v1/notifications unless asked
+    filtered = fake.add_comment("A question from a new account", author="New Parent", at=minutes_ago(10),
+                                filtered=True)
+    items, _ = connector(fake, clock).fetch(None)
+    assert filtered in {i.native_id for i in items}
+    (asked,) = [r for r in fake.requests if r.path == "/api/v1/notifications"]
+    assert asked.query["include_filtered"] == "true" and asked.query["types[]"] == "mention"
+
+
+def test_the_fake_leaves_filtered_notifications_out_unless_asked(fake):
+    kept = fake.add_comment("an ordinary reply", at=minutes_ago(20))
+    filtered = fake.add_comment("from an account the school does not follow", at=minutes_ago(10), filtered=True)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    plain = httpx.get(f"{fake.url}/api/v1/notifications", headers=headers).json()
+    everything = httpx.get(f"{fake.url}/api/v1/notifications", params={"include_filtered": "true"},
+                           headers=headers).json()
+    assert [n["status"]["id"] for n in plain] == [kept]
+    assert [n["status"]["id"] for n in everything] == [filtered, kept]
+
+
+def poll_status(fake, tmp_path, clock):
+    from monitor.pipeline import Pipeline
+    from monitor.status import collect_status, format_status
+    from monitor.store import Store
+
+    config = parse_config({"sources": [fake.source_config("masto")], "storage": {"path": str(tmp_path / "m.db")}})
+    store = Store(config.database_path, clock=clock)
+    pipeline = Pipeline(config=config, store=store, clock=clock)
+
+    def poll():
+        assert pipeline.poll("masto").ok
+        status = collect_status(config, store, clock)
+        return status["sources"][0], format_status(status, config.school.tz)
+
+    return poll, store
+
+
+def test_a_hashtag_feed_the_server_disabled_is_a_warning_in_status_not_a_failure(fake, tmp_path, clock):
+    fake.add_tagged("Well done Ravens Wood #ravenswood", at=minutes_ago(30))
+    fake.hashtag_feeds = {"local": "disabled", "remote": "disabled"}  # 4.5: an empty list, no error
+    poll, store = poll_status(fake, tmp_path, clock)
+    source, text = poll()
+    assert source["health"] == "ok" and source["consecutive_failures"] == 0
+    (warning,) = source["warnings"]
+    assert "#ravenswood has never shown a post" in warning and "limits its hashtag feeds" in warning
+    assert f"warning: {warning}" in text
+    fake.hashtag_feeds = {"local": "public", "remote": "public"}  # the server opens its feeds again
+    source, text = poll()
+    assert source["warnings"] == [] and "warning" not in text
+    assert store.count_items("masto") >= 1
+    store.close()
+
+
+def test_an_empty_hashtag_on_a_server_that_does_not_say_why_is_still_a_warning(fake, tmp_path, clock):
+    fake.script(Response(404, {"error": "Record not found"}), path="/api/v2/instance", times=10)  # before 4.5
+    poll, store = poll_status(fake, tmp_path, clock)
+    (warning,) = poll()[0]["warnings"]
+    assert "nobody may have used it yet" in warning
+    assert sum(r.path == "/api/v2/instance" for r in fake.requests) == 1
+    poll()  # asked at most once an hour
+    assert sum(r.path == "/api/v2/instance" for r in fake.requests) == 1
+    store.close()
+
+
+def test_a_hashtag_used_only_before_the_backfill_has_shown_something(fake, clock):
+    fake.add_tagged("Sports day last spring #ravenswood", at=NOW - timedelta(days=200))
+    masto = connector(fake, clock)
+    items, cursor = masto.fetch(None)
+    assert items == []
+    assert cursor["tag:ravenswood"] is not None and masto.status() == {"warnings": []}
+
+
+def test_search_finds_only_accounts_that_opted_in(fake, clock):
+    # full-text search covers only "indexable" accounts (Mastodon 4.2+): the fake is as strict
+    found = fake.add_tagged("Ravens Wood fete on Saturday", at=minutes_ago(20))
+    hidden = fake.add_tagged("Ravens Wood fete was loud", author="Private Person", at=minutes_ago(10),
+                             indexable=False)
+    items, _ = connector(fake, clock, hashtags=[], queries=["ravens wood"]).fetch(None)
+    ids = {i.native_id for i in items}
+    assert found in ids and hidden not in ids

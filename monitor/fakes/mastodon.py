@@ -3,6 +3,16 @@
 Status ids are snowflakes of the creation time, as on Mastodon, so ``since_id`` means "newer than".
 Lists are newest first, ``page_size`` at a time, with a ``Link: <...max_id=...>; rel="next"`` header
 when the page is full (without the ``since_id``, as Mastodon does). Content is HTML.
+
+As on a current server (4.5):
+
+- a mention that the school's notification policy filters is left out of ``/api/v1/notifications``
+  unless ``include_filtered=true`` is asked (4.3+);
+- the hashtag feeds follow ``hashtag_feeds`` (``{"local": ..., "remote": ...}``, each ``public``,
+  ``authenticated`` or ``disabled``): a disabled part is silently left out (an empty list, no
+  error), ``authenticated`` refuses a request without a token with 422; ``/api/v2/instance``
+  reports the setting under ``configuration.timelines_access``;
+- full-text search finds only statuses of accounts that opted in (``indexable``), and the school's own.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ class FakeStatus:
     notification_id: str | None = None
     #: its author blocked the school: hidden from the school's token, still public
     blocks_school: bool = False
+    #: the school's notification policy filters its notification (e.g. a new account, or one not followed)
+    filtered: bool = False
 
 
 class FakeMastodon(FakePlatform):
@@ -48,6 +60,7 @@ class FakeMastodon(FakePlatform):
         self.page_size = page_size
         self.statuses: list[FakeStatus] = []
         self.expired = False
+        self.hashtag_feeds = {"local": "public", "remote": "public"}
         self._sequence = itertools.count(1)
         self.school = self._account(SCHOOL_ID, SCHOOL_ACCT, "Ravens Wood School")
         self.route("GET", r"/api/v1/timelines/tag/(?P<tag>[^/]+)")(self._tag_timeline)
@@ -55,6 +68,7 @@ class FakeMastodon(FakePlatform):
         self.route("GET", r"/api/v1/accounts/(?P<id>[0-9]+)/statuses")(self._account_statuses)
         self.route("GET", "/api/v1/notifications")(self._notifications)
         self.route("GET", r"/api/v1/statuses/(?P<id>[0-9]+)")(self._status_by_id)
+        self.route("GET", "/api/v2/instance")(self._instance)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -66,17 +80,21 @@ class FakeMastodon(FakePlatform):
         }
 
     def add_comment(self, text: str, *, author: str = "A Parent", at: datetime | None = None,
-                    reply_to: str | None = None, favourites: int = 0) -> str:
+                    reply_to: str | None = None, favourites: int = 0, filtered: bool = False) -> str:
+        """``filtered``: the school's notification policy filters this reply's notification."""
         at = at or datetime.now(timezone.utc)
         target = self._find(reply_to) if reply_to else self._school_post(at)
         status = self._status(self._public(author), text, at, target)
         status.favourites = favourites
+        status.filtered = filtered
         return status.id
 
     def add_tagged(self, text: str, tag: str = "ravenswood", *, author: str = "A Neighbour",
-                   at: datetime | None = None) -> str:
-        """A public status with a hashtag, not addressed to the school."""
-        status = self._status(self._public(author), text, at or datetime.now(timezone.utc), None)
+                   at: datetime | None = None, indexable: bool = True) -> str:
+        """A public status with a hashtag, not addressed to the school; ``indexable``: its author
+        opted in to full-text search."""
+        account = {**self._public(author), "indexable": indexable}
+        status = self._status(account, text, at or datetime.now(timezone.utc), None)
         status.tags.append(tag)
         return status.id
 
@@ -100,7 +118,8 @@ class FakeMastodon(FakePlatform):
 
     def _account(self, account_id: str, acct: str, name: str) -> dict[str, Any]:
         return {"id": account_id, "username": acct.split("@")[0], "acct": acct, "display_name": name,
-                "url": f"https://{HOST}/@{acct}", "bot": False, "avatar": f"https://{HOST}/avatars/{account_id}.png"}
+                "url": f"https://{HOST}/@{acct}", "bot": False, "avatar": f"https://{HOST}/avatars/{account_id}.png",
+                "indexable": False}
 
     def _public(self, author: str) -> dict[str, Any]:
         number = int(hashlib.sha256(author.encode()).hexdigest()[:12], 16)
@@ -154,9 +173,21 @@ class FakeMastodon(FakePlatform):
     def _tag_timeline(self, request: Request) -> Response:
         if (refused := self._refused(request, required=False)) is not None:
             return refused
+        signed_in = request.header("authorization") is not None
+        if not signed_in and "authenticated" in self.hashtag_feeds.values():
+            return Response(422, {"error": "This method requires an authenticated user"})
         tag = request.params["tag"].lower()
-        tagged = [s for s in self.statuses if tag in s.tags]
+        # a disabled part of the feed is left out without a word (TagFeed, incompatible_feed_settings?)
+        shown = {where for where, access in self.hashtag_feeds.items() if access != "disabled"}
+        tagged = [s for s in self.statuses if tag in s.tags and _origin(s) in shown]
         return self._listing(request, tagged, lambda s: s.id, self._render, request.path)
+
+    def _instance(self, request: Request) -> Response:
+        access = {"local": "public", "remote": "public"}
+        return Response(200, {"domain": HOST, "title": "Mastodon example", "version": "4.5.2",
+                              "configuration": {"timelines_access": {"live_feeds": access,
+                                                                     "hashtag_feeds": dict(self.hashtag_feeds),
+                                                                     "trending_link_feeds": access}}})
 
     def _account_statuses(self, request: Request) -> Response:
         if (refused := self._refused(request, required=False)) is not None:
@@ -175,14 +206,16 @@ class FakeMastodon(FakePlatform):
     def _notifications(self, request: Request) -> Response:
         if (refused := self._refused(request, required=True)) is not None:
             return refused
-        mentions = [s for s in self.statuses if s.notification_id]
+        with_filtered = request.query.get("include_filtered", "").lower() in ("true", "1", "on")
+        mentions = [s for s in self.statuses if s.notification_id and (with_filtered or not s.filtered)]
         return self._listing(request, mentions, lambda s: s.notification_id, self._render_notification, request.path)
 
     def _search(self, request: Request) -> Response:
         if (refused := self._refused(request, required=True)) is not None:
             return refused
         terms = request.query.get("q", "").casefold().split()
-        found = sorted((s for s in self.statuses if all(t in s.text.casefold() for t in terms)),
+        searchable = [s for s in self.statuses if s.account.get("indexable") or s.account["id"] == SCHOOL_ID]
+        found = sorted((s for s in searchable if all(t in s.text.casefold() for t in terms)),
                        key=lambda s: int(s.id), reverse=True)
         limit = min(int(request.query.get("limit", 20)), self.page_size)
         offset = int(request.query.get("offset", 0))
@@ -215,3 +248,8 @@ class FakeMastodon(FakePlatform):
     def _render_notification(self, status: FakeStatus) -> dict[str, Any]:
         return {"id": status.notification_id, "type": "mention", "created_at": self._render(status)["created_at"],
                 "account": status.account, "status": self._render(status)}
+
+
+def _origin(status: FakeStatus) -> str:
+    """"local" for an account of this server, "remote" for one of another."""
+    return "remote" if "@" in status.account["acct"] else "local"
