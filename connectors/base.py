@@ -21,11 +21,12 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from connectors.http import MiB, bounded_client, parse_size
 from monitor.clock import Clock, system_clock
 from monitor.config import Duration, Secret
 from monitor.errors import ActionNeeded, AuthError, RateLimited, SourceError, TransientError
@@ -110,6 +111,9 @@ class Item:
             raise ValueError("by_school must be True or False")
 
 
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
+
 class SourceSettings(BaseModel):
     """Settings every source has; each connector extends this with its own keys.
 
@@ -124,6 +128,10 @@ class SourceSettings(BaseModel):
     enabled: bool = True
     interval: Duration = timedelta(minutes=5)
     timeout: Duration = timedelta(seconds=30)
+    #: the longest one request may take in all (connect, headers, body, redirects); at least ``timeout``
+    request_deadline: Duration = timedelta(seconds=60)
+    #: the largest answer read, once decoded; by default the source type's own (see ``Connector``)
+    max_body: ByteSize | None = None
     base_url: str | None = None
     leads: list[str] = Field(default_factory=list)
 
@@ -135,6 +143,8 @@ class Connector(ABC):
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
     #: Where the school renews this source's credentials; named in the alert when they expire.
     renew_hint: ClassVar[str] = "check the source's credentials in the configuration"
+    #: the largest answer (decoded) read from this source type unless ``max_body`` says otherwise
+    max_body_default: ClassVar[int] = 8 * MiB
 
     def __init__(
         self,
@@ -146,10 +156,11 @@ class Connector(ABC):
         self.settings = settings
         self.name = settings.name
         self.clock = clock
-        self.http = http or httpx.Client(
+        self.http = http or bounded_client(
+            max_body=settings.max_body or self.max_body_default,
+            deadline=settings.request_deadline.total_seconds(),
             timeout=settings.timeout.total_seconds(),
             headers={"User-Agent": user_agent()},
-            follow_redirects=True,
         )
 
     @abstractmethod

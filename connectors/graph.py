@@ -29,6 +29,7 @@ from connectors.base import (
     skip_record,
 )
 from monitor.clock import Clock
+from monitor.errors import MAX_WAIT
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,8 @@ class GraphClient:
         return TransientError(f"{what} (HTTP {response.status_code})")
 
     def _retry_at(self) -> datetime:
-        wait = timedelta(minutes=self.usage.regain_minutes) if self.usage.regain_minutes > 0 else DEFAULT_RATE_WAIT
+        minutes = min(self.usage.regain_minutes, MAX_WAIT.total_seconds() / 60)  # a header's number, capped
+        wait = timedelta(minutes=minutes) if minutes > 0 else DEFAULT_RATE_WAIT
         return self.clock() + wait
 
     def _note_usage(self, response: httpx.Response) -> None:
@@ -239,7 +241,7 @@ class GraphClient:
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         if response.status_code < 400:
             raise TransientError(f"unreadable JSON from {response.url.host} (HTTP {response.status_code})") from None
         return None

@@ -36,6 +36,8 @@ from connectors.base import (
     TransientError,
     skip_record,
 )
+from connectors.http import MiB, RedirectRefused, ResponseTooLarge, reason
+from monitor.errors import MAX_WAIT
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class RSSConnector(Connector):
     type = "rss"
     Settings = RSSSettings
     renew_hint = "check that the feed's url still answers (for Google Alerts, the alert may have been deleted)"
+    max_body_default = 16 * MiB  # a news site's full-text feed can be a few MB
 
     @property
     def url(self) -> str:
@@ -110,7 +113,9 @@ class RSSConnector(Connector):
         try:
             response = self.http.get(self.url, headers=headers)
         except httpx.TimeoutException as exc:
-            raise TransientError(f"{self.url} timed out ({type(exc).__name__})") from exc
+            raise TransientError(f"{self.url} timed out ({reason(exc)})") from exc
+        except (ResponseTooLarge, RedirectRefused) as exc:
+            raise TransientError(f"{self.url}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise TransientError(f"cannot reach {self.url}: {exc}") from exc
         status = response.status_code
@@ -144,17 +149,19 @@ class RSSConnector(Connector):
 
 
 def retry_after(response: httpx.Response, now: datetime) -> datetime | None:
-    """The moment a Retry-After header (seconds or an HTTP date) points to, if any."""
-    value = response.headers.get("retry-after")
+    """The moment a Retry-After header (seconds or an HTTP date) points to, if any, at most
+    :data:`~monitor.errors.MAX_WAIT` away (a 20-digit number of seconds is a day, not an error)."""
+    value = (response.headers.get("retry-after") or "").strip()
     if not value:
         return None
-    if value.strip().isdigit():
-        return now + timedelta(seconds=int(value.strip()))
+    if value.isdigit():
+        return now + min(timedelta(seconds=min(int(value), MAX_WAIT.total_seconds())), MAX_WAIT)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    when = when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return min(when, now + MAX_WAIT)
 
 
 _CHAR_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")

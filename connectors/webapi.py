@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 
 from connectors.base import Connector, TransientError, parse_timestamp
+from connectors.http import RedirectRefused, ResponseTooLarge, reason
+from monitor.errors import MAX_WAIT
 
 
 def send(connector: Connector, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -21,18 +23,20 @@ def send(connector: Connector, method: str, url: str, **kwargs: Any) -> httpx.Re
     try:
         return connector.http.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
-        raise TransientError(f"{_where(url)} timed out ({type(exc).__name__})") from exc
+        raise TransientError(f"{_where(url)} timed out ({reason(exc)})") from exc
+    except (ResponseTooLarge, RedirectRefused) as exc:
+        raise TransientError(f"{_where(url)}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise TransientError(f"cannot reach {_where(url)}: {exc}") from exc
 
 
 def body_json(response: httpx.Response) -> Any:
-    """The decoded JSON body, or None when the body is empty or not JSON."""
+    """The decoded JSON body, or None when the body is empty or not JSON (or nested too deep to read)."""
     if not response.content:
         return None
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -52,6 +56,7 @@ def reset_time(value: str | None, now: datetime, *, relative: bool = False) -> d
     """When a rate-limit window reopens, from a reset header.
 
     Platforms write it as Unix seconds, as seconds from now (``relative``), or as an ISO 8601 time.
+    A time further than :data:`~monitor.errors.MAX_WAIT` away is taken as that far.
     """
     if not value:
         return None
@@ -60,15 +65,17 @@ def reset_time(value: str | None, now: datetime, *, relative: bool = False) -> d
         number = float(value)
     except ValueError:
         try:
-            return parse_timestamp(value)
-        except ValueError:
+            return min(parse_timestamp(value), now + MAX_WAIT)
+        except (ValueError, OverflowError):
             return None
-    try:
-        if relative or number < 10**9:
-            return now + timedelta(seconds=max(number, 0))
-        return datetime.fromtimestamp(number, tz=timezone.utc)
-    except (OverflowError, ValueError, OSError):  # inf, nan, or a year no calendar holds
+    if number != number:  # nan
         return None
+    if relative or number < 10**9:
+        return now + timedelta(seconds=min(max(number, 0), MAX_WAIT.total_seconds()))
+    try:
+        return min(datetime.fromtimestamp(number, tz=timezone.utc), now + MAX_WAIT)
+    except (OverflowError, ValueError, OSError):  # a year no calendar holds: as far as we wait
+        return now + MAX_WAIT
 
 
 def newer(a: datetime | None, b: datetime | None) -> datetime | None:

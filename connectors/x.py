@@ -217,7 +217,7 @@ class XConnector(Connector):
             raise TransientError(f"X did not answer {what} in time") from exc
         except requests.RequestException as exc:
             raise TransientError(f"cannot reach X for {what}: {type(exc).__name__}") from exc
-        except ValueError as exc:  # the body was not JSON
+        except (ValueError, RecursionError) as exc:  # the body was not JSON, or nested too deep to read
             raise TransientError(f"X answered {what} with unreadable JSON") from exc
         except (RuntimeError, TypeError, AttributeError, KeyError) as exc:  # tweepy's paging on an odd shape
             raise TransientError(f"X answered {what} with an unexpected shape ({type(exc).__name__})") from exc
@@ -467,6 +467,6 @@ def _messages(exc: tweepy.HTTPException) -> str:
         body = exc.response.json()
         if isinstance(body, dict) and body.get("detail"):
             messages.append(str(body["detail"]))
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return "; ".join(dict.fromkeys(messages))[:300] or "no detail"

@@ -22,7 +22,10 @@ with a message that a school's IT technician can act on.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+#: The longest wait a platform can impose (Retry-After, a reset header): a larger one is taken as this.
+MAX_WAIT = timedelta(hours=24)
 
 
 class MonitorError(Exception):
@@ -52,7 +55,10 @@ class ActionNeeded(AuthError):
 
 
 class RateLimited(SourceError):
-    """The platform asked us to wait; ``retry_at`` is an aware UTC datetime, or None if unknown."""
+    """The platform asked us to wait; ``retry_at`` is an aware UTC datetime, or None if unknown.
+
+    The pipeline waits no longer than :data:`MAX_WAIT` whatever ``retry_at`` says.
+    """
 
     def __init__(self, message: str, retry_at: datetime | None = None):
         super().__init__(message)

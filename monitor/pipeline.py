@@ -29,7 +29,7 @@ from connectors import connector_class
 from connectors.base import Connector, Item, SourceSettings
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.errors import ActionNeeded, AuthError, ConfigError, RateLimited, SourceError, StoreError
+from monitor.errors import MAX_WAIT, ActionNeeded, AuthError, ConfigError, RateLimited, SourceError, StoreError
 from monitor.store import SourceState, Store, StoredItem
 
 logger = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class Pipeline:
         now = self.clock()
         wait = min(settings.interval * (2 ** min(failures - 1, 16)), max(MAX_BACKOFF, settings.interval))
         if isinstance(exc, RateLimited) and exc.retry_at is not None:
-            return exc.retry_at
+            return min(exc.retry_at, now + MAX_WAIT)  # a platform's wait, but never beyond a day
         return now + wait
 
 
