@@ -6,6 +6,11 @@ writes to the outbox is atomic with the items and can name their cases and deadl
 - every new flagged item: one alert at once (``flagged:item:<id>``), with labels, reasons, a link;
 - the other new items that opened a case in this poll: ONE grouped alert listing them with their
   deadlines (``new_comments:<source>:<first case id>-<last case id>``);
+- the new items first seen after their deadline (the daemon was stopped, the source was failing):
+  ONE grouped "seen after its deadline" alert (``seen_late:<source>:<first case id>-<last case id>``)
+  instead of a reminder, a breach notice and an escalation at once. The case is marked as breach
+  noticed, so the SLA clock writes no reminder or breach for it, and escalates it
+  ``sla.escalate_after`` after it was seen (a flagged item says it in its own alert);
 - source health, keyed on the outage row in ``source_outages`` so that each fires once per outage:
   refused credentials alert at once (``source_auth:<source>:outage:<id>``); any other failure once it
   has lasted ``notify.source_down_after`` (``source_down:...``); an unresolved outage is repeated every
@@ -27,7 +32,7 @@ from monitor.errors import AuthError
 from monitor.notify.render import format_local
 from monitor.outbox import Alert, enqueue
 from monitor.pipeline import IngestBatch, PipelineHook
-from monitor.store import BLIND_KINDS, SourceState, Store, from_db
+from monitor.store import BLIND_KINDS, SourceState, Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +53,31 @@ class AlertsHook(PipelineHook):
         cases = open_cases(store, [s.id for s in new])
         flagged = {s.id for s in new if (v := batch.verdicts.get(s.id)) is not None and v.flagged}
         rows = items_by_id(store, [s.id for s in new])
+        late = seen_late(store, cases, batch.polled_at)
         for stored in new:
             if stored.id in flagged:
                 item = describe_item(rows[stored.id], cases.get(stored.id), batch.verdicts[stored.id])
+                if stored.id in late:
+                    item["seen_at"] = to_db(batch.polled_at)
                 enqueue(store, self.config, Alert(
                     key=f"flagged:item:{stored.id}", kind="flagged", payload={"source": batch.source.name, "item": item},
                     source=batch.source.name, item_id=stored.id, case_id=item.get("case_id"),
                 ))
         # oldest comment first, as the moderator reads them; the key names the poll's range of cases
-        grouped = sorted((c for i, c in cases.items() if i not in flagged),
-                         key=lambda c: (rows[c["item_id"]]["created_at"], c["id"]))
+        unflagged = sorted((c for i, c in cases.items() if i not in flagged),
+                           key=lambda c: (rows[c["item_id"]]["created_at"], c["id"]))
+        overdue = [c for c in unflagged if c["item_id"] in late]
+        grouped = [c for c in unflagged if c["item_id"] not in late]
+        if overdue:
+            items = [{**describe_item(rows[c["item_id"]], c), "seen_at": to_db(batch.polled_at)} for c in overdue]
+            ids = [c["id"] for c in overdue]
+            enqueue(store, self.config, Alert(
+                key=f"seen_late:{batch.source.name}:{min(ids)}-{max(ids)}", kind="seen_late",
+                payload={"source": batch.source.name, "items": items, "message": late_message(len(items))},
+                source=batch.source.name, case_id=ids[0] if len(ids) == 1 else None,
+            ))
+            logger.warning("source=%s %d comments first seen after their deadline: one notice written",
+                           batch.source.name, len(ids))
         if grouped:
             items = [describe_item(rows[c["item_id"]], c) for c in grouped]
             ids = [c["id"] for c in grouped]
@@ -92,6 +112,22 @@ class AlertsHook(PipelineHook):
                                 "meanwhile are collected now."},
         ))
         logger.info("source=%s recovery alert written (outage %d)", source.name, outage["id"])
+
+
+def seen_late(store: Store, cases: dict[int, dict[str, Any]], now: datetime) -> set[int]:
+    """The items among ``cases`` already past their deadline; their cases are marked breach-noticed."""
+    late = {item_id for item_id, case in cases.items() if from_db(case["due_at"]) <= now}
+    for item_id in late:
+        store.execute("UPDATE cases SET breach_noticed_at = ? WHERE id = ? AND breach_noticed_at IS NULL",
+                      (to_db(now), cases[item_id]["id"]))
+    return late
+
+
+def late_message(count: int) -> str:
+    what = "This comment was" if count == 1 else "These comments were"
+    return (f"{what} first seen after the deadline for acknowledging {'it' if count == 1 else 'them'} "
+            "(the monitor was stopped, or the source was failing). Acknowledge now; anything still open "
+            "is escalated after the usual delay.")
 
 
 def check_health(store: Store, config: Config, clock: Clock = system_clock) -> int:

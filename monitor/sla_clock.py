@@ -2,15 +2,19 @@
 
 For each open case:
 
-- a reminder at ``due - sla.remind_before`` (key ``reminder:case:<id>``);
+- a reminder at ``due - sla.remind_before`` (key ``reminder:case:<id>``), never after ``due``;
 - a breach notice at ``due`` (key ``breach:case:<id>``);
-- an escalation, also to ``notify.email.escalate_to``, at ``due + sla.escalate_after``
-  (key ``escalation:case:<id>``).
+- an escalation, also to ``notify.email.escalate_to``, ``sla.escalate_after`` after the breach
+  notice was written (key ``escalation:case:<id>``): normally ``due + escalate_after``.
 
 Each is written once: the outbox row and the case's ``reminded_at`` / ``breach_noticed_at`` /
 ``escalated_at`` mark are committed in one transaction, so a restart, a second daemon tick or a
 crash between the two writes nothing twice. A tick that comes late (the daemon was stopped) writes
-every notice whose time has come, in order. A case closed in time gets no further notice.
+the breach notice of a case past its deadline, but not its reminder (a reminder after the deadline
+tells nothing), and the escalation follows the usual delay after it: a late start sends one notice
+per case, not three in the same second. A comment first seen after its deadline has had its
+"seen after its deadline" notice from :mod:`monitor.alerting`, which counts as its breach notice.
+A case closed in time gets no further notice.
 
 Before a notice is written, ``still_there`` (the daemon passes :meth:`Pipeline.still_there`) is
 asked whether the comment is still on its platform. A comment the moderator deleted or hid closes
@@ -38,15 +42,18 @@ logger = logging.getLogger(__name__)
 class Notice:
     kind: str  # the alert kind, also the first part of its key
     column: str  # the case column that records it was written
+    condition: str  # which open cases are due it (SQL over ``cases``, with placeholders)
     escalate: bool = False
 
 
 #: cases written per transaction (each case's outbox rows and mark stay atomic within it)
 BATCH = 500
 
-REMINDER = Notice("reminder", "reminded_at")
-BREACH = Notice("breach", "breach_noticed_at")
-ESCALATION = Notice("escalation", "escalated_at", escalate=True)
+# a reminder is due from remind_before ahead of the deadline, and never once it has passed;
+# an escalation follows the breach notice (or the "seen after its deadline" notice) by escalate_after
+REMINDER = Notice("reminder", "reminded_at", "due_at <= ? AND due_at > ?")
+BREACH = Notice("breach", "breach_noticed_at", "due_at <= ?")
+ESCALATION = Notice("escalation", "escalated_at", "due_at <= ? AND breach_noticed_at <= ?", escalate=True)
 
 
 #: (source, native id) -> still on the platform? None when it cannot tell
@@ -61,16 +68,18 @@ def tick(store: Store, config: Config, now: datetime, still_there: StillThere | 
     # must not hold up every other case's notice for a timeout each
     mute: set[str] = set()
     sla = config.sla
+    latest = to_db(now - sla.escalate_after)
     thresholds = [
-        (REMINDER, now + sla.remind_before),  # due <= now + remind_before  <=>  due - remind_before <= now
-        (BREACH, now),
-        (ESCALATION, now - sla.escalate_after),
+        (REMINDER, (to_db(now + sla.remind_before), to_db(now))),  # due - remind_before <= now < due
+        (BREACH, (to_db(now),)),
+        (ESCALATION, (latest, latest)),
     ]
     written = {notice.kind: 0 for notice, _ in thresholds}
-    for notice, latest_due in thresholds:
+    for notice, params in thresholds:
         rows = store.query(
-            f"SELECT id FROM cases WHERE state = 'open' AND {notice.column} IS NULL AND due_at <= ? ORDER BY due_at, id",
-            (to_db(latest_due),),
+            f"SELECT id FROM cases WHERE state = 'open' AND {notice.column} IS NULL AND {notice.condition} "
+            "ORDER BY due_at, id",
+            params,
         )
         for start in range(0, len(rows), BATCH):
             ids = [row["id"] for row in rows[start : start + BATCH]]

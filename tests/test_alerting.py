@@ -167,3 +167,55 @@ def test_a_short_failure_alerts_nothing_and_a_long_one_alerts_once(tmp_path, sto
 def test_health_job_without_outages_writes_nothing(tmp_path, store, clock, facebook):
     config = config_for(tmp_path, facebook)
     assert check_health(store, config, clock) == 0 and alerts(store) == []
+
+
+def test_a_comment_first_seen_after_its_deadline_gets_one_notice_then_the_usual_escalation(tmp_path, store, clock, facebook):
+    from monitor.sla_clock import tick
+
+    config = config_for(tmp_path, facebook)  # 24h policy, escalate_after 4h
+    pipeline = build_pipeline(config, store, clock=clock, classifier=KeywordClassifier())
+    facebook.add_post("Sports day photos", at=clock() - timedelta(days=5))
+    assert pipeline.poll("facebook-page").ok  # monitoring begins
+    # the source was failing: comments from Thursday and Friday (due Friday and Saturday) appear on Monday
+    facebook.add_comment("was the trip cancelled?", author="A Parent", at=clock() - timedelta(days=4))
+    facebook.add_comment("who do I ask about uniform?", author="Another Parent", at=clock() - timedelta(days=3))
+    facebook.add_comment("you idiot", author="Troll", at=clock() - timedelta(days=3, minutes=-5))
+    clock.advance(60)
+    assert pipeline.poll("facebook-page").ok
+
+    [late] = alerts(store, "seen_late")
+    payload = json.loads(late["payload"])
+    assert [i["text"] for i in payload["items"]] == ["was the trip cancelled?", "who do I ask about uniform?"]
+    assert all(i["seen_at"] for i in payload["items"]) and "after the deadline" in payload["message"]
+    [flagged] = alerts(store, "flagged")
+    assert json.loads(flagged["payload"])["item"]["seen_at"]  # the flagged one says it in its own alert
+    assert alerts(store, "new_comments") == []
+    # no reminder after a deadline and no breach burst: the next ticks write nothing ...
+    assert tick(store, config, clock()) == {"reminder": 0, "breach": 0, "escalation": 0}
+    clock.advance(timedelta(hours=3, minutes=59))
+    assert tick(store, config, clock()) == {"reminder": 0, "breach": 0, "escalation": 0}
+    # ... and the escalation follows the usual delay from when the comments were seen
+    clock.advance(timedelta(minutes=1))
+    assert tick(store, config, clock()) == {"reminder": 0, "breach": 0, "escalation": 3}
+    assert len(alerts(store)) == 2 + 3
+
+
+@pytest.mark.parametrize(("text", "labels", "headline", "mark"), [
+    ("I will stab you", {"threat": 1.0, "offensive": 0.4}, "Threat of violence in a comment on facebook-page", ":rotating_light:"),
+    ("I want to kill myself", {"self_harm": 1.0}, "Possible self-harm: a comment on facebook-page", ":sos:"),
+    ("ring 07700 900123", {"personal_data": 1.0, "offensive": 0.1}, "Personal data posted in a comment on facebook-page", ":lock:"),
+    ("you idiot", {"offensive": 0.93}, "Possibly abusive comment on facebook-page", ":warning:"),
+    ("threatening to stab and phone 07700 900123", {"personal_data": 1.0, "threat": 1.0}, "Threat of violence", ":rotating_light:"),
+])
+def test_the_headline_and_colour_say_why_an_item_was_flagged(text, labels, headline, mark):
+    from zoneinfo import ZoneInfo
+
+    from monitor.notify.render import REASON_COLOUR, email_parts, slack_message
+
+    item = {"item_id": 1, "source": "facebook-page", "kind": "comment", "text": text, "flagged": True, "labels": labels}
+    payload = {"source": "facebook-page", "item": item}
+    title, blocks = slack_message("flagged", payload, ZoneInfo("Europe/London"))
+    assert title.startswith(headline) and blocks[0]["text"]["text"].startswith(mark)
+    parts = email_parts("flagged", payload, ZoneInfo("Europe/London"), "Ravens Wood")
+    assert headline in parts.subject
+    assert any(colour in parts.html for colour in REASON_COLOUR.values())

@@ -378,11 +378,14 @@ def test_reminder_breach_and_escalation_each_once_across_restarts(tmp_path):
     store.close()
 
 
-def test_a_late_tick_writes_every_notice_due_once(store, clock):
-    config = notify_config()
-    open_case(store, config, clock)
-    assert tick(store, config, utc("2026-11-20T12:00")) == {"reminder": 1, "breach": 1, "escalation": 1}
+def test_a_late_tick_writes_the_breach_alone_and_escalates_after_the_usual_delay(store, clock):
+    config = notify_config()  # escalate_after 2h
+    open_case(store, config, clock)  # due Tuesday 08:00; the monitor was stopped until Friday
+    assert tick(store, config, utc("2026-11-20T12:00")) == {"reminder": 0, "breach": 1, "escalation": 0}
     assert tick(store, config, utc("2026-11-20T12:01")) == {"reminder": 0, "breach": 0, "escalation": 0}
+    assert tick(store, config, utc("2026-11-20T13:59")) == {"reminder": 0, "breach": 0, "escalation": 0}
+    assert tick(store, config, utc("2026-11-20T14:00")) == {"reminder": 0, "breach": 0, "escalation": 1}
+    assert {kind for _, kind in outbox(store)} == {"breach", "escalation"}  # no reminder after the deadline
 
 
 def test_an_acknowledged_case_gets_no_further_notice(store, clock):
@@ -397,8 +400,10 @@ def test_an_acknowledged_case_gets_no_further_notice(store, clock):
 def test_without_any_channel_notices_are_still_marked_once(store, clock):
     config = make_config(sources=[source()])
     open_case(store, config, clock)
-    assert tick(store, config, utc("2026-11-20T12:00")) == {"reminder": 1, "breach": 1, "escalation": 1}
-    assert tick(store, config, utc("2026-11-20T12:01")) == {"reminder": 0, "breach": 0, "escalation": 0}
+    assert tick(store, config, utc("2026-11-17T04:00")) == {"reminder": 1, "breach": 0, "escalation": 0}
+    assert tick(store, config, utc("2026-11-20T12:00")) == {"reminder": 0, "breach": 1, "escalation": 0}
+    assert tick(store, config, utc("2026-11-20T16:00")) == {"reminder": 0, "breach": 0, "escalation": 1}
+    assert tick(store, config, utc("2026-11-20T16:01")) == {"reminder": 0, "breach": 0, "escalation": 0}
     assert outbox(store) == []
 
 
@@ -410,6 +415,9 @@ def test_the_daemon_runs_the_clock_every_minute(store, clock):
     (job,) = [job for job in build_jobs(config, store, pipeline, clock) if job.id == "sla-clock"]
     assert isinstance(job.trigger, IntervalTrigger) and job.trigger.interval == timedelta(seconds=60)
     open_case(store, config, clock)
+    clock.set(utc("2026-11-17T04:00"))
+    job.func()
+    assert {kind for _, kind in outbox(store)} == {"reminder"}
     clock.set(utc("2026-11-17T08:00"))
     job.func()
     assert {kind for _, kind in outbox(store)} == {"reminder", "breach"}
@@ -439,8 +447,10 @@ def test_a_comment_gone_from_its_platform_closes_its_case_instead_of_alerting(st
 def test_a_comment_still_there_or_a_platform_that_cannot_tell_still_alerts(store, clock, answer):
     config = notify_config()
     open_case(store, config, clock)
-    written = tick(store, config, utc("2026-11-18T12:00"), lambda source, native_id: answer)
-    assert written == {"reminder": 1, "breach": 1, "escalation": 1}
+    still = lambda source, native_id: answer  # noqa: E731
+    assert tick(store, config, utc("2026-11-17T04:00"), still) == {"reminder": 1, "breach": 0, "escalation": 0}
+    assert tick(store, config, utc("2026-11-18T12:00"), still) == {"reminder": 0, "breach": 1, "escalation": 0}
+    assert tick(store, config, utc("2026-11-18T14:00"), still) == {"reminder": 0, "breach": 0, "escalation": 1}
     assert get_case(store, 1).state == "open"
 
 

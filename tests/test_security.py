@@ -143,6 +143,7 @@ SQL_WORDS = re.compile(
 #: Interpolations reviewed by hand: each names SQL that comes from the module's own constants.
 REVIEWED = {
     ("monitor/sla_clock.py", "notice.column"): "a column name from the module's Notice constants",
+    ("monitor/sla_clock.py", "notice.condition"): "a condition from the module's Notice constants",
 }
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from monitor.routing import reason_of
+
 #: a comment is cut to this length in a message (Slack sections hold 3000 characters)
 TEXT_LIMIT = 1500
 #: a grouped alert lists at most this many items (Slack allows 50 blocks per message)
@@ -23,13 +25,25 @@ GROUP_LIMIT = 15
 
 HEADLINES = {
     "flagged": "Possibly abusive {what} on {source}",
+    "seen_late": "Seen after its deadline: {count} {comments} on {source} not acknowledged in time",
     "new_comments": "{count} new {comments} on {source} to acknowledge",
     "reminder": "Reminder: a comment on {source} must be acknowledged soon",
     "breach": "Deadline missed: a comment on {source} was not acknowledged in time",
     "escalation": "Escalated: a comment on {source}",
 }
 
-EMOJI = {"flagged": ":warning:", "new_comments": ":speech_balloon:", "reminder": ":alarm_clock:",
+#: a flagged item's headline and mark by its reason (see monitor.routing)
+REASON_HEADLINES = {
+    "threat": "Threat of violence in a {what} on {source}",
+    "self_harm": "Possible self-harm: a {what} on {source} needs the safeguarding lead",
+    "personal_data": "Personal data posted in a {what} on {source}",
+    "abusive": "Possibly abusive {what} on {source}",
+}
+REASON_EMOJI = {"threat": ":rotating_light:", "self_harm": ":sos:", "personal_data": ":lock:", "abusive": ":warning:"}
+#: the colour of a flagged item's email heading (and of the Teams card), by reason
+REASON_COLOUR = {"threat": "#b00020", "self_harm": "#6a1b9a", "personal_data": "#e65100", "abusive": "#f9a825"}
+
+EMOJI = {"flagged": ":warning:", "seen_late": ":hourglass:", "new_comments": ":speech_balloon:", "reminder": ":alarm_clock:",
          "breach": ":rotating_light:", "escalation": ":rotating_light:", "source_auth": ":no_entry:",
          "source_down": ":warning:", "source_still_down": ":warning:", "source_recovered": ":white_check_mark:"}
 
@@ -74,12 +88,23 @@ def headline(kind: str, payload: dict[str, Any]) -> str:
     item = payload.get("item") or {}
     source = payload.get("source") or item.get("source") or "a source"
     template = HEADLINES.get(kind)
+    reason = alert_reason(kind, payload)
+    if reason is not None:
+        template = REASON_HEADLINES[reason]
     if template is None:
         return kind.replace("_", " ").capitalize()
     return template.format(
         source=source, count=len(items), comments="comment" if len(items) == 1 else "comments",
         what=item.get("kind") or "comment",
     )
+
+
+def alert_reason(kind: str, payload: dict[str, Any]) -> str | None:
+    """A flagged item's reason (threat, self_harm, personal_data, abusive); None for other alerts."""
+    if kind != "flagged":
+        return None
+    item = payload.get("item") if isinstance(payload.get("item"), dict) else {}
+    return reason_of({**item, "flagged": True})
 
 
 def payload_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,8 +132,10 @@ def _labels(item: dict[str, Any]) -> str:
 def slack_message(kind: str, payload: dict[str, Any], tz: ZoneInfo) -> tuple[str, list[dict[str, Any]]]:
     """(notification text, blocks) for one alert."""
     title = headline(kind, payload)
+    reason = alert_reason(kind, payload)
+    mark = REASON_EMOJI[reason] if reason else EMOJI.get(kind, ":bell:")
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{EMOJI.get(kind, ':bell:')} *{slack_escape(title)}*"}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{mark} *{slack_escape(title)}*"}}
     ]
     if payload.get("message"):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(_clip(payload["message"]))}})
@@ -137,6 +164,8 @@ def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[
         facts.append("*Why:* " + slack_escape("; ".join(str(r) for r in item["reasons"])))
     if item.get("due_at"):
         facts.append(f"*Acknowledge by:* {format_local(item['due_at'], tz)}")
+    if item.get("seen_at"):
+        facts.append(f"*First seen:* {format_local(item['seen_at'], tz)}, after its deadline")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines + facts)}}]
     buttons = slack_buttons(item, kind=kind)
     if buttons:
@@ -176,7 +205,9 @@ def email_parts(kind: str, payload: dict[str, Any], tz: ZoneInfo, school: str) -
         return EmailParts(str(payload["subject"]), text, body)
     title = headline(kind, payload)
     text_lines = [title, ""]
-    html_parts = [f"<h2>{html.escape(title)}</h2>"]
+    reason = alert_reason(kind, payload)
+    style = f' style="border-left:6px solid {REASON_COLOUR[reason]};padding-left:8px"' if reason else ""
+    html_parts = [f"<h2{style}>{html.escape(title)}</h2>"]
     for key in ("message", "text"):
         if payload.get(key) and not (key == "text" and payload_items(payload)):
             text_lines += [str(payload[key]), ""]
@@ -201,6 +232,8 @@ def _email_item(item: dict[str, Any], tz: ZoneInfo) -> tuple[list[str], str]:
         facts.append(("Why", "; ".join(str(r) for r in item["reasons"])))
     if item.get("due_at"):
         facts.append(("Acknowledge by", format_local(item["due_at"], tz)))
+    if item.get("seen_at"):
+        facts.append(("First seen", f"{format_local(item['seen_at'], tz)}, after its deadline"))
     if item.get("case_id") is not None:
         facts.append(("Case", f"{item['case_id']} (monitor ack {item['case_id']} --by NAME)"))
     link = safe_url(item.get("url"))
