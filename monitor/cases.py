@@ -191,9 +191,12 @@ def subthread(store: Store, item) -> str | None:
 
 
 def acknowledge(
-    store: Store, case_id: int, *, by: str, how: str, note: str | None = None, at: datetime | None = None
+    store: Store, case_id: int, *, by: str, how: str, note: str | None = None, at: datetime | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Acknowledgement:
     """Acknowledge a case (``how``: platform_reply, slack, cli or web), written to the audit log.
+
+    ``detail`` is added to the audit row (e.g. the Slack user id of who clicked).
 
     A case already closed is returned unchanged (``changed=False``). MonitorError if there is no such
     case; ValueError for an unknown ``how`` or an empty ``by``.
@@ -209,7 +212,7 @@ def acknowledge(
             logger.info("source=%s case %d is already %s: acknowledgement by %s ignored", case.source, case_id,
                         case.state, by)
             return Acknowledgement(case=case, changed=False)
-        _close(store, case_id, by=by.strip(), how=how, at=at, note=note)
+        _close(store, case_id, by=by.strip(), how=how, at=at, note=note, detail=detail)
         case = get_case(store, case_id)
     logger.info("source=%s case %d acknowledged by %s via %s", case.source, case_id, case.closed_by, how)
     return Acknowledgement(case=case, changed=True)
@@ -230,7 +233,7 @@ def mark_removed(store: Store, case_id: int, *, by: str = "monitor", at: datetim
 
 
 def _close(store: Store, case_id: int, *, by: str, how: str, at: datetime, note: str | None,
-           state: str = "acknowledged") -> None:
+           state: str = "acknowledged", detail: dict[str, Any] | None = None) -> None:
     with store.transaction():
         store.execute(
             """UPDATE cases SET state = ?, closed_at = ?, closed_by = ?, closed_how = ?, note = ?
@@ -240,7 +243,7 @@ def _close(store: Store, case_id: int, *, by: str, how: str, at: datetime, note:
         item_id = store.execute("SELECT item_id FROM cases WHERE id = ?", (case_id,)).fetchone()[0]
         action = "acknowledge" if state == "acknowledged" else "remove"
         store.audit(by, action, case_id=case_id, item_id=item_id,
-                    detail={"how": how, "at": to_db(at), **({"note": note} if note else {})})
+                    detail={**(detail or {}), "how": how, "at": to_db(at), **({"note": note} if note else {})})
 
 
 _SELECT = """SELECT cases.*, items.native_id, items.kind, items.text, items.url,

@@ -33,9 +33,21 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
         warnings.append(
             "no [notify.slack] or [notify.email]: alerts (abuse, deadlines, a source going blind) reach nobody"
         )
+    warnings.extend(check_slack_moderators(config))
     if config.digest.recipients and config.notify.email is None:
         warnings.append("[digest] recipients are set but there is no [notify.email]: the weekly digest cannot be sent")
     return warnings, notes
+
+
+def check_slack_moderators(config: Config) -> list[str]:
+    """Slack buttons with no one allowed to click them: every click is refused (the safe reading)."""
+    slack = config.notify.slack
+    if slack is None or slack.app_token is None or slack.moderators:
+        return []
+    return [
+        "notify.slack.moderators is empty: every Slack button click (Acknowledge, Escalate, Not abusive) is "
+        "refused. List the moderators' Slack user ids (U...) and/or a user group (S...)"
+    ]
 
 
 def check_permissions(config: Config) -> list[str]:

@@ -157,12 +157,29 @@ class ClassifierSettings(Section):
     max_chars: int = Field(default=2000, ge=100, le=1_000_000)
 
 
+#: a Slack user id (U..., or W... on Enterprise Grid) or a user group id (S...)
+SLACK_MODERATOR = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
 class SlackSettings(Section):
     token: Secret
     channel: str
     app_token: Secret | None = None
     base_url: str = "https://slack.com/api/"
     timeout: Duration = timedelta(seconds=30)
+    #: who may click the buttons: user ids and/or user groups; empty refuses every click
+    moderators: list[str] = Field(default_factory=list)
+
+    @field_validator("moderators")
+    @classmethod
+    def _slack_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not isinstance(value, str) or not SLACK_MODERATOR.match(value):
+                raise ValueError(
+                    f"{value!r} is not a Slack user id (U... or W...) or user group id (S...): copy it from the "
+                    "person's profile (\"Copy member ID\") or the user group's page"
+                )
+        return values
 
 
 class EmailSettings(Section):

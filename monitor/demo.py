@@ -317,10 +317,10 @@ class DemoRun:
 
         notify: dict[str, Any] = {}
         if self.slack is not None:
-            from monitor.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL
+            from monitor.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID
 
             notify["slack"] = {"token": BOT_TOKEN, "app_token": APP_TOKEN, "channel": CHANNEL,
-                               "base_url": self.slack.base_url, "timeout": "5s"}
+                               "base_url": self.slack.base_url, "timeout": "5s", "moderators": [MODERATOR_ID]}
         if self.mail_port is not None:
             notify["email"] = {
                 "host": "127.0.0.1", "port": self.mail_port, "starttls": False, "sender": SENDER,

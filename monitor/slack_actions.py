@@ -1,34 +1,79 @@
 """Button clicks from Slack, received through Socket Mode (no public URL needed on a school network).
 
 With ``notify.slack.app_token`` set, :class:`SlackActions` keeps a Socket Mode connection open
-(slack_sdk's built-in websocket client). Each click is acknowledged to Slack at once, then acted on:
+(slack_sdk's built-in websocket client). Each click is acknowledged to Slack at once, then passes
+one gate, :meth:`SlackActions.authorise`, before anything is done. A click is refused, and the
+person who clicked is told so in a message only they see (``chat.postEphemeral``), unless:
+
+1. it comes from the moderators' channel (``notify.slack.channel``);
+2. the Slack user is a moderator: their id is in ``notify.slack.moderators``, or they belong to a
+   user group listed there (``usergroups.users.list``, cached for :data:`GROUP_CACHE`). With no
+   ``moderators`` configured every click is refused: the safe reading of a missing allow-list;
+3. the button's value names, with strict types, the case and item of an alert the monitor posted as
+   that very message (looked up in the outbox by the message's ``ts``), and they agree in the store.
+
+Then it is acted on:
 
 - **Acknowledge**: the case is acknowledged by the Slack user's name (``monitor.cases.acknowledge``,
   ``how="slack"``), which writes the audit log;
 - **Escalate**: an escalation alert goes to the moderators and ``notify.email.escalate_to``;
 - **Not abusive**: the item, its text and the verdict are kept in ``feedback`` for retraining.
 
-Every click is audit-logged and the message is updated (``chat.update``) to say who did what, when.
+Every audit row carries the Slack user's id and name, and the message is updated (``chat.update``)
+to say who did what, when. A new action is a name in :data:`ACTIONS` and a method of that name
+taking a :class:`Click`: the gate runs before it, so it inherits the same rules.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MonitorError, NotifyError
-from monitor.notify.render import format_local, slack_escape
+from monitor.notify.render import format_local, payload_items, slack_escape
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Alert, enqueue
+from monitor.sanitize import printable
 from monitor.store import Store, to_db
 
 logger = logging.getLogger(__name__)
 
 ACTIONS = ("acknowledge", "escalate", "not_abusive")
+#: how long a user group's membership is trusted before it is asked again
+GROUP_CACHE = timedelta(minutes=5)
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+NOT_A_MODERATOR = ("You are not a moderator here: only the people listed in the monitor's "
+                   "notify.slack.moderators can act on these alerts. Nothing was changed.")
+NO_MODERATORS = ("Nobody can act on these alerts from Slack yet: notify.slack.moderators is not set in the "
+                 "monitor's configuration. Ask whoever runs the monitor to add the moderators. Nothing was changed.")
+WRONG_CHANNEL = "These buttons work only in the moderators' channel. Nothing was changed."
+BAD_BUTTON = ("This button does not match the alert it is on, so it was ignored. "
+              "Use `monitor ack` on the server if a case must be closed.")
+
+
+class Refused(Exception):
+    """A click turned away by the gate; the message is what the person who clicked is told."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Click:
+    """A click that passed the gate: a moderator, in the moderators' channel, on a verified button."""
+
+    action_id: str
+    user_id: str
+    name: str
+    item_id: int
+    case_id: int | None
+    channel: str
+    ts: str
 
 
 class SlackActions:
@@ -36,10 +81,15 @@ class SlackActions:
         if config.notify.slack is None or config.notify.slack.app_token is None:
             raise MonitorError("Slack buttons need notify.slack.token and notify.slack.app_token")
         self.config = config
+        self.settings = config.notify.slack
         self.store = store
         self.clock = clock
         self.notifier = notifier or SlackNotifier(config.notify.slack, tz=config.school.tz)
         self.client = None
+        self._groups: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._groups_lock = threading.Lock()
+        if not self.settings.moderators:
+            logger.warning("Slack buttons: notify.slack.moderators is empty, so every click is refused")
 
     # -- the connection ---------------------------------------------------------------------------
 
@@ -74,80 +124,164 @@ class SlackActions:
         from slack_sdk.socket_mode.response import SocketModeResponse
 
         client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-        if request.type != "interactive" or (request.payload or {}).get("type") != "block_actions":
+        if request.type != "interactive" or not isinstance(request.payload, dict) \
+                or request.payload.get("type") != "block_actions":
             return
         try:
             self.handle(request.payload)
         except Exception:  # noqa: BLE001 - one bad click must not stop the listener
             logger.exception("Slack click could not be handled")
 
-    # -- acting on a click --------------------------------------------------------------------------
+    # -- the gate -----------------------------------------------------------------------------------
 
     def handle(self, payload: dict[str, Any]) -> list[str]:
-        """Act on a ``block_actions`` payload; returns one line per action saying what was done."""
-        user = payload.get("user") or {}
-        user_id = str(user.get("id") or "unknown")
-        name = self.notifier.user_name(user_id, fallback=user.get("name") or user.get("username"))
+        """Act on a ``block_actions`` payload; returns one line per action done (refused ones excepted)."""
         done = []
-        for action in payload.get("actions") or []:
-            action_id = action.get("action_id")
+        actions = payload.get("actions")
+        for action in actions if isinstance(actions, list) else []:
             try:
-                ids = json.loads(action.get("value") or "{}")
-                case_id, item_id = ids.get("case"), ids.get("item")
-            except (TypeError, ValueError, AttributeError):
-                logger.warning("Slack click with an unreadable value ignored: %r", action.get("value"))
+                click = self.authorise(payload, action)
+            except Refused as exc:
+                self._refuse(payload, action, str(exc))
                 continue
-            if action_id not in ACTIONS or item_id is None:
-                logger.warning("Slack click on an unknown button ignored: %r", action_id)
-                continue
-            outcome = getattr(self, action_id)(name, user_id, item_id, case_id)
+            outcome = getattr(self, click.action_id)(click)
             done.append(outcome)
             self._update_message(payload, action, outcome)
         return done
 
-    def acknowledge(self, name: str, user_id: str, item_id: int, case_id: int | None) -> str:
+    def authorise(self, payload: dict[str, Any], action: Any) -> Click:
+        """The one gate every click passes: Refused unless the module docstring's three rules hold."""
+        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        user_id = user.get("id")
+        if not isinstance(user_id, str) or not _SLACK_USER.match(user_id):
+            raise Refused(NOT_A_MODERATOR)
+        if not isinstance(action, dict) or action.get("action_id") not in ACTIONS:
+            raise Refused(BAD_BUTTON)
+        channel, ts = _where(payload)
+        if channel != self.settings.channel:
+            raise Refused(WRONG_CHANNEL)
+        self.require_moderator(user_id)
+        item_id, case_id = self.verify_value(action.get("value"), channel, ts)
+        name = self.notifier.user_name(user_id, fallback=user.get("name") or user.get("username"))
+        return Click(action_id=action["action_id"], user_id=user_id, name=name, item_id=item_id,
+                     case_id=case_id, channel=channel, ts=ts)
+
+    def require_moderator(self, user_id: str) -> None:
+        """Refused unless ``user_id`` is listed in ``notify.slack.moderators`` or in a group listed there."""
+        moderators = self.settings.moderators
+        if not moderators:
+            raise Refused(NO_MODERATORS)
+        if user_id in moderators:
+            return
+        for group in (m for m in moderators if m.startswith("S")):
+            if user_id in self._members(group):
+                return
+        raise Refused(NOT_A_MODERATOR)
+
+    def _members(self, group: str) -> frozenset[str]:
+        now = self.clock()
+        with self._groups_lock:
+            cached = self._groups.get(group)
+        if cached is not None and now - cached[0] < GROUP_CACHE:
+            return cached[1]
+        try:
+            members = self.notifier.usergroup_members(group)
+        except NotifyError as exc:
+            if cached is not None:
+                logger.warning("Slack user group %s cannot be read (%s): using its members from %s",
+                               group, exc, to_db(cached[0]))
+                return cached[1]
+            logger.warning("Slack user group %s cannot be read (%s): its members' clicks are refused", group, exc)
+            raise Refused(f"The monitor cannot check the moderators' user group right now ({exc}). "
+                          "Nothing was changed; try again in a few minutes.") from exc
+        with self._groups_lock:
+            self._groups[group] = (now, members)
+        return members
+
+    def verify_value(self, value: Any, channel: str, ts: str) -> tuple[int, int | None]:
+        """(item id, case id) from a button's value, if the message at ``ts`` is an alert about them."""
+        try:
+            ids = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            ids = None
+        if not isinstance(ids, dict) or set(ids) != {"case", "item"}:
+            raise Refused(BAD_BUTTON)
+        item_id, case_id = ids["item"], ids["case"]
+        if not _is_id(item_id) or not (case_id is None or _is_id(case_id)):
+            raise Refused(BAD_BUTTON)
+        rows = self.store.query(
+            "SELECT payload FROM alerts WHERE channel = 'slack' AND recipient = ? AND state = 'sent' "
+            "AND json_extract(receipt, '$.ts') = ?", (channel, ts),
+        )
+        shown = {(item.get("item_id"), item.get("case_id")) for row in rows for item in _items(row["payload"])}
+        if (item_id, case_id) not in shown:
+            raise Refused(BAD_BUTTON)
+        if case_id is not None:
+            case = self.store.query("SELECT item_id FROM cases WHERE id = ?", (case_id,))
+            if not case or case[0]["item_id"] != item_id:
+                raise Refused(BAD_BUTTON)
+        return item_id, case_id
+
+    def _refuse(self, payload: dict[str, Any], action: Any, reason: str) -> None:
+        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        user_id = user.get("id") if isinstance(user.get("id"), str) else None
+        channel, _ = _where(payload)
+        action_id = action.get("action_id") if isinstance(action, dict) else None
+        logger.warning("Slack click refused: %s by %s (%s) in %s: %s", printable(action_id), printable(user_id),
+                       printable(user.get("name") or user.get("username") or "?"), printable(channel), reason)
+        if not user_id or not _SLACK_USER.match(user_id) or not channel:
+            return
+        try:
+            self.notifier.tell(channel, user_id, reason)
+        except NotifyError as exc:
+            logger.warning("Slack: cannot tell %s that the click was refused: %s", user_id, exc)
+
+    # -- acting on a click --------------------------------------------------------------------------
+
+    def acknowledge(self, click: Click) -> str:
         from monitor.cases import acknowledge
 
-        if case_id is None:
+        if click.case_id is None:
             return "Nothing to acknowledge"
         try:
-            result = acknowledge(self.store, int(case_id), by=name, how="slack")
-        except MonitorError as exc:
-            logger.warning("Slack acknowledgement of case %s by %s failed: %s", case_id, name, exc)
+            result = acknowledge(self.store, click.case_id, by=click.name, how="slack", detail=_who(click))
+        except (MonitorError, ValueError) as exc:
+            logger.warning("Slack acknowledgement of case %s by %s failed: %s", click.case_id, click.name, exc)
             return f"Could not acknowledge: {exc}"
         if not result.changed:
             case = result.case
             return f"Already {case.state} by {case.closed_by} ({case.closed_how})"
-        return f"Acknowledged by {name}"
+        return f"Acknowledged by {click.name}"
 
-    def escalate(self, name: str, user_id: str, item_id: int, case_id: int | None) -> str:
+    def escalate(self, click: Click) -> str:
         from monitor.alerting import describe_item
 
+        item_id, name = click.item_id, click.name
         with self.store.transaction():
-            rows = self.store.query("SELECT * FROM items WHERE id = ?", (int(item_id),))
+            rows = self.store.query("SELECT * FROM items WHERE id = ?", (item_id,))
             if not rows:
                 return "The comment is no longer stored"
-            case = self.store.query("SELECT id, item_id, due_at, state FROM cases WHERE item_id = ?", (int(item_id),))
+            case = self.store.query("SELECT id, item_id, due_at, state FROM cases WHERE item_id = ?", (item_id,))
             item = describe_item(rows[0], case[0] if case else None)
             added = enqueue(self.store, self.config, Alert(
                 key=f"escalated:item:{item_id}", kind="escalation", escalate=True, source=rows[0]["source"],
-                item_id=int(item_id), case_id=case[0]["id"] if case else None,
+                item_id=item_id, case_id=case[0]["id"] if case else None,
                 payload={"title": f"Escalated by {name}: a comment on {rows[0]['source']}", "item": item,
                          "by": name},
             ))
-            self.store.audit(name, "escalate", case_id=case[0]["id"] if case else None, item_id=int(item_id),
-                             detail={"how": "slack", "slack_user": user_id, "new": bool(added)})
+            self.store.audit(name, "escalate", case_id=case[0]["id"] if case else None, item_id=item_id,
+                             detail={"how": "slack", **_who(click), "new": bool(added)})
         logger.info("source=%s item %s escalated by %s from Slack", rows[0]["source"], item_id, name)
         return f"Escalated by {name}" if added else f"Escalated again by {name} (already escalated)"
 
-    def not_abusive(self, name: str, user_id: str, item_id: int, case_id: int | None) -> str:
+    def not_abusive(self, click: Click) -> str:
         now = to_db(self.clock())
         with self.store.transaction():
             rows = self.store.query(
                 """SELECT items.id, items.source, items.text, verdicts.score, verdicts.labels, verdicts.model,
                           verdicts.model_version
                    FROM items LEFT JOIN verdicts ON verdicts.item_id = items.id WHERE items.id = ?""",
-                (int(item_id),),
+                (click.item_id,),
             )
             if not rows:
                 return "The comment is no longer stored"
@@ -157,18 +291,16 @@ class SlackActions:
                        model_version, by, by_id, how, at)
                    VALUES (?, ?, 'not_abusive', ?, ?, ?, ?, ?, ?, ?, 'slack', ?)""",
                 (row["id"], row["source"], row["text"], row["score"], row["labels"], row["model"],
-                 row["model_version"], name, user_id, now),
+                 row["model_version"], click.name, click.user_id, now),
             )
-            self.store.audit(name, "not_abusive", case_id=case_id, item_id=int(item_id),
-                             detail={"how": "slack", "slack_user": user_id})
-        logger.info("source=%s item %s marked not abusive by %s from Slack", row["source"], item_id, name)
-        return f"Marked not abusive by {name}"
+            self.store.audit(click.name, "not_abusive", case_id=click.case_id, item_id=click.item_id,
+                             detail={"how": "slack", **_who(click)})
+        logger.info("source=%s item %s marked not abusive by %s from Slack", row["source"], click.item_id, click.name)
+        return f"Marked not abusive by {click.name}"
 
     def _update_message(self, payload: dict[str, Any], action: dict[str, Any], outcome: str) -> None:
-        container = payload.get("container") or {}
-        message = payload.get("message") or {}
-        channel = container.get("channel_id") or (payload.get("channel") or {}).get("id")
-        ts = container.get("message_ts") or message.get("ts")
+        channel, ts = _where(payload)
+        message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
         if not channel or not ts:
             return
         blocks = updated_blocks(message.get("blocks") or [], action, outcome, self.clock(), self.config.school.tz)
@@ -193,6 +325,32 @@ def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome
         line = f":white_check_mark: {slack_escape(outcome)}, {format_local(when.isoformat(), tz)}"
         result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     return result
+
+
+def _where(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The (channel, message ts) a click came from."""
+    container, message, conversation = (payload.get(key) if isinstance(payload.get(key), dict) else {}
+                                        for key in ("container", "message", "channel"))
+    channel = container.get("channel_id") or conversation.get("id")
+    ts = container.get("message_ts") or message.get("ts")
+    return (channel if isinstance(channel, str) else None), (ts if isinstance(ts, str) else None)
+
+
+def _is_id(value: Any) -> bool:
+    """A database id: an int (``True`` is not case 1), positive."""
+    return type(value) is int and value > 0
+
+
+def _items(payload: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(payload)
+    except (TypeError, ValueError):
+        return []
+    return payload_items(data) if isinstance(data, dict) else []
+
+
+def _who(click: Click) -> dict[str, str]:
+    return {"slack_user": click.user_id, "slack_name": click.name}
 
 
 def start_slack_actions(config: Config, store: Store, clock: Clock = system_clock) -> SlackActions | None:

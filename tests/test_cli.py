@@ -122,3 +122,15 @@ def test_check_config_warns_when_the_digest_cannot_be_sent(configured):
     result = run("check-config", cwd=folder)
     assert result.returncode == 0
     assert "the weekly digest cannot be sent" in result.stderr
+
+
+def test_check_config_says_slack_clicks_are_refused_without_moderators(configured):
+    folder, _ = configured
+    config = folder / "monitor.toml"
+    slack = '[notify.slack]\ntoken = "xoxb-1"\napp_token = "xapp-1"\nchannel = "C0MODS"\n'
+    config.write_text(config.read_text() + slack)
+    result = run("check-config", cwd=folder)
+    assert result.returncode == 0 and "notify.slack.moderators is empty: every Slack button click" in result.stderr
+    config.write_text(config.read_text() + 'moderators = ["U0JANE", "S0MODS"]\n')
+    result = run("check-config", cwd=folder)
+    assert result.returncode == 0 and "moderators" not in result.stderr

@@ -31,6 +31,7 @@ def test_the_example_configuration_loads(monkeypatch):
     assert config.sla.policy == "24h"
     assert config.sources, "the example names at least one source"
     assert config.notify.slack.token.get_secret_value() == "xoxb-test"
+    assert config.notify.slack.moderators, "the example shows who may click the Slack buttons"
 
 
 def test_the_example_names_every_key_of_every_section():
@@ -103,6 +104,15 @@ def test_duplicate_source_names_are_refused(tmp_path):
     source = '[[sources]]\nname = "news"\ntype = "rss"\nurl = "https://e.org/feed"\n'
     with pytest.raises(ConfigError, match="two sources are named 'news'"):
         load_config(write(tmp_path, source + source))
+
+
+def test_slack_moderators_are_user_or_user_group_ids(tmp_path):
+    slack = '[notify.slack]\ntoken = "xoxb-1"\nchannel = "C1"\n'
+    config = load_config(write(tmp_path, slack + 'moderators = ["U0JANE", "W0GRID", "S0MODS"]\n'))
+    assert config.notify.slack.moderators == ["U0JANE", "W0GRID", "S0MODS"]
+    for bad in ('"nobody"', '""', '"C0CHANNEL"', '"u0jane"', "1"):
+        with pytest.raises(ConfigError, match=r"notify\.slack\.moderators.*line 4"):
+            load_config(write(tmp_path, slack + f"moderators = [{bad}]\n"))
 
 
 def test_env_secret_missing_names_the_variable(tmp_path, monkeypatch):

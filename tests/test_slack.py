@@ -72,6 +72,13 @@ def test_buttons_carry_case_and_item_ids(fake):
     assert {e["value"] for e in actions["elements"]} == {'{"case": 3, "item": 7}'}
 
 
+def test_copies_outside_the_moderators_channel_carry_no_buttons(fake):
+    notifier_for(fake.base_url).send(message(recipient="U0MODERATOR"))  # a lead's direct message
+    [posted] = fake.messages
+    assert posted.channel == "D0MODERATOR" and not [b for b in posted.blocks if b["type"] == "actions"]
+    assert "hello" in posted.blocks[1]["text"]["text"]
+
+
 def test_a_link_that_is_not_http_is_not_linked(fake):
     notifier_for(fake.base_url).send(message(url="javascript:alert(1)"))
     body = fake.messages[0].blocks[1]["text"]["text"]

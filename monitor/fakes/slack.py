@@ -2,11 +2,12 @@
 
 It answers what the monitor uses, in Slack's wire format (every method is a POST to
 ``/api/<method>`` with a JSON or form body, or a GET with query parameters, and a bearer token):
-``chat.postMessage``, ``chat.update``, ``conversations.history`` (with message metadata),
-``conversations.open``, ``users.info``, ``auth.test`` and ``apps.connections.open``, which returns
-the ``ws://`` URL of the websocket endpoint it serves. Every message is recorded; tests script
-faults on top (``script(Response(429, headers={"Retry-After": "3"}))``, ``ok:false`` errors) and
-can push a ``block_actions`` click through the websocket and wait for the client's ack.
+``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``conversations.history`` (with
+message metadata), ``conversations.open``, ``users.info``, ``usergroups.users.list``, ``auth.test``
+and ``apps.connections.open``, which returns the ``ws://`` URL of the websocket endpoint it serves.
+Every message is recorded; tests script faults on top (``script(Response(429, headers={"Retry-After":
+"3"}))``, ``ok:false`` errors) and can push a ``block_actions`` click through the websocket and wait
+for the client's ack.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from monitor.fakes.server import FakeServer, Request, Response
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
 CHANNEL = "C0MODERATE"
+#: the fake workspace's moderator (Jane Smith); other ids are strangers unless a test adds them
+MODERATOR_ID = "U0MODERATOR"
+
+
+@dataclass(frozen=True)
+class Ephemeral:
+    channel: str
+    user: str
+    text: str
 
 
 @dataclass
@@ -49,10 +59,14 @@ class FakeSlack(FakeServer):
         self.tokens = {BOT_TOKEN}
         self.app_tokens = {APP_TOKEN}
         self.users: dict[str, dict[str, Any]] = {
-            "U0MODERATOR": {"id": "U0MODERATOR", "name": "jsmith", "real_name": "Jane Smith",
+            MODERATOR_ID: {"id": MODERATOR_ID, "name": "jsmith", "real_name": "Jane Smith",
                             "profile": {"real_name": "Jane Smith", "display_name": "Jane"}},
         }
         self.messages: list[Posted] = []
+        self.ephemeral: list[Ephemeral] = []
+        #: user group id -> its members' ids (``usergroups.users.list``); ``None`` members: no_such_subteam
+        self.usergroups: dict[str, list[str]] = {}
+        self.usergroup_calls = 0
         self.acks: dict[str, dict[str, Any]] = {}
         self._last_ts = 0.0
         self._ids = itertools.count(1)
@@ -62,6 +76,7 @@ class FakeSlack(FakeServer):
         for method, handler in {
             "chat.postMessage": self._post_message, "chat.update": self._update,
             "conversations.history": self._history, "conversations.open": self._open,
+            "chat.postEphemeral": self._post_ephemeral, "usergroups.users.list": self._usergroup_users,
             "users.info": self._user_info, "auth.test": self._auth_test,
             "apps.connections.open": self._connections_open,
         }.items():
@@ -199,6 +214,27 @@ class FakeSlack(FakeServer):
                 return {"ok": True, "channel": channel, "ts": posted.ts, "text": posted.text}
         return {"ok": False, "error": "message_not_found" if channel else "channel_not_found"}
 
+    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(str(params.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        user = str(params.get("user", ""))
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_in_channel"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        with self._lock:
+            self.ephemeral.append(Ephemeral(channel=channel, user=user, text=str(params.get("text") or "")))
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _usergroup_users(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.usergroup_calls += 1
+        members = self.usergroups.get(str(params.get("usergroup", "")))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
+
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(str(params.get("channel", "")))
         if channel is None:
@@ -230,7 +266,8 @@ class FakeSlack(FakeServer):
         return {"ok": True, "url": self.ws_url}
 
 
-def block_actions(message: Posted, action_id: str, *, user: str = "U0MODERATOR", block_id: str | None = None) -> dict[str, Any]:
+def block_actions(message: Posted, action_id: str, *, user: str = MODERATOR_ID, block_id: str | None = None,
+                  name: str = "jsmith") -> dict[str, Any]:
     """The ``block_actions`` payload Slack sends when ``user`` clicks ``action_id`` in ``message``."""
     for block in message.blocks:
         if block.get("type") != "actions" or (block_id and block.get("block_id") != block_id):
@@ -239,7 +276,7 @@ def block_actions(message: Posted, action_id: str, *, user: str = "U0MODERATOR",
             if element.get("action_id") == action_id:
                 return {
                     "type": "block_actions",
-                    "user": {"id": user, "username": "jsmith", "name": "jsmith"},
+                    "user": {"id": user, "username": name, "name": name},
                     "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel},
                     "channel": {"id": message.channel},
                     "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},

@@ -26,6 +26,7 @@ from monitor.config import SlackSettings
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message, Notifier, Receipt
 from monitor.notify.render import slack_message
+from monitor.sanitize import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ DESTINATION_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "use
 #: how far back (before the row was queued) the history is searched for an in-doubt message
 HISTORY_SLACK = timedelta(minutes=5)
 HISTORY_PAGES = 20
+#: a person's name is clipped to this (Slack's own display names are at most 80 characters)
+NAME_LIMIT = 80
 
 
 class SlackNotifier(Notifier):
@@ -53,6 +56,9 @@ class SlackNotifier(Notifier):
     def send(self, message: Message) -> Receipt:
         text, blocks = slack_message(message.kind, message.payload, self.tz)
         destination = message.recipient or self.settings.channel
+        if destination != self.settings.channel:
+            # clicks are taken only from the moderators' channel: elsewhere a button would only be refused
+            blocks = [block for block in blocks if block.get("type") != "actions"]
         response = self._call(
             "chat_postMessage", destination,
             channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False,
@@ -84,14 +90,27 @@ class SlackNotifier(Notifier):
         self._call("chat_update", channel, channel=channel, ts=ts, text=text, blocks=blocks)
 
     def user_name(self, user_id: str, fallback: str | None = None) -> str:
-        """A Slack user's display name, for the audit log and the updated message."""
+        """A Slack user's display name on one line, for the audit log and the updated message."""
         try:
             user = self._call("users_info", user_id, user=user_id)["user"]
         except NotifyError as exc:
             logger.warning("cannot look up Slack user %s: %s", user_id, exc)
-            return fallback or user_id
+            user = {}
         profile = user.get("profile") or {}
-        return profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or fallback or user_id
+        for name in (profile.get("real_name"), user.get("real_name"), profile.get("display_name"), user.get("name"),
+                     fallback, user_id):
+            if isinstance(name, str) and one_line(name):
+                return one_line(name, NAME_LIMIT)
+        return "unknown"
+
+    def usergroup_members(self, usergroup: str) -> frozenset[str]:
+        """The user ids in a Slack user group (``usergroups.users.list``, scope ``usergroups:read``)."""
+        users = self._call("usergroups_users_list", usergroup, usergroup=usergroup).get("users") or []
+        return frozenset(user for user in users if isinstance(user, str))
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        """A message only ``user`` sees, in ``channel`` (``chat.postEphemeral``)."""
+        self._call("chat_postEphemeral", channel, channel=channel, user=user, text=text)
 
     def _conversation_id(self, destination: str) -> str:
         if destination[:1] in ("U", "W"):  # a person: their direct-message conversation

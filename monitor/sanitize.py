@@ -1,0 +1,44 @@
+"""Text from outside made safe to show a person: on a terminal, in a log line, as a name.
+
+Comments, names and platforms' error messages are written by strangers. On a terminal an ESC
+sequence can clear the screen or recolour it, and a newline can forge a whole line ("case 12
+acknowledged by Head"). So:
+
+- :func:`printable` keeps the text readable but makes every control visible: a newline becomes the
+  two characters ``\\n``, ESC becomes ``\\x1b``, and so do the other C0 and C1 controls, DEL, the
+  Unicode line and paragraph separators and the bidirectional overrides (which can reorder what a
+  line seems to say). Used for terminal output, log records and stored error text.
+- :func:`one_line` is for names and headlines inside a message: every run of whitespace or control
+  characters becomes one space, and the result is clipped to a length.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: C0 controls and DEL, C1 controls, line/paragraph separators, bidi embeddings, overrides, isolates
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SPACING = re.compile("(?:\\s|[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069])+")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: Any) -> str:
+    """``text`` with its control characters (newlines included) shown as escapes, on one line."""
+    return _UNSAFE.sub(_escape, str(text))
+
+
+def one_line(text: Any, limit: int | None = None) -> str:
+    """``text`` as one line: runs of whitespace and controls become one space; clipped to ``limit``."""
+    flat = _SPACING.sub(" ", str(text)).strip()
+    if limit is not None and len(flat) > limit:
+        flat = flat[: max(limit - 1, 0)].rstrip() + "…"
+    return flat
