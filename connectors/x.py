@@ -76,7 +76,7 @@ RAW_KEYS = ("id", "author_id", "conversation_id", "in_reply_to_user_id", "refere
 
 class XSettings(SourceSettings):
     type: Literal["x"] = "x"
-    base_url: str = TWITTER_HOST
+    base_url: str = "https://api.x.com"
     #: the school account's numeric user id
     user_id: str
     #: the school account's username, without @

@@ -7,9 +7,22 @@ keeps each recent thread's ``totalReplyCount``, and only a thread whose count ch
 replies read, from those embedded or, when more exist, through ``comments?parentId=``.
 An idle poll therefore costs one request (one quota unit) while the recent threads fit on a page.
 
+With OAuth as the channel owner (``client_id``, ``client_secret``, ``refresh_token``), each poll
+also reads the comments YouTube held for the channel's review
+(``commentThreads?moderationStatus=heldForReview``, which "can only be used in a properly authorized
+request": https://developers.google.com/youtube/v3/docs/commentThreads/list): they are not public
+and an API key cannot see them. The whole queue is read each time (it is short) and only comments
+not seen in it before are returned. The access token lasts an hour; it is renewed from the refresh
+token shortly before it expires (:mod:`connectors.oauth`).
+
 Every request costs quota, counted per Pacific day (when Google resets it) and shown by
 ``monitor status``; ``quotaExceeded`` waits until the next Pacific midnight. Asking whether a
 comment still exists (``comments?id=``) costs one unit too.
+
+Google refuses a bad, deleted or restricted API key with HTTP 400 (``badRequest`` "API key not
+valid", ``ErrorInfo`` reason ``API_KEY_INVALID``; older answers ``keyInvalid``), not 401: such
+answers, and the other ``ErrorInfo`` reasons about keys, tokens and the Cloud project
+(google/api/error_reason.proto), are credential failures alerted at once.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ from connectors.base import (
     skip_record,
     small_raw,
 )
+from connectors.oauth import RefreshingToken
 from connectors.webapi import body_json, expect_json, reset_time, send
 from monitor.config import Duration
 
@@ -45,6 +59,17 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded", "userRateLimitExceeded"}
 AUTH_REASONS = {"authError", "keyInvalid", "keyExpired", "forbidden", "accessNotConfigured",
                 "insufficientPermissions", "ipRefererBlocked"}
+#: ``google.rpc.ErrorInfo`` reasons (domain googleapis.com) that a person must fix: the key, the token
+#: or the Cloud project (google/api/error_reason.proto)
+AUTH_INFO_REASONS = {
+    "API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
+    "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED", "SERVICE_DISABLED", "BILLING_DISABLED",
+    "CONSUMER_SUSPENDED", "CONSUMER_INVALID", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+    "ACCESS_TOKEN_TYPE_UNSUPPORTED", "ACCOUNT_STATE_INVALID", "CREDENTIALS_MISSING", "USER_BLOCKED_BY_ADMIN",
+}
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+#: held comments remembered in the cursor, so that each is returned once
+HELD_MEMORY = 1000
 TEXT_LIMIT = 10000
 #: what a comment id is made of; anything else (a comma would ask for several) is not looked up
 COMMENT_ID = re.compile(r"[A-Za-z0-9_.-]+")
@@ -55,9 +80,18 @@ class YouTubeSettings(SourceSettings):
     base_url: str = "https://www.googleapis.com/youtube/v3"
     #: the school's channel id (UC...): its videos are read, and its replies close cases
     channel_id: str = Field(pattern=r"^[A-Za-z0-9_-]{10,40}$")
-    #: an API key (enough for public comments) or an OAuth access token: one of the two
+    #: an API key: enough for public comments
     api_key: Secret | None = None
+    #: OAuth as the channel owner (scope youtube.force-ssl), needed for held-for-review comments:
+    #: the OAuth client's id and secret and the refresh token the owner granted
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    token_url: str = GOOGLE_TOKEN_URL
+    #: an OAuth access token used as it is: it expires after an hour, so for a trial only
     token: Secret | None = None
+    #: also read the comments held for the channel's review; default: on with OAuth
+    held_for_review: bool | None = None
     page_size: int = Field(default=100, ge=1, le=100)
     #: how far back the first poll reads
     backfill: Duration = timedelta(days=7)
@@ -65,10 +99,25 @@ class YouTubeSettings(SourceSettings):
     reply_window: Duration = timedelta(days=3)
 
     @model_validator(mode="after")
-    def _one_credential(self) -> "YouTubeSettings":
-        if self.api_key is None and self.token is None:
-            raise ValueError("set api_key (an API key) or token (an OAuth access token)")
+    def _credentials(self) -> "YouTubeSettings":
+        oauth = [self.client_id, self.client_secret, self.refresh_token]
+        if any(v is not None for v in oauth) and any(v is None for v in oauth):
+            raise ValueError("OAuth needs all three of client_id, client_secret and refresh_token")
+        if self.api_key is None and self.token is None and self.refresh_token is None:
+            raise ValueError("set api_key (an API key), or client_id, client_secret and refresh_token (OAuth as "
+                             "the channel owner)")
+        if self.held_for_review and not self.oauth:
+            raise ValueError("held_for_review needs OAuth as the channel owner: set client_id, client_secret and "
+                             "refresh_token")
         return self
+
+    @property
+    def oauth(self) -> bool:
+        return self.refresh_token is not None or self.token is not None
+
+    @property
+    def reads_held(self) -> bool:
+        return self.oauth if self.held_for_review is None else self.held_for_review
 
 
 class YouTubeConnector(Connector):
@@ -76,13 +125,23 @@ class YouTubeConnector(Connector):
     Settings = YouTubeSettings
     renew_hint = (
         "renew the API key (Google Cloud console > APIs & Services > Credentials, YouTube Data API v3 "
-        "enabled) or the OAuth token, and update api_key/token in the configuration"
+        "enabled, no referrer restriction) and update api_key; with OAuth, have the channel owner authorise "
+        "the monitor again (scope youtube.force-ssl) and update refresh_token"
     )
 
     def __init__(self, settings: SourceSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self.quota_day: str | None = None
         self.quota_units = 0
+        self.oauth: RefreshingToken | None = None
+        if self.settings.refresh_token is not None:
+            self.oauth = RefreshingToken(self, self.settings.token_url, {
+                "client_id": self.settings.client_id,
+                "client_secret": self.settings.client_secret.get_secret_value(),
+                "refresh_token": self.settings.refresh_token.get_secret_value(),
+            }, renew_hint="have the channel owner authorise the monitor again and update refresh_token "
+                          "(a refresh token ends when access is revoked, after six months unused, or after "
+                          "seven days while the OAuth app is in Testing)")
 
     # -- the poll -------------------------------------------------------------------------
 
@@ -115,6 +174,9 @@ class YouTubeConnector(Connector):
             "threads": threads,
             "quota": {"day": self.quota_day, "units": self.quota_units},
         }
+        if self.settings.reads_held:
+            held, next_cursor["held"] = self._held(cursor.get("held"), {i.native_id for i in items})
+            items.extend(held)
         return items, next_cursor
 
     def status(self) -> dict[str, Any]:
@@ -135,7 +197,32 @@ class YouTubeConnector(Connector):
             raise TransientError(f"YouTube answered the lookup of comment {native_id} with other records")
         return False
 
-    def _threads(self, horizon: datetime):
+    def _held(self, seen: Any, found: set[str]) -> tuple[list[Item], list[str]]:
+        """The comments held for review not returned before, and the ids now in the queue."""
+        seen = set(seen) if isinstance(seen, list) else set()
+        items: list[Item] = []
+        queue: list[str] = []
+        for thread in self._threads(None, moderation="heldForReview"):
+            try:
+                top, _, embedded = self._parse_thread(thread)
+                records = [(top, None), *((r, top) for r in embedded)]
+            except MALFORMED as exc:
+                skip_record(self.name, thread, str(exc))
+                continue
+            for record, parent in records:
+                try:
+                    item = record if parent is None else self._to_item(record, parent=parent)
+                except MALFORMED as exc:
+                    skip_record(self.name, record, str(exc))
+                    continue
+                if item.raw.get("moderationStatus") != "heldForReview":
+                    continue  # the published top of a thread with a held reply
+                queue.append(item.native_id)
+                if item.native_id not in seen and item.native_id not in found:
+                    items.append(item)
+        return items, queue[:HELD_MEMORY]
+
+    def _threads(self, horizon: datetime | None, *, moderation: str | None = None):
         """Comment threads newest first, down to the first one older than ``horizon``."""
         page_token = None
         while True:
@@ -146,12 +233,14 @@ class YouTubeConnector(Connector):
                 "maxResults": self.settings.page_size,
                 "textFormat": "plainText",
             }
+            if moderation:
+                params["moderationStatus"] = moderation
             if page_token:
                 params["pageToken"] = page_token
             data = self._get("commentThreads", params)
             for thread in _records(data):
                 published = _thread_time(thread)
-                if published is not None and published < horizon:
+                if horizon is not None and published is not None and published < horizon:
                     return
                 yield thread
             page_token = data.get("nextPageToken")
@@ -219,23 +308,32 @@ class YouTubeConnector(Connector):
             thread_id=video_id,
             by_school=author_id == self.settings.channel_id,
             engagement=likes if isinstance(likes, int) else None,
-            raw=small_raw(snippet, ("videoId", "parentId", "authorChannelUrl", "updatedAt", "likeCount")),
+            raw=small_raw(snippet, ("videoId", "parentId", "authorChannelUrl", "updatedAt", "likeCount",
+                                    "moderationStatus")),
         )
 
     # -- HTTP and quota -------------------------------------------------------------------
 
     def _get(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
-        headers = {}
-        if self.settings.api_key is not None:
-            params = {**params, "key": self.settings.api_key.get_secret_value()}
-        if self.settings.token is not None:
-            headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
         url = f"{self.settings.base_url.rstrip('/')}/{resource}"
-        response = send(self, "GET", url, params=params, headers=headers)
+        response = send(self, "GET", url, **self._credentials(params))
         self._count_unit()
+        if response.status_code == 401 and self.oauth is not None:
+            # revoked or cut short before its time: one new access token, then the answer stands
+            self.oauth.forget()
+            response = send(self, "GET", url, **self._credentials(params))
+            self._count_unit()
         if response.status_code >= 400:
             self._raise_for_error(response, resource)
         return expect_json(response)
+
+    def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
+        """OAuth when configured (the owner's view), else the API key."""
+        if self.oauth is not None:
+            return {"params": params, "headers": self.oauth.header()}
+        if self.settings.token is not None:
+            return {"params": params, "headers": {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}}
+        return {"params": {**params, "key": self.settings.api_key.get_secret_value()}}
 
     def _raise_for_error(self, response, resource: str) -> None:
         status = response.status_code
@@ -243,6 +341,7 @@ class YouTubeConnector(Connector):
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
         reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)}
+        info = {d.get("reason") for d in error.get("details") or [] if isinstance(d, dict)}
         message = error.get("message") or (body.get("error") if isinstance(body, dict) else None) or f"HTTP {status}"
         if reasons & QUOTA_REASONS or status == 429:
             if "quotaExceeded" in reasons or "dailyLimitExceeded" in reasons:
@@ -251,8 +350,9 @@ class YouTubeConnector(Connector):
                 retry_at = reset_time(response.headers.get("retry-after"), self.clock(), relative=True)
             raise RateLimited(f"YouTube {resource}: {message} ({', '.join(sorted(filter(None, reasons)))})",
                               retry_at)
-        if status == 401 or reasons & AUTH_REASONS or error.get("status") == "UNAUTHENTICATED":
-            raise AuthError(f"YouTube refused the credentials for channel {self.settings.channel_id}: {message}")
+        if status == 401 or reasons & AUTH_REASONS or info & AUTH_INFO_REASONS or error.get("status") == "UNAUTHENTICATED":
+            raise AuthError(f"YouTube refused the credentials for channel {self.settings.channel_id} "
+                            f"(HTTP {status}, {', '.join(sorted(filter(None, reasons | info)))}): {message}")
         raise TransientError(f"YouTube {resource} answered HTTP {status}: {message}")
 
     def _roll_quota_day(self) -> None:

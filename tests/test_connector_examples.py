@@ -11,11 +11,15 @@ import pytest
 from monitor.config import parse_config
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "monitor.example.toml"
-SECRETS = {"FB_PAGE_TOKEN": "fb", "IG_TOKEN": "ig", "X_BEARER_TOKEN": "x"}
+SECRETS = {"FB_PAGE_TOKEN": "fb", "IG_TOKEN": "ig", "X_BEARER_TOKEN": "x", "YOUTUBE_API_KEY": "yt",
+           "YOUTUBE_CLIENT_SECRET": "secret", "YOUTUBE_REFRESH_TOKEN": "1//refresh"}
 
 
-def example_block(type_name: str) -> dict:
+def example_block(type_name: str, uncomment: tuple[str, ...] = ()) -> dict:
+    """The example source of ``type_name``, with the optional keys named in ``uncomment`` switched on."""
     text = EXAMPLE.read_text(encoding="utf-8")
+    for key in uncomment:
+        text = re.sub(rf"^# # ({re.escape(key)} = )", r"# \1", text, flags=re.MULTILINE)
     pattern = r"# \[\[sources\]\]\n((?:# .*\n)*?# type = \"%s\"\n(?:# .*\n)*)" % re.escape(type_name)
     match = re.search(pattern, text)
     assert match, f"no commented-out example for type {type_name!r}"
@@ -23,10 +27,19 @@ def example_block(type_name: str) -> dict:
     return tomllib.loads("[[sources]]\n" + lines)
 
 
-@pytest.mark.parametrize("type_name", ["facebook", "instagram", "x"])
+@pytest.mark.parametrize("type_name", ["facebook", "instagram", "x", "youtube"])
 def test_example_source_loads(type_name, monkeypatch):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     source = parse_config(example_block(type_name)).sources[0]
     assert source.type == type_name and source.official
     assert source.base_url.startswith("https://")
+
+
+def test_the_youtube_example_with_oauth_loads(monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    keys = ("client_id", "client_secret", "refresh_token", "token_url", "held_for_review")
+    source = parse_config(example_block("youtube", keys)).sources[0]
+    assert source.refresh_token.get_secret_value() == "1//refresh" and source.reads_held
+    assert source.token_url == "https://oauth2.googleapis.com/token"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.youtube import next_pacific_midnight
 from monitor.fakes.server import Response
-from tests.conftest import NOW, make_connector
-from monitor.fakes.youtube import SCHOOL_CHANNEL, FakeYouTube
+from monitor.app import build_pipeline
+from monitor.fakes.youtube import FORCE_SSL, SCHOOL_CHANNEL, FakeYouTube
+from tests.conftest import NOW, make_config, make_connector
 
 QUOTA_BODY = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your quota.",
                         "errors": [{"message": "quota", "domain": "youtube.quota", "reason": "quotaExceeded"}]}}
@@ -226,3 +229,207 @@ def test_an_existence_check_over_quota_waits_until_pacific_midnight(fake, clock)
 def test_an_id_that_is_not_one_comment_is_not_looked_up(fake, clock, native_id):
     assert connector(fake, clock).exists(native_id) is None
     assert fake.requests == []
+
+
+# -- keys refused as Google refuses them --------------------------------------------------------
+
+KEY_INVALID = {"error": {
+    "code": 400, "message": "API key not valid. Please pass a valid API key.",
+    "errors": [{"message": "API key not valid. Please pass a valid API key.", "domain": "global",
+                "reason": "badRequest"}],
+    "status": "INVALID_ARGUMENT",
+    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                 "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}}]}}
+
+
+def test_the_fake_refuses_a_bad_key_with_400_as_google_does(fake):
+    answer = httpx.get(f"{fake.url}/youtube/v3/commentThreads",
+                       params={"part": "snippet", "allThreadsRelatedToChannelId": SCHOOL_CHANNEL, "key": "wrong"})
+    assert answer.status_code == 400 and answer.json() == KEY_INVALID
+    missing = httpx.get(f"{fake.url}/youtube/v3/commentThreads",
+                        params={"part": "snippet", "allThreadsRelatedToChannelId": SCHOOL_CHANNEL})
+    assert missing.status_code == 403 and missing.json()["error"]["status"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize("body", [
+    KEY_INVALID,
+    {"error": {"errors": [{"domain": "usageLimits", "reason": "keyInvalid", "message": "Bad Request"}],
+               "code": 400, "message": "Bad Request"}},  # the older form
+    {"error": {"code": 403, "message": "Requests from referer <empty> are blocked.", "status": "PERMISSION_DENIED",
+               "errors": [{"message": "Requests from referer <empty> are blocked.", "domain": "global",
+                           "reason": "forbidden"}],
+               "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "API_KEY_HTTP_REFERRER_BLOCKED", "domain": "googleapis.com"}]}},
+])
+def test_a_bad_deleted_or_restricted_key_is_an_auth_error(fake, clock, body):
+    fake.script(Response(body["error"]["code"], body), path="commentThreads")
+    with pytest.raises(AuthError, match="renew|refused the credentials"):
+        connector(fake, clock).fetch(None)
+
+
+def test_a_deleted_key_alerts_at_once_not_as_an_outage(tmp_path, store, clock, fake):
+    config = make_config(tmp_path, sources=[{**fake.source_config("yt"), "official": True}], notify={"email": {
+        "host": "127.0.0.1", "port": 25, "starttls": False, "sender": "m@school.example",
+        "moderators": ["moderator@school.example"]}})
+    pipeline = build_pipeline(config, store, clock=clock)
+    assert pipeline.poll("yt").ok
+    fake.api_key = "a-new-key-the-school-has-not-configured"  # the old one was deleted in the console
+    failed = pipeline.poll("yt")
+    assert failed.error_kind == "auth" and "API_KEY_INVALID" in failed.error
+    [alert] = store.query("SELECT * FROM alerts WHERE kind = 'source_auth'")
+    assert "renew the API key" in json.loads(alert["payload"])["message"]
+
+
+# -- OAuth as the channel owner: held-for-review comments, tokens renewed -------------------------
+
+def oauth(fake, clock, **overrides):
+    from connectors.youtube import YouTubeConnector, YouTubeSettings
+
+    fake.clock = clock
+    return YouTubeConnector(YouTubeSettings.model_validate({**fake.oauth_config("yt"), **overrides}), clock=clock)
+
+
+def token_requests(fake):
+    return [r for r in fake.requests if r.path == "/token"]
+
+
+def test_held_comments_are_read_as_the_channel_owner(fake, clock):
+    public = fake.add_comment("Lovely concert", at=minutes_ago(30))
+    held = fake.add_held_comment("you are all idiots", author="Troll", at=minutes_ago(20))
+    held_reply = fake.add_held_comment("spam link", author="Spammer", reply_to=public, at=minutes_ago(10))
+    items, cursor = oauth(fake, clock).fetch(None)
+    found = {i.native_id: i for i in items}
+    assert set(found) == {public, held, held_reply}
+    assert found[held].raw["moderationStatus"] == "heldForReview" and found[held].kind == "comment"
+    assert found[held_reply].kind == "reply" and found[held_reply].parent_id == public
+    queue = [r for r in thread_requests(fake) if r.query.get("moderationStatus") == "heldForReview"]
+    assert len(queue) == 1 and queue[0].query["allThreadsRelatedToChannelId"] == SCHOOL_CHANNEL
+    api = [r for r in fake.requests if r.path.startswith("/youtube/")]
+    assert all(r.header("authorization", "").startswith("Bearer ya29.") and "key" not in r.query for r in api)
+    [grant] = token_requests(fake)
+    assert grant.header("content-type").startswith("application/x-www-form-urlencoded")
+    assert grant.form() == {"grant_type": "refresh_token", "client_id": fake.client_id,
+                            "client_secret": fake.client_secret, "refresh_token": "1//fake-refresh-token"}
+    assert sorted(cursor["held"]) == sorted([held, held_reply])
+
+
+def test_a_held_comment_is_returned_once_and_a_new_one_next_time(fake, clock):
+    fake.add_held_comment("first", at=minutes_ago(20))
+    yt = oauth(fake, clock)
+    _, cursor = yt.fetch(None)
+    later = fake.add_held_comment("second", at=minutes_ago(5))
+    items, _ = yt.fetch(cursor)
+    assert [i.native_id for i in items] == [later]
+
+
+def test_an_api_key_alone_never_asks_for_held_comments(fake, clock):
+    fake.add_held_comment("not visible to a key", at=minutes_ago(5))
+    items, cursor = connector(fake, clock).fetch(None)
+    assert items == [] and "held" not in cursor
+    assert all("moderationStatus" not in r.query for r in fake.requests)
+
+
+def test_held_for_review_can_be_turned_off(fake, clock):
+    fake.add_held_comment("held", at=minutes_ago(5))
+    items, _ = oauth(fake, clock, held_for_review=False).fetch(None)
+    assert items == [] and all("moderationStatus" not in r.query for r in fake.requests)
+
+
+def test_the_access_token_is_renewed_before_it_expires(fake, clock):
+    yt = oauth(fake, clock)
+    _, cursor = yt.fetch(None)
+    clock.advance(50 * 60)
+    _, cursor = yt.fetch(cursor)
+    assert len(token_requests(fake)) == 1  # still valid: no new token
+    clock.advance(6 * 60)  # 56 minutes after it was issued: renewed before Google's hour is up
+    _, cursor = yt.fetch(cursor)
+    assert len(token_requests(fake)) == 2
+    for _ in range(30):  # a day and more of polls
+        clock.advance(3600)
+        _, cursor = yt.fetch(cursor)
+    assert len(token_requests(fake)) == 32
+
+
+def test_an_access_token_cut_short_is_replaced_once(fake, clock):
+    yt = oauth(fake, clock)
+    _, cursor = yt.fetch(None)
+    fake.access_tokens.clear()  # revoked server-side before its time
+    yt.fetch(cursor)
+    assert len(token_requests(fake)) == 2
+
+
+def test_a_fixed_access_token_stops_after_an_hour(fake, clock):
+    fake.clock = clock
+    access = httpx.post(f"{fake.url}/token", data={
+        "grant_type": "refresh_token", "client_id": fake.client_id, "client_secret": fake.client_secret,
+        "refresh_token": "1//fake-refresh-token"}).json()["access_token"]
+    yt = connector(fake, clock, api_key=None, token=access)
+    yt.fetch(None)
+    clock.advance(3600)
+    with pytest.raises(AuthError, match="401"):
+        yt.fetch(None)
+
+
+@pytest.mark.parametrize("change, error", [
+    (lambda fake: fake.refresh_tokens.clear(), "invalid_grant"),
+    (lambda fake: setattr(fake, "client_secret", "rotated"), "invalid_client"),
+])
+def test_a_revoked_refresh_token_or_wrong_client_is_an_auth_error(fake, clock, change, error):
+    yt = oauth(fake, clock)
+    change(fake)
+    with pytest.raises(AuthError, match=error) as raised:
+        yt.fetch(None)
+    assert "fake-refresh-token" not in str(raised.value) and "GOCSPX" not in str(raised.value)
+
+
+@pytest.mark.parametrize("response", [
+    Response(503, "Service Unavailable"),
+    Response(200, {"token_type": "Bearer"}),
+    Response(200, "not json"),
+])
+def test_a_token_endpoint_outage_is_transient(fake, clock, response):
+    yt = oauth(fake, clock)
+    fake.script(response, path="^/token$")
+    with pytest.raises(TransientError):
+        yt.fetch(None)
+
+
+def test_the_fake_keeps_moderation_queues_for_the_owner_with_the_right_scope(fake, clock):
+    fake.clock = clock
+    fake.refresh_tokens["1//other-channel"] = ("UCsomeoneelse000000000000", "https://www.googleapis.com/auth/youtube.force-ssl")
+    fake.refresh_tokens["1//readonly"] = (SCHOOL_CHANNEL, "https://www.googleapis.com/auth/youtube.readonly")
+
+    def queue(**auth):
+        return httpx.get(f"{fake.url}/youtube/v3/commentThreads", params={
+            "part": "snippet", "allThreadsRelatedToChannelId": SCHOOL_CHANNEL, "moderationStatus": "heldForReview",
+            **auth.get("params", {})}, headers=auth.get("headers", {}))
+
+    def bearer(refresh):
+        access = httpx.post(f"{fake.url}/token", data={
+            "grant_type": "refresh_token", "client_id": fake.client_id, "client_secret": fake.client_secret,
+            "refresh_token": refresh}).json()["access_token"]
+        return {"headers": {"Authorization": f"Bearer {access}"}}
+
+    assert queue(params={"key": fake.api_key}).status_code == 403
+    assert queue(**bearer("1//other-channel")).json()["error"]["errors"][0]["reason"] == "forbidden"
+    assert queue(**bearer("1//readonly")).json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
+    assert queue(**bearer("1//fake-refresh-token")).status_code == 200
+    assert httpx.post(f"{fake.url}/token", json={"grant_type": "refresh_token"}).json()["error"] == "invalid_request"
+
+
+def test_held_comments_refused_to_someone_else_s_token_is_an_auth_error(fake, clock):
+    fake.refresh_tokens = {"1//fake-refresh-token": ("UCsomeoneelse000000000000", FORCE_SSL)}
+    with pytest.raises(AuthError, match="forbidden"):
+        oauth(fake, clock).fetch(None)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"held_for_review": True}, "held_for_review needs OAuth"),
+    ({"client_id": "x.apps.googleusercontent.com"}, "all three"),
+    ({"api_key": None}, "set api_key"),
+])
+def test_credential_settings_are_checked_where_they_are_read(fake, settings, message):
+    from connectors.youtube import YouTubeSettings
+
+    with pytest.raises(ValueError, match=message):
+        YouTubeSettings.model_validate({**fake.source_config("yt"), **settings})

@@ -1,9 +1,21 @@
-"""A fake YouTube Data API v3: ``commentThreads`` and ``comments`` for one channel.
+"""A fake YouTube Data API v3: ``commentThreads`` and ``comments`` for one channel, and Google's
+OAuth 2.0 token endpoint.
 
 Threads are served newest first (``order=time``) with ``nextPageToken`` paging; each embeds at most
 ``embedded_replies`` replies, the rest are read through ``comments?parentId=``; ``comments?id=``
-looks comments up by id (a deleted one is simply absent from ``items``). A wrong or expired API key
-gets the documented 401 ``authError`` body.
+looks comments up by id (a deleted one is simply absent from ``items``).
+
+Credentials are refused as Google refuses them: a wrong, deleted or restricted API key with HTTP 400
+``badRequest`` "API key not valid" and an ``ErrorInfo`` reason ``API_KEY_INVALID`` (not 401); no key
+and no token with 403 (``PERMISSION_DENIED``); an unknown or expired access token with 401
+``authError`` (``UNAUTHENTICATED``).
+
+``POST /token`` answers the refresh-token grant as https://oauth2.googleapis.com/token does
+(form body in; ``access_token``, ``expires_in`` 3599, ``scope``, ``token_type`` out; ``invalid_grant``
+for a revoked refresh token, ``invalid_client`` for a wrong client). Access tokens stop working 3,600 s
+after they were issued, by ``clock``. ``moderationStatus`` other than ``published`` is refused (403
+``forbidden``) unless the request carries the channel owner's access token with the
+``youtube.force-ssl`` scope, as the reference says ("can only be used in a properly authorized request").
 """
 
 from __future__ import annotations
@@ -11,14 +23,19 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from monitor.fakes.base import FakePlatform
 from monitor.fakes.server import Request, Response
 
 SCHOOL_CHANNEL = "UCravenswood00000000000a"
 SCHOOL_NAME = "Ravens Wood School"
+FORCE_SSL = "https://www.googleapis.com/auth/youtube.force-ssl"
+READONLY = "https://www.googleapis.com/auth/youtube.readonly"
+#: how long Google's access tokens last
+TOKEN_LIFETIME = timedelta(seconds=3600)
 
 
 @dataclass
@@ -32,6 +49,14 @@ class FakeComment:
     parent: str | None = None
     likes: int = 0
     malformed: bool = False
+    status: str = "published"  # or heldForReview, likelySpam
+
+
+@dataclass
+class IssuedToken:
+    channel: str
+    scope: str
+    expires_at: datetime
 
 
 class FakeYouTube(FakePlatform):
@@ -43,11 +68,18 @@ class FakeYouTube(FakePlatform):
         self.embedded_replies = embedded_replies
         self.api_key = "fake-youtube-key"
         self.expired = False
+        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+        self.client_id = "1234567890-fake.apps.googleusercontent.com"
+        self.client_secret = "GOCSPX-fake-client-secret"
+        #: refresh token -> (channel it was granted by, scope)
+        self.refresh_tokens: dict[str, tuple[str, str]] = {"1//fake-refresh-token": (SCHOOL_CHANNEL, FORCE_SSL)}
+        self.access_tokens: dict[str, IssuedToken] = {}
         self.comments: list[FakeComment] = []
         self.video_id = "dQw4w9WgXcQ"
         self._numbers = itertools.count(1)
         self.route("GET", "/youtube/v3/commentThreads")(self._serve_threads)
         self.route("GET", "/youtube/v3/comments")(self._serve_comments)
+        self.route("POST", "/token")(self._serve_token)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -62,6 +94,19 @@ class FakeYouTube(FakePlatform):
                     reply_to: str | None = None, likes: int = 0) -> str:
         channel = "UC" + hashlib.sha256(author.encode()).hexdigest()[:22]
         return self._add(text, author, channel, at, reply_to, likes)
+
+    def oauth_config(self, name: str) -> dict[str, Any]:
+        """A source reading as the channel owner through OAuth (refresh token), without an API key."""
+        config = {k: v for k, v in self.source_config(name).items() if k != "api_key"}
+        return {**config, "client_id": self.client_id, "client_secret": self.client_secret,
+                "refresh_token": next(iter(self.refresh_tokens)), "token_url": f"{self.url}/token"}
+
+    def add_held_comment(self, text: str, *, author: str = "A Parent", at: datetime | None = None,
+                         reply_to: str | None = None) -> str:
+        """A comment YouTube held for the channel's review: not public, listed only to the owner."""
+        comment_id = self.add_comment(text, author=author, at=at, reply_to=reply_to)
+        self._find(comment_id).status = "heldForReview"
+        return comment_id
 
     def add_school_reply(self, to: str, text: str, *, at: datetime | None = None) -> str:
         return self._add(text, SCHOOL_NAME, SCHOOL_CHANNEL, at, to, 0)
@@ -106,22 +151,92 @@ class FakeYouTube(FakePlatform):
         return FakeComment(id=comment_id, video_id=video, text=text, published=at or datetime.now(timezone.utc),
                            author_name=author_name, author_channel=author_channel, parent=parent, likes=likes)
 
-    def _top_level(self) -> list[FakeComment]:
-        return sorted((c for c in self.comments if c.parent is None), key=lambda c: c.published, reverse=True)
+    def _find(self, comment_id: str) -> FakeComment:
+        return next(c for c in self.comments if c.id == comment_id)
 
-    def _replies_of(self, thread_id: str) -> list[FakeComment]:
-        return sorted((c for c in self.comments if c.parent == thread_id), key=lambda c: c.published)
+    def _top_level(self, status: str = "published") -> list[FakeComment]:
+        """Threads whose top comment has ``status``, or, for a moderation queue, any of its replies."""
+        def listed(top: FakeComment) -> bool:
+            if status == "published":
+                return top.status == "published"
+            return top.status == status or any(r.status == status for r in self._replies_of(top.id, None))
+        tops = (c for c in self.comments if c.parent is None and listed(c))
+        return sorted(tops, key=lambda c: c.published, reverse=True)
+
+    def _replies_of(self, thread_id: str, status: str | None = "published") -> list[FakeComment]:
+        replies = (c for c in self.comments if c.parent == thread_id and status in (None, c.status))
+        return sorted(replies, key=lambda c: c.published)
 
     # -- serving --------------------------------------------------------------------------
 
+    def _bearer(self, request: Request) -> IssuedToken | None:
+        header = request.header("authorization") or ""
+        token = self.access_tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+        if token is None or self.expired or self.clock() >= token.expires_at:
+            return None
+        return token
+
     def _refused(self, request: Request) -> Response | None:
-        if self.expired or request.query.get("key") != self.api_key:
-            return Response(401, {"error": {
-                "code": 401, "message": "Request had invalid authentication credentials.",
-                "errors": [{"message": "Invalid Credentials", "domain": "global", "reason": "authError",
-                            "location": "Authorization", "locationType": "header"}],
-                "status": "UNAUTHENTICATED"}})
+        if request.header("authorization"):
+            if self._bearer(request) is None:
+                return Response(401, {"error": {
+                    "code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access "
+                    "token, login cookie or other valid authentication credential. See "
+                    "https://developers.google.com/identity/sign-in/web/devconsole-project.",
+                    "errors": [{"message": "Invalid Credentials", "domain": "global", "reason": "authError",
+                                "location": "Authorization", "locationType": "header"}],
+                    "status": "UNAUTHENTICATED"}})
+            return None
+        if "key" not in request.query:
+            return Response(403, {"error": {
+                "code": 403, "message": "The request is missing a valid API key.",
+                "errors": [{"message": "The request is missing a valid API key.", "domain": "global",
+                            "reason": "forbidden"}], "status": "PERMISSION_DENIED"}})
+        if self.expired or request.query["key"] != self.api_key:
+            message = "API key not valid. Please pass a valid API key."
+            return Response(400, {"error": {
+                "code": 400, "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": "badRequest"}],
+                "status": "INVALID_ARGUMENT",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                             "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}}]}})
         return None
+
+    def _unmoderated(self, request: Request, channel: str) -> Response | None:
+        """A moderation queue is only for the channel owner's token with the force-ssl scope."""
+        token = self._bearer(request)
+        if token is not None and token.channel == channel and FORCE_SSL in token.scope.split():
+            return None
+        if token is not None and token.channel == channel:
+            return Response(403, {"error": {
+                "code": 403, "message": "Request had insufficient authentication scopes.",
+                "errors": [{"message": "Insufficient Permission", "domain": "global",
+                            "reason": "insufficientPermissions"}], "status": "PERMISSION_DENIED"}})
+        message = ("The comment thread could not be retrieved due to insufficient permissions. "
+                   "The request might not be properly authorized.")
+        return Response(403, {"error": {"code": 403, "message": message, "errors": [{
+            "message": message, "domain": "youtube.commentThread", "reason": "forbidden",
+            "location": "moderationStatus", "locationType": "parameter"}]}})
+
+    def _serve_token(self, request: Request) -> Response:
+        """Google's token endpoint, refresh-token grant only (what a server-side monitor uses)."""
+        if not (request.header("content-type") or "").startswith("application/x-www-form-urlencoded"):
+            return Response(400, {"error": "invalid_request", "error_description": "Invalid content type."})
+        form = request.form()
+        if form.get("grant_type") != "refresh_token":
+            return Response(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type: "
+                                  + form.get("grant_type", "")})
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return Response(401, {"error": "invalid_client", "error_description": "Unauthorized"})
+        granted = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if granted is None or self.expired:
+            return Response(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+        channel, scope = granted
+        access = "ya29." + secrets.token_urlsafe(24)
+        self.access_tokens[access] = IssuedToken(channel, scope, self.clock() + TOKEN_LIFETIME)
+        return Response(200, {"access_token": access, "expires_in": int(TOKEN_LIFETIME.total_seconds()) - 1,
+                              "scope": scope, "token_type": "Bearer"},
+                        {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"})
 
     def _page(self, request: Request, records: list[Any], kind: str, render) -> Response:
         size = min(int(request.query.get("maxResults", 20)), self.page_size)
@@ -142,7 +257,15 @@ class FakeYouTube(FakePlatform):
         if request.query.get("allThreadsRelatedToChannelId") != SCHOOL_CHANNEL:
             return Response(404, {"error": {"code": 404, "message": "channel not found",
                                             "errors": [{"reason": "channelNotFound"}]}})
-        return self._page(request, self._top_level(), "youtube#commentThreadListResponse", self._render_thread)
+        status = request.query.get("moderationStatus", "published")
+        if status not in ("published", "heldForReview", "likelySpam"):
+            return Response(400, {"error": {"code": 400, "message": "Invalid value for moderationStatus",
+                                            "errors": [{"reason": "invalidParameter"}]}})
+        if status != "published" and (refused := self._unmoderated(request, SCHOOL_CHANNEL)) is not None:
+            return refused
+        owner = self._bearer(request) is not None
+        return self._page(request, self._top_level(status), "youtube#commentThreadListResponse",
+                          lambda top: self._render_thread(top, status, owner))
 
     def _serve_comments(self, request: Request) -> Response:
         if (refused := self._refused(request)) is not None:
@@ -169,26 +292,30 @@ class FakeYouTube(FakePlatform):
     def _render_id(comment: FakeComment) -> dict[str, Any]:
         return {"kind": "youtube#comment", "etag": "e", "id": comment.id}
 
-    def _render_thread(self, top: FakeComment) -> dict[str, Any]:
+    def _render_thread(self, top: FakeComment, status: str = "published", owner: bool = False) -> dict[str, Any]:
         replies = self._replies_of(top.id)
+        shown = replies if status == "published" else self._replies_of(top.id, None)
         thread: dict[str, Any] = {
             "kind": "youtube#commentThread", "etag": "e", "id": top.id,
             "snippet": {
-                "channelId": SCHOOL_CHANNEL, "videoId": top.video_id, "topLevelComment": self._render_comment(top),
+                "channelId": SCHOOL_CHANNEL, "videoId": top.video_id,
+                "topLevelComment": self._render_comment(top, owner),
                 "canReply": True, "totalReplyCount": len(replies), "isPublic": True,
             },
         }
-        if replies:
-            thread["replies"] = {"comments": [self._render_comment(r) for r in replies[: self.embedded_replies]]}
+        if shown:
+            thread["replies"] = {"comments": [self._render_comment(r, owner) for r in shown[: self.embedded_replies]]}
         return thread
 
-    def _render_comment(self, comment: FakeComment) -> dict[str, Any]:
+    def _render_comment(self, comment: FakeComment, owner: bool = False) -> dict[str, Any]:
         published = comment.published.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         snippet: dict[str, Any] = {
             "channelId": SCHOOL_CHANNEL, "textDisplay": comment.text, "textOriginal": comment.text,
             "canRate": True, "viewerRating": "none", "likeCount": comment.likes,
             "publishedAt": "not a date" if comment.malformed else published, "updatedAt": published,
         }
+        if owner:  # only shown to the channel owner
+            snippet["moderationStatus"] = comment.status
         if comment.parent is None:
             snippet["videoId"] = comment.video_id
         else:
