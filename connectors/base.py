@@ -171,6 +171,11 @@ class Connector(ABC):
         """Extra facts for ``monitor status`` (e.g. quota used today). Empty by default."""
         return {}
 
+    @classmethod
+    def config_warnings(cls, settings: SourceSettings) -> list[str]:
+        """What ``monitor check-config`` should say about valid settings that cannot work as they are."""
+        return []
+
     def exists(self, native_id: str) -> bool | None:
         """Whether the record is still on the platform: False when the platform says it is gone
         (deleted or hidden), True when it is there, None when this connector cannot tell.

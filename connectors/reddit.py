@@ -1,16 +1,27 @@
-"""Reddit: public posts naming the school, through the JSON search listing, and comments in a subreddit.
+"""Reddit: public posts naming the school, through the search listing, and comments in a subreddit.
 
-``/search.json?q=...&sort=new`` (or ``/r/<sub>/search.json`` with ``restrict_sr``) is read newest
-first, page by page with ``after``, down to the checkpoint: the newest post's time, plus the
-fullnames seen in the last minute before it (Reddit's times have one-second resolution).
+Reddit answers only OAuth clients. Since late May 2026 an anonymous request (the old public
+``.json`` listings) gets "403 Blocked" (r/modnews, "Protecting communities from scrapers and
+platform abuse"), and since November 2025 a new app needs Reddit's approval (the Responsible
+Builder Policy). The connector therefore logs in as the school's approved app, with application-only
+OAuth for a confidential client (Reddit's OAuth2 wiki, "Application Only OAuth"): a ``POST`` to
+``https://www.reddit.com/api/v1/access_token`` with HTTP Basic (client id, secret) and the form
+``grant_type=client_credentials``. No Reddit password is needed. The token lasts an hour
+(``expires_in``) and comes without a refresh token: a new one is asked for five minutes before it
+expires, and once more if Reddit calls it ``invalid_token`` earlier. Requests go to
+``https://oauth.reddit.com`` with ``Authorization: bearer <token>``.
+
+``/search?q=...&sort=new`` (or ``/r/<sub>/search`` with ``restrict_sr``) is read newest first,
+page by page with ``after``, down to the checkpoint: the newest post's time, plus the fullnames
+seen in the last minute before it (Reddit's times have one-second resolution).
 
 Reddit's search finds posts, not comments. With ``subreddit`` and ``comment_keywords`` set, the
-subreddit's newest comments (``/r/<sub>/comments.json``, newest first, the same checkpoint) are
-read too, and those naming one of the keywords are kept. An idle poll makes one request per query,
-plus one for the comments.
+subreddit's newest comments (``/r/<sub>/comments``, newest first, the same checkpoint) are read
+too, and those naming one of the keywords are kept. An idle poll makes one request per query, plus
+one for the comments, plus one token request an hour.
 
 Reddit asks every client for a descriptive User-Agent (``<platform>:<app id>:<version> (by
-/u/<username>)``) and refuses generic ones; it reports its limits in ``X-Ratelimit-Used``,
+/u/<username>)``) and blocks generic ones; it reports its limits in ``X-Ratelimit-Used``,
 ``-Remaining`` and ``-Reset`` (seconds until the window ends).
 """
 
@@ -23,7 +34,7 @@ from typing import Any, Callable, Iterator, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors.base import (
     MALFORMED,
@@ -44,17 +55,35 @@ logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=1)
 TEXT_LIMIT = 10000
+#: a token is renewed this long before Reddit's ``expires_in`` runs out
+RENEW_BEFORE = timedelta(minutes=5)
+#: what Reddit documents when ``expires_in`` is missing from the answer
+TOKEN_LIFETIME = timedelta(hours=1)
+#: hosts that answer browsers, not API clients: read as the OAuth host
+WEB_HOSTS = ("www.reddit.com", "reddit.com", "old.reddit.com")
+OAUTH_HOST = "https://oauth.reddit.com"
+NO_APP = (
+    "Reddit answers only approved OAuth apps (anonymous requests get 403 Blocked since May 2026): "
+    "set client_id and client_secret of the school's Reddit app, approved by Reddit "
+    "(see deploy/README.md, Reddit)"
+)
 
 
 class RedditSettings(SourceSettings):
     type: Literal["reddit"] = "reddit"
-    #: https://oauth.reddit.com when a token is given
-    base_url: str = "https://www.reddit.com"
+    #: the API host; www.reddit.com (which answers only browsers now) is read as oauth.reddit.com
+    base_url: str = OAUTH_HOST
+    #: where the app asks for its access token
+    token_url: str = "https://www.reddit.com/api/v1/access_token"
+    #: the school's Reddit app (a "script" app, approved by Reddit): its client id and secret
+    client_id: Secret | None = None
+    client_secret: Secret | None = None
     #: the school's names, each searched on its own, e.g. '"Ravens Wood School"'
     queries: list[str] = Field(min_length=1)
     #: search one subreddit only (e.g. the town's), or all of Reddit
     subreddit: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{2,21}$")
-    #: an OAuth access token (optional: the public listing works without)
+    #: a bearer token obtained elsewhere, used as it is: it lasts an hour and cannot be renewed
+    #: here, so client_id and client_secret are the way to run unattended
     token: Secret | None = None
     #: the Reddit account responsible for this client, named in the User-Agent
     username: str = "school-social-monitor"
@@ -65,6 +94,20 @@ class RedditSettings(SourceSettings):
     comment_keywords: list[str] = Field(default_factory=list)
     page_size: int = Field(default=100, ge=1, le=100)
     backfill: Duration = timedelta(days=7)
+
+    @field_validator("base_url")
+    @classmethod
+    def _api_host(cls, url: str) -> str:
+        if httpx.URL(url).host in WEB_HOSTS:
+            return OAUTH_HOST
+        return url
+
+    @model_validator(mode="after")
+    def _id_and_secret_together(self) -> "RedditSettings":
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("client_id and client_secret go together: both come from the school's app "
+                             "at reddit.com/prefs/apps")
+        return self
 
     @field_validator("comment_keywords")
     @classmethod
@@ -89,9 +132,23 @@ class RedditConnector(Connector):
     type = "reddit"
     Settings = RedditSettings
     renew_hint = (
-        "check the Reddit app's token (reddit.com/prefs/apps) or remove token to use the public listing; "
-        "a 403 can also mean the User-Agent or the subreddit was refused"
+        "check client_id and client_secret against the school's app at reddit.com/prefs/apps (a new secret "
+        "if it was regenerated) and that Reddit still approves the app; without an approved app Reddit "
+        "cannot be monitored. A 403 can also mean the User-Agent or a private subreddit"
     )
+
+    def __init__(self, settings: SourceSettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self._token: str | None = None
+        self._token_expires: datetime | None = None
+
+    @classmethod
+    def config_warnings(cls, settings: SourceSettings) -> list[str]:
+        if getattr(settings, "client_id", None) is None and getattr(settings, "token", None) is None:
+            return [NO_APP]
+        if getattr(settings, "client_id", None) is None:
+            return ["token lasts an hour and cannot be renewed by the monitor: set client_id and client_secret"]
+        return []
 
     @property
     def user_agent(self) -> str:
@@ -103,14 +160,14 @@ class RedditConnector(Connector):
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         s = self.settings
         cursor = dict(cursor or {})
-        search = f"/r/{quote(s.subreddit)}/search.json" if s.subreddit else "/search.json"
+        search = f"/r/{quote(s.subreddit)}/search" if s.subreddit else "/search"
         restrict = {"restrict_sr": "on"} if s.subreddit else {}
         # (cursor key, listing, which of its records to keep); each listing has its own checkpoint
         reads = [(query, self._listing(search, {"q": query, "sort": "new", "type": "link", **restrict}), None)
                  for query in s.queries]
         pattern = s.comment_pattern
         if pattern is not None:
-            reads.append((f"r/{s.subreddit}/comments", self._listing(f"/r/{quote(s.subreddit)}/comments.json", {}),
+            reads.append((f"r/{s.subreddit}/comments", self._listing(f"/r/{quote(s.subreddit)}/comments", {}),
                           lambda item: bool(pattern.search(item.text))))
         items: dict[str, Item] = {}
         next_cursor: dict[str, Any] = {}
@@ -197,17 +254,20 @@ class RedditConnector(Connector):
             raw={"subreddit": data.get("subreddit"), "url": data.get("url")},
         )
 
+    # -- HTTP and the token --------------------------------------------------------------
+
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        headers = {"User-Agent": self.user_agent}
-        if self.settings.token is not None:
-            headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
-        response = send(self, "GET", f"{self.settings.base_url.rstrip('/')}{path}", params=params, headers=headers)
+        response = self._send_get(path, params)
+        if response.status_code == 401 and self.settings.client_id is not None:
+            # revoked or expired before its hour (a clock that drifted): one new token, one retry
+            self._token = None
+            response = self._send_get(path, params)
         status = response.status_code
         reset = reset_time(response.headers.get("x-ratelimit-reset"), self.clock(), relative=True)
         if status == 429:
             raise RateLimited(f"Reddit asked us to slow down ({_limits(response)})", reset)
         if status in (401, 403):
-            raise AuthError(f"Reddit refused access (HTTP {status}: {_error(response)}); User-Agent {self.user_agent!r}")
+            raise AuthError(self._refusal(response, path))
         if 400 <= status < 500:
             raise TransientError(f"Reddit {path} answered HTTP {status}: {_error(response)}")
         data = expect_json(response)
@@ -218,6 +278,68 @@ class RedditConnector(Connector):
             # the next page would be refused: stop before it, and keep the cursor where it was
             raise RateLimited(f"Reddit's request budget is spent ({_limits(response)})", reset)
         return data
+
+    def _send_get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        headers = {"User-Agent": self.user_agent, "Authorization": f"bearer {self._bearer()}"}
+        return send(self, "GET", f"{self.settings.base_url.rstrip('/')}{path}", params=params, headers=headers)
+
+    def _bearer(self) -> str:
+        """The access token, renewed before it expires; an AuthError when there is no way to get one."""
+        s = self.settings
+        if s.client_id is None or s.client_secret is None:
+            if s.token is None:
+                raise AuthError(NO_APP)
+            return s.token.get_secret_value()
+        if self._token is None or self._token_expires is None or self.clock() >= self._token_expires - RENEW_BEFORE:
+            self._token, self._token_expires = self._new_token(s.client_id.get_secret_value(),
+                                                               s.client_secret.get_secret_value())
+        return self._token
+
+    def _new_token(self, client_id: str, secret: str) -> tuple[str, datetime]:
+        """Application-only OAuth (Reddit's OAuth2 wiki): HTTP Basic with the app's id and secret,
+        ``grant_type=client_credentials`` as a form. Reddit answers a refused grant with HTTP 200
+        and an ``error`` field, a wrong id or secret with 401."""
+        asked_at = self.clock()
+        response = send(self, "POST", self.settings.token_url, data={"grant_type": "client_credentials"},
+                        auth=(client_id, secret), headers={"User-Agent": self.user_agent}, follow_redirects=False)
+        status = response.status_code
+        if status == 429:
+            raise RateLimited(f"Reddit's token endpoint asked us to slow down ({_limits(response)})",
+                              reset_time(response.headers.get("x-ratelimit-reset"), asked_at, relative=True))
+        if status in (401, 403):
+            raise AuthError(
+                f"Reddit refused the app's client_id and secret (HTTP {status}{_blocked(response)}): "
+                "check them at reddit.com/prefs/apps (a regenerated secret must be copied again) and that "
+                "Reddit still approves the app"
+            )
+        if 400 <= status < 500:
+            raise TransientError(f"Reddit's token endpoint answered HTTP {status}: {_error(response)}")
+        data = expect_json(response)
+        if data.get("error"):
+            raise AuthError(f"Reddit refused the app's token request: {data['error']} "
+                            f"{data.get('error_description') or ''}".strip())
+        token, lifetime = data.get("access_token"), data.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise TransientError("Reddit's token endpoint answered without an access_token")
+        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or not 0 < lifetime <= 86400:
+            lifetime = TOKEN_LIFETIME.total_seconds()
+        logger.info("source=%s has a new Reddit access token for %d minutes", self.name, lifetime // 60)
+        return token, asked_at + timedelta(seconds=lifetime)
+
+    def _refusal(self, response: httpx.Response, path: str) -> str:
+        """What a 401 or 403 means, in words the school's technician can act on."""
+        status, body = response.status_code, body_json(response)
+        reason = body.get("reason") if isinstance(body, dict) else None
+        if status == 401:
+            if self.settings.client_id is None:
+                return ("Reddit refused the configured token (HTTP 401): a token lasts an hour; set client_id and "
+                        "client_secret so that the monitor renews it itself")
+            return "Reddit refused a new access token at once (HTTP 401 invalid_token): check the app at reddit.com/prefs/apps"
+        if reason:
+            return f"Reddit refused {path} (HTTP 403, {reason}): the subreddit may be private, quarantined or banned"
+        return (f"Reddit blocked the request (HTTP 403{_blocked(response)}): check that Reddit still approves the "
+                f"app and accepts the User-Agent {self.user_agent!r}; a server address Reddit blocks needs a ticket "
+                "with Reddit")
 
 
 def _number(value: str | None) -> float | None:
@@ -231,6 +353,12 @@ def _limits(response: httpx.Response) -> str:
     h = response.headers
     return (f"used {h.get('x-ratelimit-used', '?')}, remaining {h.get('x-ratelimit-remaining', '?')}, "
             f"reset in {h.get('x-ratelimit-reset', '?')}s")
+
+
+def _blocked(response: httpx.Response) -> str:
+    """' Blocked' when Reddit answered with its "Blocked" page (network policy), else ''."""
+    title = response.reason_phrase == "Blocked" or b"<title>Blocked</title>" in response.content[:2000]
+    return " Blocked" if title else ""
 
 
 def _error(response: httpx.Response) -> str:

@@ -20,7 +20,7 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     notes: list[str] = [f"school: {config.school.name} ({config.school.timezone})"]
     notes.append(f"database: {config.database_path}")
     for source in config.sources:
-        connector_class(source.type)  # importable
+        warnings.extend(f"source {source.name}: {w}" for w in connector_class(source.type).config_warnings(source))
         flags = ", ".join(f for f in ("official" if source.official else "", "disabled" if not source.enabled else "") if f)
         every = int(source.interval.total_seconds())
         notes.append(f"source {source.name}: {source.type}, every {every}s" + (f" ({flags})" if flags else ""))

@@ -12,7 +12,8 @@ from monitor.config import parse_config
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "monitor.example.toml"
 SECRETS = {"FB_PAGE_TOKEN": "fb", "IG_TOKEN": "ig", "X_BEARER_TOKEN": "x", "YOUTUBE_API_KEY": "yt",
-           "YOUTUBE_CLIENT_SECRET": "secret", "YOUTUBE_REFRESH_TOKEN": "1//refresh"}
+           "YOUTUBE_CLIENT_SECRET": "secret", "YOUTUBE_REFRESH_TOKEN": "1//refresh", "REDDIT_CLIENT_ID": "rid",
+           "REDDIT_CLIENT_SECRET": "rsecret"}
 
 
 def example_block(type_name: str, uncomment: tuple[str, ...] = ()) -> dict:
@@ -43,3 +44,15 @@ def test_the_youtube_example_with_oauth_loads(monkeypatch):
     source = parse_config(example_block("youtube", keys)).sources[0]
     assert source.refresh_token.get_secret_value() == "1//refresh" and source.reads_held
     assert source.token_url == "https://oauth2.googleapis.com/token"
+
+
+def test_example_reddit_source_is_an_app_with_its_secrets_outside_the_file(monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    block = example_block("reddit")
+    assert block["sources"][0]["client_id"] == "env:REDDIT_CLIENT_ID"
+    assert block["sources"][0]["client_secret"] == "env:REDDIT_CLIENT_SECRET"
+    source = parse_config(block).sources[0]
+    assert source.client_id.get_secret_value() == "rid" and source.client_secret.get_secret_value() == "rsecret"
+    assert source.base_url == "https://oauth.reddit.com"
+    assert source.token_url == "https://www.reddit.com/api/v1/access_token"

@@ -1,23 +1,55 @@
-"""A fake Reddit: the JSON search listing (``/search.json``, ``/r/<sub>/search.json``) and a
-subreddit's comment listing (``/r/<sub>/comments.json``), newest first.
+"""A fake Reddit: the OAuth token endpoint and the listings an app reads on ``oauth.reddit.com``.
 
-Every answer carries ``X-Ratelimit-Used/Remaining/Reset``; a configured bearer token can be expired
-(401). Search matches every word of the query in a post's title, body or ``keywords`` (what Reddit's
-index knows about a post beyond its text, e.g. the title of a linked article).
+- ``POST /api/v1/access_token``: application-only OAuth for a confidential (script or web) app,
+  as Reddit's OAuth2 wiki describes it: HTTP Basic with the app's client id and secret, a form body
+  ``grant_type=client_credentials``; the answer is ``{"access_token", "token_type": "bearer",
+  "expires_in": 3600, "scope": "*"}``. A wrong id or secret is a 401; a grant it does not know is
+  a 200 with ``{"error": "unsupported_grant_type"}`` (Reddit answers OAuth errors with 200).
+- ``/search``, ``/r/<sub>/search`` and ``/r/<sub>/comments`` (also with ``.json``), newest first,
+  with ``after``. A request without a bearer token gets Reddit's "403 Blocked" HTML page, as every
+  anonymous request has since late May 2026; so does a generic library User-Agent. A token that is
+  unknown or older than an hour (by the fake's clock) gets a 401 with
+  ``WWW-Authenticate: Bearer realm="reddit", error="invalid_token"``.
+
+Every listing carries ``X-Ratelimit-Used/Remaining/Reset``. Search matches every word of the query
+in a post's title, body or ``keywords`` (what Reddit's index knows about a post beyond its text,
+e.g. the title of a linked article).
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from monitor.fakes.base import FakePlatform
 from monitor.fakes.server import Request, Response
 
-TOKEN = "fake-reddit-token"
+CLIENT_ID = "Fk3r4ddItCl1ent"
+CLIENT_SECRET = "fake-reddit-client-secret"
 SCHOOL_NAME = "Ravens Wood School"
+TOKEN_LIFETIME = timedelta(hours=1)
+#: User-Agents of HTTP libraries, which Reddit blocks: a client must describe itself
+GENERIC_AGENTS = ("python-httpx", "python-requests", "python-urllib", "curl/", "go-http-client", "okhttp")
+
+#: Reddit's answer to an anonymous or blocked request (status line "403 Blocked")
+BLOCKED_PAGE = """<!doctype html>
+<html>
+  <head>
+    <title>Blocked</title>
+  </head>
+  <body>
+    <h1>whoa there, pardner!</h1>
+<p>Your request has been blocked due to a network policy.</p>
+<p>Try logging in or creating an account <a href=https://www.reddit.com/login/>here</a> to get back to browsing.</p>
+<p>If you're running a script or application, please register or sign in with your developer credentials
+<a href=https://www.reddit.com/wiki/api/>here</a>. Additionally make sure your User-Agent is not empty and is
+something unique and descriptive and try again.</p>
+  </body>
+</html>
+"""
 
 
 @dataclass
@@ -50,25 +82,33 @@ class FakeReddit(FakePlatform):
     type = "reddit"
     has_threads = False  # a search of public posts: the school does not answer there
 
-    def __init__(self, *, page_size: int = 5, budget: int = 1000) -> None:
+    def __init__(self, *, page_size: int = 5, budget: int = 1000,
+                 clock: Callable[[], datetime] | None = None) -> None:
         super().__init__()
         self.page_size = page_size
         self.budget = budget
         self.used = 0
         self.posts: list[FakeRedditPost] = []
         self.comments: list[FakeRedditComment] = []
-        self.expired = False
+        #: the app's credentials are refused (secret regenerated, app revoked)
+        self.refused = False
+        #: access token -> when it expires, by ``clock`` (real time unless a test gives its own)
+        self.tokens: dict[str, datetime] = {}
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._numbers = itertools.count(36**5)
-        self.route("GET", "/search.json")(self._search)
-        self.route("GET", r"/r/(?P<sub>[A-Za-z0-9_]+)/search.json")(self._search)
-        self.route("GET", r"/r/(?P<sub>[A-Za-z0-9_]+)/comments.json")(self._comments)
+        self._token_numbers = itertools.count(1)
+        self.route("POST", "/api/v1/access_token")(self._access_token)
+        self.route("GET", r"/search(?:\.json)?")(self._search)
+        self.route("GET", r"/r/(?P<sub>[A-Za-z0-9_]+)/search(?:\.json)?")(self._search)
+        self.route("GET", r"/r/(?P<sub>[A-Za-z0-9_]+)/comments(?:\.json)?")(self._comments)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
     def source_config(self, name: str) -> dict[str, Any]:
         return {
             "name": name, "type": "reddit", "interval": "10m", "timeout": "5s", "base_url": self.url,
-            "queries": [SCHOOL_NAME], "token": TOKEN, "username": "ravenswood_it", "backfill": "14d",
+            "token_url": f"{self.url}/api/v1/access_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "queries": [SCHOOL_NAME], "username": "ravenswood_it", "backfill": "14d",
         }
 
     def add_comment(self, text: str, *, author: str = "A Parent", at: datetime | None = None,
@@ -100,10 +140,16 @@ class FakeReddit(FakePlatform):
         self.posts[-1].malformed = True
 
     def expire_credentials(self) -> None:
-        self.expired = True
+        """The app's secret no longer works (regenerated, or the app revoked): its tokens neither."""
+        self.refused = True
+        self.tokens.clear()
 
     def renew_credentials(self) -> None:
-        self.expired = False
+        self.refused = False
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far stops working before its hour is up (Reddit may revoke one)."""
+        self.tokens.clear()
 
     # -- serving --------------------------------------------------------------------------
 
@@ -134,9 +180,31 @@ class FakeReddit(FakePlatform):
                        reverse=True)
         return self._listing(request, [self._render_comment(c) for c in found])
 
-    def _refused(self, request: Request) -> Response | None:
-        if self.expired or request.header("authorization", f"Bearer {TOKEN}") != f"Bearer {TOKEN}":
+    def _access_token(self, request: Request) -> Response:
+        if (blocked := _descriptive(request)) is not None:
+            return blocked
+        if self.refused or _basic(request.header("authorization")) != (CLIENT_ID, CLIENT_SECRET):
             return Response(401, {"message": "Unauthorized", "error": 401})
+        if not (request.header("content-type") or "").startswith("application/x-www-form-urlencoded"):
+            return Response(200, {"error": "unsupported_grant_type"})
+        if request.form().get("grant_type") != "client_credentials":
+            return Response(200, {"error": "unsupported_grant_type"})
+        token = f"{next(self._token_numbers)}-fake-app-only-token"
+        self.tokens[token] = self.clock() + TOKEN_LIFETIME
+        return Response(200, {"access_token": token, "token_type": "bearer",
+                              "expires_in": int(TOKEN_LIFETIME.total_seconds()), "scope": "*"})
+
+    def _refused(self, request: Request) -> Response | None:
+        header = request.header("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return Response(403, BLOCKED_PAGE, {"Content-Type": "text/html; charset=utf-8"}, reason="Blocked")
+        if (blocked := _descriptive(request)) is not None:
+            return blocked
+        expires = self.tokens.get(token)
+        if expires is None or self.clock() >= expires:
+            return Response(401, {"message": "Unauthorized", "error": 401},
+                            {"WWW-Authenticate": 'Bearer realm="reddit", error="invalid_token"'})
         self.used += 1
         if self.used > self.budget:
             return Response(429, {"message": "Too Many Requests", "error": 429}, self._limits())
@@ -190,3 +258,23 @@ def _base36(number: int) -> str:
         number, rest = divmod(number, 36)
         out = digits[rest] + out
     return out or "0"
+
+
+def _descriptive(request: Request) -> Response | None:
+    """Reddit's block for an empty or generic User-Agent; None when the client describes itself."""
+    agent = (request.header("user-agent") or "").strip().lower()
+    if agent and not agent.startswith(GENERIC_AGENTS):
+        return None
+    return Response(403, BLOCKED_PAGE, {"Content-Type": "text/html; charset=utf-8"}, reason="Blocked")
+
+
+def _basic(header: str | None) -> tuple[str, str] | None:
+    """The (user, password) of an HTTP Basic ``Authorization`` header, else None."""
+    scheme, _, encoded = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None

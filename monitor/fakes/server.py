@@ -42,6 +42,7 @@ class Response:
     body: bytes | str | dict | list | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a hanging server)
+    reason: str | None = None  # the status line's reason phrase, when a platform sends its own
 
     def encoded(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
@@ -131,7 +132,7 @@ class FakeServer:
                     return
                 payload, headers = response.encoded()
                 try:
-                    self.send_response(response.status)
+                    self.send_response(response.status, response.reason)
                     for name, value in headers.items():
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))
