@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from classifiers.rules import prepare
+from classifiers.rules import read
 
 #: the offensive score a profane text gets at least (0.5 is the default flagging threshold)
 FLOOR = 0.6
@@ -49,9 +49,12 @@ _ALLOWED = {"shitake", "shiitake", "pricked", "prickly", "pricks", "pakistan", "
             "scunthorpe", "arsenal", "arsenic", "dykes", "cocksure", "fagin", "spastics"}
 
 
-def profane_words(text: object) -> list[str]:
-    """The profane words in a text, as written, in order (empty if none)."""
-    prepared = prepare(text).lower()
+def profane_words(text: object, reading: str | None = None) -> list[str]:
+    """The profane words in a text, as read after normalisation, in order (empty if none).
+
+    ``reading`` is ``rules.read(text)`` when the caller already has it.
+    """
+    prepared = (read(text) if reading is None else reading).lower()
     found = [m.group(0) for m in _STARRED.finditer(prepared)]
     folded = prepared.translate(_LEET)
     found += [m.group(0) for m in _WORDS.finditer(folded) if m.group(0) not in _ALLOWED]

@@ -23,6 +23,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from classifiers.normalise import normalise
 from classifiers.text import to_valid_str, truncate
 
 VERSION = "2"
@@ -142,19 +143,29 @@ def _excerpt(text: str, start: int, end: int, mask: bool = False) -> str:
 
 
 def prepare(text: object) -> str:
-    """The text as the rules read it: valid, NFKC-folded, without invisible characters."""
+    """The text as the personal-data rule reads it: valid, NFKC-folded, without invisible characters."""
     text = unicodedata.normalize("NFKC", truncate(to_valid_str(text), MAX_CHARS))
     text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cs", "Co"))
     text = text.replace("’", "'").replace("‘", "'")
     return re.sub(r"[^\S\n]+", " ", text)
 
 
-def check(text: object) -> list[Hit]:
-    """Every rule that the text trips, at most one hit per kind of finding."""
-    text = prepare(text)
-    if not text.strip():
+def read(text: object) -> str:
+    """The text as the threat and self-harm rules read it: disguises undone as well
+    (``classifiers.normalise``: "k1ll", "s t a b", look-alike letters, "🔪" as "knife")."""
+    return prepare(normalise(truncate(to_valid_str(text), MAX_CHARS)))
+
+
+def check(text: object, reading: str | None = None) -> list[Hit]:
+    """Every rule that the text trips, at most one hit per kind of finding.
+
+    ``reading`` is ``read(text)`` when the caller already has it.
+    """
+    plain = prepare(text)
+    if not plain.strip():
         return []
-    return _threats(text) + _self_harm(text) + _personal_data(text)
+    reading = read(text) if reading is None else reading
+    return _threats(reading) + _self_harm(reading) + _personal_data(plain)
 
 
 def _threats(text: str) -> list[Hit]:

@@ -33,8 +33,9 @@ class SafeguardedClassifier(Classifier):
 
     def _apply(self, text: str, verdict: Verdict) -> Verdict:
         try:
-            words = profanity.profane_words(text)
-            hits = rules.check(text)
+            reading = rules.read(text)
+            words = profanity.profane_words(text, reading)
+            hits = rules.check(text, reading)
         except Exception:  # a rule must never cost the model's verdict
             logger.exception("safeguarding rules failed on one text; keeping the model's verdict")
             words, hits = [], []

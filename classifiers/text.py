@@ -66,10 +66,11 @@ def sanitize(text: object, max_chars: int = 2000) -> str:
 
 
 def clean(text: object, max_chars: int = 2000) -> str:
-    """Normalise a post for the shipped model: NFKC, mentions as ``@user``, no links, emoji as words."""
-    text = truncate(to_valid_str(text), max_chars)
-    # NFKC folds styled letters (mathematical bold, full-width) used to dodge filters.
-    text = unicodedata.normalize("NFKC", text)
+    """A post as the shipped model reads it: disguises undone (``classifiers.normalise``), mentions
+    as ``@user``, no links, emoji as words."""
+    from classifiers.normalise import normalise
+
+    text = normalise(truncate(to_valid_str(text), max_chars))
     text = _URL.sub(" ", text)
     text = _MENTION.sub("@user", text)
     text = _REPEATED_MENTION.sub("@user ", text)

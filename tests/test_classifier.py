@@ -102,8 +102,10 @@ def test_verdicts_keep_the_order_of_the_batch(model):
     texts = ["you stupid bitch", "lovely concert tonight", "", "fuck off you idiot", "well done year 6"]
     together = model.classify(texts)
     alone = [model.classify([text])[0] for text in texts]
+    # int8 activations are quantized with one scale per batch, so a text's neighbours move its
+    # scores a little; a mix-up of the order moves them far more (0.1 to 0.9 here)
     for a, b in zip(together, alone):
-        assert a.labels == pytest.approx(b.labels, abs=0.02)
+        assert a.labels == pytest.approx(b.labels, abs=0.04)
 
 
 def test_threshold_setting_decides_flagged():
