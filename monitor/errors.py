@@ -14,7 +14,8 @@
     └── NotifyError              an alert could not be delivered
         ├── DeliveryInDoubt      the provider may have got it: check before sending again
         └── PermanentNotifyError retrying will not help (bad token, unknown channel)
-            └── ChannelRefused   the whole channel refuses us (revoked token, wrong password)
+            ├── ChannelRefused   the whole channel refuses us (revoked token, wrong password)
+            └── ContentRefused   the provider refused this message's content (size, shape)
 
 Third-party exceptions are translated where they are caught (``raise AuthError(...) from exc``),
 with a message that a school's IT technician can act on.
@@ -90,3 +91,14 @@ class DeliveryInDoubt(NotifyError):
 
 class ChannelRefused(PermanentNotifyError):
     """Every message on this channel will be refused until a person fixes the configuration."""
+
+
+class ContentRefused(PermanentNotifyError):
+    """The provider refused what the message holds (too long, malformed blocks), not where it goes.
+
+    ``error`` is the provider's short code (Slack's ``invalid_blocks``, ``msg_too_long``...).
+    """
+
+    def __init__(self, message: str, error: str = ""):
+        super().__init__(message)
+        self.error = error

@@ -17,6 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+#: a person's name is clipped to this (Slack's own display names are at most 80 characters)
+NAME_LIMIT = 80
+
 #: C0 controls and DEL, C1 controls, line/paragraph separators, bidi embeddings, overrides, isolates
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

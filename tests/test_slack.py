@@ -165,3 +165,94 @@ def test_user_name_comes_from_users_info(fake):
     notifier = notifier_for(fake.base_url)
     assert notifier.user_name("U0MODERATOR") == "Jane Smith"
     assert notifier.user_name("U0UNKNOWN", fallback="someone") == "someone"
+
+
+# -- what Slack refuses for its size or shape -------------------------------------------------------
+
+
+def post_raw(fake, **kwargs):
+    """A chat.postMessage through the real slack_sdk client, as any app would make it."""
+    from slack_sdk import WebClient
+
+    return WebClient(token=BOT_TOKEN, base_url=fake.base_url).chat_postMessage(channel=CHANNEL, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a" * 3001}}]}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a"}}] * 51}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "Go"}, "action_id": "go", "value": "v" * 2001}]}]},
+     "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "G" * 76}, "action_id": "go"}]}]}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a" * 2900}}] * 5},
+     "msg_blocks_too_long"),
+    ({"text": "x" * 40001}, "msg_too_long"),
+])
+def test_the_fake_refuses_what_slack_refuses(fake, kwargs, error):
+    from slack_sdk.errors import SlackApiError
+
+    with pytest.raises(SlackApiError) as refused:
+        post_raw(fake, **kwargs)
+    assert refused.value.response["error"] == error
+    assert not fake.messages
+
+
+HOSTILE_SIZES = {
+    "1,600 ampersands (8,000 characters escaped)": {"text": "&" * 1600},
+    "1,500 lines, each quoted": {"text": "\n".join(["x"] * 1500)},
+    "a 4,000-character name": {"author": "N" * 4000, "text": "the comment itself"},
+}
+
+
+@pytest.mark.parametrize("item", HOSTILE_SIZES.values(), ids=HOSTILE_SIZES.keys())
+def test_an_alert_of_any_size_is_posted_whole_in_shape(fake, item):
+    notifier_for(fake.base_url).send(message(**item))
+    [posted] = fake.messages
+    sections = [b["text"]["text"] for b in posted.blocks if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections) and posted.blocks[-1]["type"] == "actions"
+    body = "\n".join(sections)
+    assert ("&amp;" * 100 in body) if "&" in item["text"] else (item["text"][:20].replace("\n", "\n> ") in body)
+    assert "&am…" not in body and "&a…" not in body and "&…" not in body  # never an entity cut in half
+    assert "N" * 81 not in body  # a name is clipped
+
+
+def test_an_update_after_a_click_stays_within_fifty_blocks(fake):
+    notifier = notifier_for(fake.base_url)
+    receipt = notifier.send(message())
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"line {n}"}} for n in range(60)]
+    notifier.update(CHANNEL, receipt.id, text="updated", blocks=blocks)
+    [posted] = fake.messages
+    assert len(posted.blocks) == 50 and "11 more parts" in posted.blocks[-1]["elements"][0]["text"]
+
+
+def test_a_refused_payload_is_posted_as_plain_text_rather_than_lost(fake):
+    fake.script(Response(200, {"ok": False, "error": "invalid_blocks", "errors": ["something new"]}),
+                path="chat.postMessage")
+    sent = message()
+    receipt = notifier_for(fake.base_url).send(sent)
+    [posted] = fake.messages
+    assert receipt.id == posted.ts and not posted.blocks
+    assert posted.text.startswith("Possibly abusive comment on facebook-page") and "invalid_blocks" in posted.text
+    assert posted.metadata["event_payload"]["key"] == sent.key  # still found again after a crash
+
+
+def test_a_content_refusal_does_not_blame_the_channel(fake, store, clock):
+    from monitor.outbox import Dispatcher
+    from monitor.status import collect_status, format_status
+    from tests.conftest import make_config
+
+    fake.script(Response(200, {"ok": False, "error": "msg_too_long"}), path="chat.postMessage", times=2)
+    with pytest.raises(PermanentNotifyError) as refused:
+        notifier_for(fake.base_url).send(message())
+    assert "content of the message (msg_too_long)" in str(refused.value)
+    assert "channel id" not in str(refused.value) and "invite" not in str(refused.value)
+    fake.script(Response(200, {"ok": False, "error": "invalid_blocks"}), path="chat.postMessage", times=2)
+    store.execute(
+        "INSERT INTO alerts (key, kind, channel, recipient, payload, created_at, state, next_attempt_at) "
+        "VALUES ('k|slack|C0MODERATE', 'flagged', 'slack', ?, ?, ?, 'pending', ?)",
+        (CHANNEL, '{"item": {"item_id": 1, "text": "hi"}}', "2026-11-16T09:00:00+00:00", "2026-11-16T09:00:00+00:00"))
+    Dispatcher(store, {"slack": notifier_for(fake.base_url)}, clock=clock).run()
+    config = make_config(None, notify={"slack": {"token": BOT_TOKEN, "channel": CHANNEL}})
+    shown = format_status(collect_status(config, store, clock), LONDON)
+    assert "invalid_blocks" in shown and "channel set-up is not at fault" in shown and "invite" not in shown

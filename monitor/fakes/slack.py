@@ -198,6 +198,9 @@ class FakeSlack(FakeServer):
             return {"ok": False, "error": "channel_not_found"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        refused = refuse_content(params)
+        if refused is not None:
+            return refused
         posted = Posted(channel=channel, ts=self._next_ts(), text=params.get("text") or "",
                         blocks=_json(params.get("blocks")) or [], metadata=_json(params.get("metadata")))
         with self._lock:
@@ -208,6 +211,9 @@ class FakeSlack(FakeServer):
         channel = self._channel(str(params.get("channel", "")))
         for posted in self.messages:
             if posted.channel == channel and posted.ts == params.get("ts"):
+                refused = refuse_content(params)
+                if refused is not None:
+                    return refused
                 update = {"text": params.get("text") or "", "blocks": _json(params.get("blocks")) or []}
                 posted.updates.append(update)
                 posted.text, posted.blocks = update["text"], update["blocks"]
@@ -286,6 +292,100 @@ def block_actions(message: Posted, action_id: str, *, user: str = MODERATOR_ID, 
                     "trigger_id": "trigger",
                 }
     raise LookupError(f"no {action_id!r} button in message {message.ts}")
+
+
+#: Slack's documented limits (docs.slack.dev/reference/block-kit), kept here apart from the monitor's own
+#: copy so that the fake checks the monitor rather than agreeing with it
+LIMITS = {"blocks": 50, "section": 3000, "field": 2000, "fields": 10, "context": 10, "text_object": 3000,
+          "actions": 25, "button_text": 75, "button_value": 2000, "id": 255, "header": 150, "text": 40000,
+          "blocks_text": 12000}
+
+
+def refuse_content(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's answer to a message whose text or blocks break its limits, else None.
+
+    ``msg_too_long`` past 40,000 characters of ``text``; ``invalid_blocks`` (with Slack's
+    ``errors`` list of json-pointers) for a block over its limits or of an unknown shape;
+    ``msg_blocks_too_long`` past about 12,000 characters of text in all the blocks together.
+    """
+    if len(str(params.get("text") or "")) > LIMITS["text"]:
+        return {"ok": False, "error": "msg_too_long"}
+    blocks = _json(params.get("blocks")) if params.get("blocks") is not None else []
+    if not isinstance(blocks, list):
+        return _invalid("must be an array [json-pointer:/blocks]")
+    if len(blocks) > LIMITS["blocks"]:
+        return _invalid(f"no more than {LIMITS['blocks']} items allowed [json-pointer:/blocks]")
+    total = 0
+    for index, block in enumerate(blocks):
+        problem, length = _check_block(block)
+        if problem:
+            return _invalid(f"{problem} [json-pointer:/blocks/{index}]")
+        total += length
+    if total > LIMITS["blocks_text"]:
+        return {"ok": False, "error": "msg_blocks_too_long"}
+    return None
+
+
+def _invalid(message: str) -> dict[str, Any]:
+    return {"ok": False, "error": "invalid_blocks", "errors": [message],
+            "response_metadata": {"messages": [f"[ERROR] {message}"]}}
+
+
+def _text_of(obj: Any, limit: int) -> tuple[str | None, int]:
+    if not isinstance(obj, dict) or obj.get("type") not in ("mrkdwn", "plain_text") or not isinstance(obj.get("text"), str):
+        return "must be a text object", 0
+    if not obj["text"]:
+        return "must be more than 0 characters", 0
+    if len(obj["text"]) > limit:
+        return f"must be less than {limit + 1} characters", 0
+    return None, len(obj["text"])
+
+
+def _check_block(block: Any) -> tuple[str | None, int]:
+    """(what is wrong, or None; the characters of text it holds)."""
+    if not isinstance(block, dict):
+        return "must be an object", 0
+    if isinstance(block.get("block_id"), str) and len(block["block_id"]) > LIMITS["id"]:
+        return f"block_id must be less than {LIMITS['id'] + 1} characters", 0
+    kind = block.get("type")
+    texts: list[tuple[Any, int]] = []
+    if kind == "section":
+        fields = block.get("fields") or []
+        if "text" not in block and not fields:
+            return "must provide text or fields", 0
+        if "text" in block:
+            texts.append((block["text"], LIMITS["section"]))
+        if len(fields) > LIMITS["fields"]:
+            return f"fields: no more than {LIMITS['fields']} items allowed", 0
+        texts += [(field, LIMITS["field"]) for field in fields]
+    elif kind == "context":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > LIMITS["context"]:
+            return f"elements: between 1 and {LIMITS['context']} items", 0
+        texts += [(element, LIMITS["text_object"]) for element in elements if element.get("type") != "image"]
+    elif kind == "header":
+        texts.append((block.get("text"), LIMITS["header"]))
+    elif kind == "actions":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > LIMITS["actions"]:
+            return f"elements: between 1 and {LIMITS['actions']} items", 0
+        for element in elements:
+            if not isinstance(element, dict):
+                return "elements: must be objects", 0
+            if len(str(element.get("value") or "")) > LIMITS["button_value"]:
+                return f"value must be less than {LIMITS['button_value'] + 1} characters", 0
+            if len(str(element.get("action_id") or "")) > LIMITS["id"]:
+                return f"action_id must be less than {LIMITS['id'] + 1} characters", 0
+            texts.append((element.get("text"), LIMITS["button_text"]))
+    elif kind != "divider":
+        return f"unknown block type {kind!r}", 0
+    length = 0
+    for obj, limit in texts:
+        problem, count = _text_of(obj, limit)
+        if problem:
+            return problem, 0
+        length += count
+    return None, length
 
 
 def _params(request: Request) -> dict[str, Any]:

@@ -17,9 +17,15 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from monitor.routing import reason_of
+from monitor.sanitize import NAME_LIMIT, one_line
 
 #: a comment is cut to this length in a message (Slack sections hold 3000 characters)
 TEXT_LIMIT = 1500
+#: a headline is cut to this length, on one line
+TITLE_LIMIT = 300
+#: ``*_~`` and backtick inside quoted comments: asterisk operator, full-width low line, tilde operator,
+#: modifier grave accent (Slack has no escape for its formatting characters)
+_MRKDWN_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
 #: a grouped alert lists at most this many items (Slack allows 50 blocks per message)
 GROUP_LIMIT = 15
 
@@ -60,6 +66,15 @@ def slack_escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def inert_mrkdwn(text: str) -> str:
+    """Quoted text that cannot format the alert: ``*_~`` and backticks become lookalikes.
+
+    Slack's mrkdwn has no escape for them (a backslash shows as itself, slackhq/slack-api-docs#34),
+    so a comment's ``*All cases acknowledged*`` or a ``` code fence would otherwise be rendered.
+    """
+    return text.translate(_MRKDWN_LOOKALIKES)
+
+
 def safe_url(url: Any) -> str | None:
     """An http(s) URL with the characters that would break a Slack link encoded, else None."""
     if not isinstance(url, str) or urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
@@ -83,7 +98,7 @@ def format_local(value: Any, tz: ZoneInfo) -> str:
 def headline(kind: str, payload: dict[str, Any]) -> str:
     """The one-line summary (plain text, not yet escaped)."""
     if payload.get("title"):
-        return str(payload["title"])
+        return one_line(payload["title"], TITLE_LIMIT)
     items = payload.get("items") or []
     item = payload.get("item") or {}
     source = payload.get("source") or item.get("source") or "a source"
@@ -93,10 +108,10 @@ def headline(kind: str, payload: dict[str, Any]) -> str:
         template = REASON_HEADLINES[reason]
     if template is None:
         return kind.replace("_", " ").capitalize()
-    return template.format(
+    return one_line(template.format(
         source=source, count=len(items), comments="comment" if len(items) == 1 else "comments",
         what=item.get("kind") or "comment",
-    )
+    ), TITLE_LIMIT)
 
 
 def alert_reason(kind: str, payload: dict[str, Any]) -> str | None:
@@ -151,12 +166,12 @@ def slack_message(kind: str, payload: dict[str, Any], tz: ZoneInfo) -> tuple[str
 
 
 def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[dict[str, Any]]:
-    author = slack_escape(item.get("author") or "someone")
+    author = inert_mrkdwn(slack_escape(one_line(item.get("author") or "someone", NAME_LIMIT) or "someone"))
     where = slack_escape(item.get("source") or "")
     link = safe_url(item.get("url"))
     lines = [f"*{author}* on {where}" + (f" · <{link}|open>" if link else "")]
     text = _clip(item.get("text"))
-    lines.append("\n".join("> " + slack_escape(line) for line in (text.splitlines() or [""])))
+    lines.append("\n".join("> " + inert_mrkdwn(slack_escape(line)) for line in (text.splitlines() or [""])))
     facts = []
     if item.get("labels"):
         facts.append(f"*Labels:* {slack_escape(_labels(item))}")
@@ -222,7 +237,8 @@ def email_parts(kind: str, payload: dict[str, Any], tz: ZoneInfo, school: str) -
 
 
 def _email_item(item: dict[str, Any], tz: ZoneInfo) -> tuple[list[str], str]:
-    author, source = str(item.get("author") or "someone"), str(item.get("source") or "")
+    author = one_line(item.get("author") or "someone", NAME_LIMIT) or "someone"
+    source = one_line(item.get("source") or "")
     text = _clip(item.get("text"))
     lines = [f"{author} on {source}:", *("  " + line for line in text.splitlines() or [""])]
     facts = []

@@ -23,10 +23,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from monitor.config import SlackSettings
-from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
+from monitor.errors import ChannelRefused, ContentRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message, Notifier, Receipt
 from monitor.notify.render import slack_message
-from monitor.sanitize import one_line
+from monitor.notify.slack_limits import fit_message, plain_version
+from monitor.sanitize import NAME_LIMIT, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +37,14 @@ TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", 
                 "missing_scope", "no_permission", "team_access_not_granted", "ekm_access_denied"}
 #: this destination can never receive the message as addressed
 DESTINATION_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "user_not_found",
-                      "cannot_dm_bot", "restricted_action", "invalid_blocks", "msg_too_long",
-                      "invalid_metadata_format", "invalid_metadata_schema", "too_many_attachments"}
+                      "cannot_dm_bot", "restricted_action"}
+#: Slack refused the message's content: a plain version is posted instead
+CONTENT_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long", "no_text",
+                  "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+                  "too_many_attachments", "invalid_attachments"}
 #: how far back (before the row was queued) the history is searched for an in-doubt message
 HISTORY_SLACK = timedelta(minutes=5)
 HISTORY_PAGES = 20
-#: a person's name is clipped to this (Slack's own display names are at most 80 characters)
-NAME_LIMIT = 80
 
 
 class SlackNotifier(Notifier):
@@ -59,11 +61,17 @@ class SlackNotifier(Notifier):
         if destination != self.settings.channel:
             # clicks are taken only from the moderators' channel: elsewhere a button would only be refused
             blocks = [block for block in blocks if block.get("type") != "actions"]
-        response = self._call(
-            "chat_postMessage", destination,
-            channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False,
-            metadata={"event_type": EVENT_TYPE, "event_payload": metadata_payload(message)},
-        )
+        text, blocks = fit_message(text, blocks)
+        metadata = {"event_type": EVENT_TYPE, "event_payload": metadata_payload(message)}
+        try:
+            response = self._call("chat_postMessage", destination, channel=destination, text=text, blocks=blocks,
+                                  unfurl_links=False, unfurl_media=False, metadata=metadata)
+        except ContentRefused as exc:
+            # never lose the alert to its own content: the headline alone, as plain text
+            logger.warning("Slack refused alert %s as built (%s): posting it as plain text", message.key, exc.error)
+            response = self._call("chat_postMessage", destination, channel=destination,
+                                  text=plain_version(text, exc.error), unfurl_links=False, unfurl_media=False,
+                                  metadata=metadata)
         return Receipt(id=str(response["ts"]), detail={"channel": response.get("channel"), "ts": response["ts"]})
 
     def find_sent(self, message: Message) -> Receipt | None:
@@ -87,6 +95,7 @@ class SlackNotifier(Notifier):
 
     def update(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
         """Replace a posted message (used when a button was clicked)."""
+        text, blocks = fit_message(text, blocks)
         self._call("chat_update", channel, channel=channel, ts=ts, text=text, blocks=blocks)
 
     def user_name(self, user_id: str, fallback: str | None = None) -> str:
@@ -166,6 +175,10 @@ def translate_api_error(method: str, destination: str, exc: SlackApiError) -> No
             f"Slack refused the bot token ({error}): set a valid notify.slack.token with the "
             "chat:write and channels:history scopes"
         )
+    if error in CONTENT_ERRORS:
+        detail = "; ".join(str(e) for e in data.get("errors") or [] if isinstance(e, str))[:300]
+        return ContentRefused(f"Slack refused the content of the message ({error}"
+                              + (f": {detail}" if detail else "") + "); the channel set-up is not at fault", error)
     if error in DESTINATION_ERRORS:
         return PermanentNotifyError(f"Slack cannot deliver to {destination} ({error}): check the channel id and invite the app")
     return NotifyError(f"Slack {method} to {destination} failed: {error}")
