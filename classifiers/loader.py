@@ -33,7 +33,8 @@ def load_classifier(settings: Any = None) -> Classifier:
         return model
     from classifiers.safeguarded import SafeguardedClassifier
 
-    return SafeguardedClassifier(model, threshold=settings.threshold)
+    return SafeguardedClassifier(model, threshold=settings.threshold,
+                                 school_contacts=getattr(settings, "school_contacts", ()))
 
 
 def load_model(

@@ -113,15 +113,29 @@ _STREET = re.compile(
 
 
 def _phone_kind(candidate: str) -> str | None:
+    national = _national_number(candidate)
+    if national is None:
+        return None
+    if national.startswith("+"):
+        return "a phone number"
+    if not _is_uk_national(national):
+        return None
+    # Ofcom's numbering: 071-075, 077-079 and 07624 are mobiles; 070 and 076 are not
+    if national[:3] in ("071", "072", "073", "074", "075", "077", "078", "079") or national.startswith("07624"):
+        return "a mobile number"
+    return "a UK phone number"
+
+
+def _national_number(candidate: str) -> str | None:
+    """UK numbers as national digits ("07700900123"), others as "+" and digits; None if neither."""
     digits = re.sub(r"\D", "", candidate)
-    stripped = candidate.lstrip("(")
+    stripped = candidate.lstrip("(").strip()
     if stripped.startswith("+44") or stripped.startswith("0044"):
-        national = "0" + digits[4:] if stripped.startswith("00") else "0" + digits[2:]
-        national = national.replace("00", "0", 1) if national.startswith("00") else national
-        return "a UK phone number" if _is_uk_national(national) else None
+        national = "0" + (digits[4:] if stripped.startswith("00") else digits[2:])
+        return national[1:] if national.startswith("00") else national
     if stripped.startswith("+"):
-        return "a phone number" if 8 <= len(digits) <= 15 else None
-    return "a UK phone number" if _is_uk_national(digits) else None
+        return "+" + digits if 8 <= len(digits) <= 15 else None
+    return digits
 
 
 def _is_uk_national(digits: str) -> bool:
@@ -130,6 +144,38 @@ def _is_uk_national(digits: str) -> bool:
     if digits[1] == "7":
         return len(digits) == 11  # mobiles: 07xxx xxxxxx
     return digits[1] in "123589"
+
+
+def _key(kind: str, value: str) -> str:
+    if kind == "phone":
+        return "phone:" + (_national_number(value) or "")
+    if kind == "postcode":
+        return "postcode:" + re.sub(r"\s", "", value).upper()
+    return f"{kind}:" + re.sub(r"\s+", " ", value).strip().lower().rstrip(".")
+
+
+def contact_keys(contacts) -> frozenset[str]:
+    """The school's own published contacts (``classifier.school_contacts``) as the rule compares them:
+    phone numbers by their digits, postcodes without spaces, emails and addresses ignoring case."""
+    keys = set()
+    for contact in contacts or ():
+        contact = prepare(contact).strip()
+        if _EMAIL.fullmatch(contact):
+            keys.add(_key("email", contact))
+        elif _POSTCODE.fullmatch(contact.upper()):
+            keys.add(_key("postcode", contact))
+        elif re.fullmatch(r"[+\d\s()-]{6,}", contact):
+            keys.add(_key("phone", contact))
+        else:
+            keys.add(_key("address", contact))
+            for found in _POSTCODE.finditer(contact.upper()):
+                keys.add(_key("postcode", found.group(0)))
+    return frozenset(keys)
+
+
+def _is_school_address(found: str, contacts: frozenset[str]) -> bool:
+    street = _key("address", found)[len("address:"):]
+    return any(key.startswith("address:") and street in key for key in contacts)
 
 
 def _excerpt(text: str, start: int, end: int, mask: bool = False) -> str:
@@ -156,16 +202,17 @@ def read(text: object) -> str:
     return prepare(normalise(truncate(to_valid_str(text), MAX_CHARS)))
 
 
-def check(text: object, reading: str | None = None) -> list[Hit]:
+def check(text: object, reading: str | None = None, contacts: frozenset[str] = frozenset()) -> list[Hit]:
     """Every rule that the text trips, at most one hit per kind of finding.
 
-    ``reading`` is ``read(text)`` when the caller already has it.
+    ``reading`` is ``read(text)`` when the caller already has it; ``contacts`` are the school's own
+    published contacts (from :func:`contact_keys`), which are not personal data.
     """
     plain = prepare(text)
     if not plain.strip():
         return []
     reading = read(text) if reading is None else reading
-    return _threats(reading) + _self_harm(reading) + _personal_data(plain)
+    return _threats(reading) + _self_harm(reading) + _personal_data(plain, contacts)
 
 
 def _threats(text: str) -> list[Hit]:
@@ -187,20 +234,25 @@ def _self_harm(text: str) -> list[Hit]:
     return []
 
 
-def _personal_data(text: str) -> list[Hit]:
+def _personal_data(text: str, contacts: frozenset[str] = frozenset()) -> list[Hit]:
     hits = []
     for match in _PHONE_CANDIDATE.finditer(text):
         kind = _phone_kind(match.group(1))
-        if kind:
+        if kind and _key("phone", match.group(1)) not in contacts:
             hits.append(Hit(PERSONAL_DATA, f'personal data: {kind} ("{_excerpt(text, *match.span(1), mask=True)}")'))
             break
-    match = _EMAIL.search(text)
-    if match:
-        hits.append(Hit(PERSONAL_DATA, f'personal data: an email address ("{_excerpt(text, *match.span(), mask=True)}")'))
-    match = _POSTCODE.search(text)
-    if match:
-        hits.append(Hit(PERSONAL_DATA, f'personal data: a postcode ("{match.group(0)}")'))
-    match = _STREET.search(text)
-    if match:
-        hits.append(Hit(PERSONAL_DATA, f'personal data: a street address ("{_excerpt(text, *match.span(), mask=True)}")'))
+    for match in _EMAIL.finditer(text):
+        if _key("email", match.group(0)) not in contacts:
+            hits.append(Hit(PERSONAL_DATA,
+                            f'personal data: an email address ("{_excerpt(text, *match.span(), mask=True)}")'))
+            break
+    for match in _POSTCODE.finditer(text):
+        if _key("postcode", match.group(0)) not in contacts:
+            hits.append(Hit(PERSONAL_DATA, f'personal data: a postcode ("{match.group(0)}")'))
+            break
+    for match in _STREET.finditer(text):
+        if not _is_school_address(match.group(0), contacts):
+            hits.append(Hit(PERSONAL_DATA,
+                            f'personal data: a street address ("{_excerpt(text, *match.span(), mask=True)}")'))
+            break
     return hits

@@ -21,9 +21,10 @@ class SafeguardedClassifier(Classifier):
     (score 1.0) and its reason, and flags the text whatever the scores.
     """
 
-    def __init__(self, model: Classifier, threshold: float = 0.5):
+    def __init__(self, model: Classifier, threshold: float = 0.5, school_contacts: Sequence[str] = ()):
         self.model = model
         self.threshold = threshold
+        self.contacts = rules.contact_keys(school_contacts)
         self.name = model.name
         self.version = f"{model.version}+rules.{rules.VERSION}"
 
@@ -35,7 +36,7 @@ class SafeguardedClassifier(Classifier):
         try:
             reading = rules.read(text)
             words = profanity.profane_words(text, reading)
-            hits = rules.check(text, reading)
+            hits = rules.check(text, reading, self.contacts)
         except Exception:  # a rule must never cost the model's verdict
             logger.exception("safeguarding rules failed on one text; keeping the model's verdict")
             words, hits = [], []

@@ -153,8 +153,11 @@ class ClassifierSettings(Section):
     label_map: dict[str, str] = Field(default_factory=dict)
     #: the safeguarding rules (threats, self-harm, personal data) beside the model
     rules: bool = True
-    #: longer texts keep their head and tail only
-    max_chars: int = Field(default=2000, ge=100, le=1_000_000)
+    #: the model reads a text this long whole, in windows; a longer one keeps its head and tail
+    max_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    #: the school's own published contacts (office phone, emails, addresses, postcodes): the
+    #: personal-data rule does not flag them
+    school_contacts: list[str] = Field(default_factory=list)
 
 
 #: a Slack user id (U..., or W... on Enterprise Grid) or a user group id (S...)

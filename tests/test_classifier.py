@@ -88,7 +88,15 @@ def test_a_rule_hit_flags_even_a_mild_text(classifier):
     (verdict,) = classifier.classify(["Please ring me on 07700 900123 about the trip"])
     assert verdict.flagged
     assert verdict.labels["personal_data"] == 1.0
-    assert any("phone number" in reason for reason in verdict.reasons)
+    assert any("a mobile number" in reason for reason in verdict.reasons)
+
+
+def test_the_schools_own_contacts_are_not_flagged():
+    classifier = load_classifier(ClassifierSettings(school_contacts=["01632 960123", "pta@school.example.org"]))
+    verdicts = classifier.classify(["For absence call the school office on 01632 960123",
+                                    "Questions for the PTA? pta@school.example.org",
+                                    "Please ring me on 07700 900123 about the trip"])
+    assert [v.flagged for v in verdicts] == [False, False, True]
 
 
 def test_threat_has_label_and_reason(classifier):

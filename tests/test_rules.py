@@ -146,7 +146,54 @@ def test_numbers_and_mentions_are_not_personal_data(text):
 def test_reasons_mask_the_personal_data_itself():
     (hit,) = rules.check("07700 900123")
     assert "900123" not in hit.reason
-    assert "phone number" in hit.reason
+    assert "a mobile number" in hit.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ring her on 07700 900123", "a mobile number"),
+        ("+44 7700 900123", "a mobile number"),
+        ("landline 0161 496 0000", "a UK phone number"),
+        ("020 7946 0958", "a UK phone number"),
+        ("his pager 07624 123456 lol", "a mobile number"),  # Isle of Man mobiles
+        ("personal number 07031 234567", "a UK phone number"),  # 070 is not a mobile range
+        ("text +1 415 555 0100", "a phone number"),
+    ],
+)
+def test_the_reason_says_what_kind_of_number_was_found(text, kind):
+    (hit,) = rules.check(text)
+    assert f"personal data: {kind} " in hit.reason
+
+
+SCHOOL = rules.contact_keys(["01632 960123", "Office@Ravenswood.example.sch.uk", "14 Station Road", "RW1 2AB"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "For absence please call the school office on 01632 960123",
+        "ring the office on +44 1632 960123",
+        "email office@ravenswood.example.sch.uk with any questions",
+        "Parents evening at 14 Station Road, parking at the rear",
+        "our postcode for the satnav is RW1 2AB",
+    ],
+)
+def test_the_schools_own_published_contacts_are_not_personal_data(text):
+    assert rules.check(text, contacts=SCHOOL) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call the office on 01632 960123 or her mobile 07700 900123",
+        "email office@ravenswood.example.sch.uk or jane.doe@example.co.uk",
+        "he lives at 12 Station Road",
+        "she lives at SW1A 1AA",
+    ],
+)
+def test_other_contacts_beside_the_schools_are_still_caught(text):
+    assert rules.PERSONAL_DATA in {hit.label for hit in rules.check(text, contacts=SCHOOL)}
 
 
 def test_several_kinds_of_finding_each_give_a_reason():
