@@ -27,7 +27,7 @@ def load_classifier(settings: Any = None) -> Classifier:
         settings.model,
         threshold=settings.threshold,
         label_map=dict(settings.label_map),
-        max_chars=getattr(settings, "max_chars", 2000),
+        max_chars=getattr(settings, "max_chars", 20_000),
     )
     if not getattr(settings, "rules", True):
         return model
@@ -42,7 +42,7 @@ def load_model(
     *,
     threshold: float = 0.5,
     label_map: dict[str, str] | None = None,
-    max_chars: int = 2000,
+    max_chars: int = 20_000,
 ) -> Classifier:
     """The model alone: "default", a folder (ONNX as shipped, or transformers), or a hub id."""
     folder = DEFAULT_MODEL if reference == "default" else Path(reference).expanduser()

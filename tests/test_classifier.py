@@ -73,6 +73,16 @@ def test_long_text_is_read_at_both_ends(model):
     assert head[0] > plain[0] + 0.2
 
 
+def test_an_insult_in_the_middle_of_a_long_comment_is_read(model):
+    news = ("The school fete raised money for the new library and everyone enjoyed the cakes. "
+            "Thank you to the parents who ran the stalls and to the staff who stayed late. ")
+    benign = news * 14  # about 2,300 characters on each side
+    abusive = " you are a fucking stupid disgusting bitch. "
+    (plain,) = model.probabilities([benign + benign])
+    (middle,) = model.probabilities([benign + abusive + benign])
+    assert middle[0] > plain[0] + 0.2
+
+
 def test_abuse_is_flagged_and_kind_words_are_not(classifier):
     abusive, kind = classifier.classify(
         ["@user you are a fucking idiot, shut your mouth you stupid bitch",
