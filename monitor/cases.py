@@ -43,6 +43,7 @@ from monitor.config import Config
 from monitor.deadlines import due_at
 from monitor.errors import MonitorError
 from monitor.pipeline import IngestBatch, PipelineHook
+from monitor.sanitize import NAME_LIMIT, printable
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
@@ -290,10 +291,14 @@ def format_cases(cases: list[Case], tz) -> str:
             return value.astimezone(tz).strftime("%a %d %b %Y %H:%M") if value else "-"
 
         status = case.state + (" (breached)" if case.breached else "")
+        closed = f", closed {when(case.closed_at)} by {case.closed_by} via {case.closed_how}"
         lines.append(
-            f"#{case.id} {case.source} {status}: received {when(case.received)}, due {when(case.due)}"
-            + (f", closed {when(case.closed_at)} by {case.closed_by} via {case.closed_how}" if case.closed_at else "")
+            printable(f"#{case.id} {case.source} {status}: received {when(case.received)}, due {when(case.due)}"
+                      + (closed if case.closed_at else ""))
         )
-        text = " ".join(case.text.split())
-        lines.append(f"    {case.author or 'someone'}: {text[:100]}{'…' if len(text) > 100 else ''}")
+        # what strangers wrote, on one line, every control character shown: it cannot clear the screen,
+        # colour the terminal or start a line of its own
+        text = printable(" ".join(case.text.split()))
+        author = printable(" ".join((case.author or "someone").split()))[:NAME_LIMIT]
+        lines.append(f"    {author}: {text[:100]}{'…' if len(text) > 100 else ''}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import click
 
 from monitor import __version__
 from monitor.errors import MonitorError
+from monitor.sanitize import PrintableFormatter, printable
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ pass_ctx = click.make_pass_decorator(Context)
 
 def setup_logging(level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -92,7 +93,7 @@ def poll(ctx: Context, source_name: str | None, as_json: bool) -> None:
             if r.ok:
                 click.echo(f"{r.source}: {r.fetched} fetched, {r.new} new, {r.flagged} flagged")
             else:
-                click.echo(f"{r.source}: FAILED ({r.error_kind}): {r.error}")
+                click.echo(f"{r.source}: FAILED ({r.error_kind}): {printable(r.error)}")
     if any(not r.ok for r in results):
         sys.exit(1)
 

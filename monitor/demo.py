@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator
 from monitor.clock import ManualClock
 from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
+from monitor.sanitize import PrintableFormatter
 from monitor.store import to_db
 
 logger = logging.getLogger(__name__)
@@ -689,7 +690,7 @@ def contained(folder: Path) -> Iterator[None]:
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     handler = logging.FileHandler(folder / "demo.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     try:

@@ -28,6 +28,7 @@ from typing import Any
 from monitor.config import Config
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message
+from monitor.sanitize import printable
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ class Dispatcher:
         with self.store.transaction():
             self.store.execute(
                 "UPDATE alerts SET state = 'failed', last_error = ?, failure = ? WHERE id = ?",
-                (error, scope, row["id"]),
+                (printable(error), scope, row["id"]),
             )
 
     def _retry(self, channel: str, row: dict[str, Any], exc: NotifyError, *, in_doubt: bool) -> None:
@@ -271,7 +272,7 @@ class Dispatcher:
         with self.store.transaction():
             self.store.execute(
                 "UPDATE alerts SET state = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (state, to_db(self.clock() + delay), str(exc), row["id"]),
+                (state, to_db(self.clock() + delay), printable(exc), row["id"]),
             )
         if channel not in self._failing:
             self._failing.add(channel)

@@ -30,6 +30,7 @@ from connectors.base import Connector, Item, SourceSettings
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MAX_WAIT, ActionNeeded, AuthError, ConfigError, RateLimited, SourceError, StoreError
+from monitor.sanitize import printable
 from monitor.store import SourceState, Store, StoredItem
 
 logger = logging.getLogger(__name__)
@@ -212,7 +213,16 @@ class Pipeline:
 
 
 def describe_failure(exc: Exception) -> tuple[str, str]:
-    """(kind, message) of a poll failure: kind is auth, action, rate_limited, transient, store or error."""
+    """(kind, message) of a poll failure: kind is auth, action, rate_limited, transient, store or error.
+
+    The message is on one line, its control characters shown as escapes (:func:`printable`): a
+    platform's error text is stored, logged, shown by ``status`` and sent in alerts.
+    """
+    kind, message = _describe_failure(exc)
+    return kind, printable(message)
+
+
+def _describe_failure(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, ActionNeeded):
         return "action", str(exc)
     if isinstance(exc, AuthError):

@@ -8,12 +8,14 @@ acknowledged by Head"). So:
   two characters ``\\n``, ESC becomes ``\\x1b``, and so do the other C0 and C1 controls, DEL, the
   Unicode line and paragraph separators and the bidirectional overrides (which can reorder what a
   line seems to say). Used for terminal output, log records and stored error text.
+- :class:`PrintableFormatter` does the same to every log message (a traceback keeps its lines).
 - :func:`one_line` is for names and headlines inside a message: every run of whitespace or control
   characters becomes one space, and the result is clipped to a length.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -45,3 +47,14 @@ def one_line(text: Any, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         flat = flat[: max(limit - 1, 0)].rstrip() + "…"
     return flat
+
+
+class PrintableFormatter(logging.Formatter):
+    """A log formatter whose messages cannot forge a line: see :func:`printable`.
+
+    Only the message is escaped: a traceback appended after it keeps its own lines.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)

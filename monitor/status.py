@@ -7,6 +7,7 @@ from typing import Any
 
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
+from monitor.sanitize import printable
 from monitor.store import BLIND_KINDS, Store, to_db
 
 
@@ -74,6 +75,7 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
 
 def format_status(status: dict[str, Any], tz) -> str:
     """The status as a few lines a person reads at a glance (times in the school's zone)."""
+    status = _printable(status)
     lines = [f"{status['school']} — database {status['database']}", ""]
     if not status["sources"]:
         lines.append("No sources configured.")
@@ -100,6 +102,17 @@ def format_status(status: dict[str, Any], tz) -> str:
     for failure in outbox["recent_failures"]:
         lines.append(f"    failed {failure['kind']} to {failure['channel']} {failure['recipient'] or ''}: {failure['last_error']}")
     return "\n".join(lines)
+
+
+def _printable(value: Any) -> Any:
+    """Every string in the snapshot with its control characters escaped (it came partly from outside)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
 
 
 def _count(store: Store, sql: str) -> dict[str, int]:
