@@ -21,6 +21,11 @@ class Verdict:
 
     ``score`` (0..1) is the headline "abusive" score; ``labels`` maps label names (at least
     ``offensive`` and ``hate``) to scores; ``reasons`` are human-readable, for the moderator.
+
+    Label names are stable (alerts are headed by them): ``offensive`` and ``hate`` from the model,
+    ``profanity`` (1.0) from the profanity signal, and ``threat``, ``self_harm``, ``personal_data``
+    (1.0) from the safeguarding rules (``classifiers.rules``). A label that did not fire is absent,
+    except ``offensive`` and ``hate``, which are always there.
     """
 
     score: float

@@ -141,6 +141,14 @@ def _violent_pattern() -> tuple[re.Pattern, dict[str, str]]:
     return re.compile("|".join(re.escape(a) + "\ufe0f?" for a in alternatives)), words
 
 
+def violent_emoji(text: str) -> list[str]:
+    """The words for the violent emoji in ``text`` ("🔪" → "knife"), in order."""
+    if text.isascii():
+        return []
+    pattern, words = _violent_pattern()
+    return [words[m.group(0).replace(chr(0xFE0F), "")] for m in pattern.finditer(text)]
+
+
 def _violent_emoji(text: str) -> str:
     if text.isascii():
         return text

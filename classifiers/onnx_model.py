@@ -62,6 +62,18 @@ class OnnxModel(Classifier):
         self._session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
+        #: a model exported with its pooled features (``classifiers.head``) can take another output layer
+        self.has_features = any(output.name == "pooled" for output in self._session.get_outputs())
+        self.head = None
+
+    def use_head(self, head, thresholds: dict[str, float], version: str) -> None:
+        """Score with ``head`` (a ``classifiers.head.Head``, e.g. refitted by ``monitor tune``) instead
+        of the model's own output layer, with its own decision thresholds."""
+        if not self.has_features:
+            raise ValueError("this model has no pooled output; retrain or re-export it to use a tuned head")
+        self.head = head
+        self.thresholds = {**self.thresholds, **thresholds}
+        self.version = version
 
     def classify(self, texts: Sequence[str]) -> list[Verdict]:
         probabilities = self.probabilities(texts)
@@ -78,15 +90,31 @@ class OnnxModel(Classifier):
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Raw per-label probabilities, one row per text (zeros for a text with nothing to read)."""
+        return self.score(texts)[0]
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """The pooled features of each text's highest-scoring window (zeros for an empty text)."""
+        return self.score(texts, features=True)[1]
+
+    def score(self, texts: Sequence[str], features: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         cleaned = [clean(text, self.max_chars) for text in texts]
         result = np.zeros((len(cleaned), len(self.labels)), dtype=np.float32)
+        pooled = None
         owners, windows = self._windows(cleaned)
         if not windows:
-            return result
-        scores = self._run(windows)
-        for owner, row in zip(owners, scores):
+            return result, (np.zeros((len(cleaned), 0), dtype=np.float32) if features else None)
+        scores, window_features = self._run(windows, features or self.head is not None)
+        if self.head is not None:
+            scores = self.head.probabilities(window_features).astype(np.float32)
+        best = np.full(len(cleaned), -1.0)
+        if features:
+            pooled = np.zeros((len(cleaned), window_features.shape[1]), dtype=np.float32)
+        for window, (owner, row) in enumerate(zip(owners, scores)):
             np.maximum(result[owner], row, out=result[owner])
-        return result
+            if features and row.max() > best[owner]:
+                best[owner] = row.max()
+                pooled[owner] = window_features[window]
+        return result, pooled
 
     def _windows(self, texts: list[str]) -> tuple[list[int], list[list[int]]]:
         owners: list[int] = []
@@ -107,9 +135,13 @@ class OnnxModel(Classifier):
                 windows.append([self._cls, *piece, self._sep])
         return owners, windows
 
-    def _run(self, windows: list[list[int]]) -> np.ndarray:
+    def _run(self, windows: list[list[int]], features: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         scores = np.zeros((len(windows), len(self.labels)), dtype=np.float32)
+        pooled = None
+        outputs = ["probabilities", "pooled"] if features else ["probabilities"]
+        if features and not self.has_features:
+            raise ValueError("this model has no pooled output; retrain or re-export it")
         for start in range(0, len(order), self.batch_size):
             chosen = order[start : start + self.batch_size]
             width = len(windows[chosen[-1]])
@@ -119,8 +151,10 @@ class OnnxModel(Classifier):
                 window = windows[index]
                 input_ids[row, : len(window)] = window
                 mask[row, : len(window)] = 1
-            (probabilities,) = self._session.run(
-                ["probabilities"], {"input_ids": input_ids, "attention_mask": mask}
-            )
-            scores[chosen] = probabilities
-        return scores
+            answer = self._session.run(outputs, {"input_ids": input_ids, "attention_mask": mask})
+            scores[chosen] = answer[0]
+            if features:
+                if pooled is None:
+                    pooled = np.zeros((len(windows), answer[1].shape[1]), dtype=np.float32)
+                pooled[chosen] = answer[1]
+        return scores, pooled

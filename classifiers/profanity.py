@@ -1,5 +1,8 @@
 """A profanity and slur signal that survives the usual disguises ("f*ck", "sh1t", "fuuuck", "b!tch").
 
+Words inside double quotation marks are not counted: a post that quotes abuse is usually reporting or
+condemning it (counter-speech), and the model, which reads the whole post, decides.
+
 The model learnt offensiveness from one data set's annotation; swear words and slurs are offensive
 in any data set, so a hit lifts the ``offensive`` score to at least ``FLOOR`` (calibrated, so the
 text is flagged at the default threshold). Words with innocent senses (ass, cock, dick, hoe, damn)
@@ -49,12 +52,16 @@ _ALLOWED = {"shitake", "shiitake", "pricked", "prickly", "pricks", "pakistan", "
             "scunthorpe", "arsenal", "arsenic", "dykes", "cocksure", "fagin", "spastics"}
 
 
+_QUOTED = re.compile(r'"[^"\n]{1,80}"|“[^”\n]{1,80}”')
+
+
 def profane_words(text: object, reading: str | None = None) -> list[str]:
     """The profane words in a text, as read after normalisation, in order (empty if none).
 
     ``reading`` is ``rules.read(text)`` when the caller already has it.
     """
-    prepared = (read(text) if reading is None else reading).lower()
+    # words in double quotes are reported speech ("someone called her a \"slag\""): left to the model
+    prepared = _QUOTED.sub(" ", (read(text) if reading is None else reading).lower())
     found = [m.group(0) for m in _STARRED.finditer(prepared)]
     folded = prepared.translate(_LEET)
     found += [m.group(0) for m in _WORDS.finditer(folded) if m.group(0) not in _ALLOWED]

@@ -6,15 +6,26 @@ matched by pattern: each hit adds a label and a human-readable reason, and force
 ======================  ===========================================================
 label                   hits
 ======================  ===========================================================
-``threat``              a threat of violence against the school or people in it
+``threat``              a threat of violence against the school or people in it: said
+                        outright, veiled (lying in wait for a named person or role with
+                        a taunt, "X had better watch his back", "I know which car is
+                        his"), or a weapon emoji aimed at a person, place or time
 ``self_harm``           someone speaking of harming or killing themselves, or urging
                         another person to
-``personal_data``       a phone number, an email address, a UK postcode or a street
-                        address posted publicly
+``personal_data``       a phone number (a mobile is named as one), an email address, a
+                        UK postcode or a street address posted publicly, other than the
+                        school's own published contacts (``classifier.school_contacts``)
 ======================  ===========================================================
 
+These label names are a contract: alerts are headed by them. Reasons start with "threat of
+violence", "urges someone to harm themselves", "possible self-harm or suicide risk" or
+"personal data: <what>".
+
 The patterns look for intent aimed at a person or at the school, so figures of speech pass:
-"this exam killed me", "I could kill for a coffee", "she killed it on stage".
+"this exam killed me", "I could kill for a coffee", "she killed it on stage"; self-harm named as
+the subject of a service ("a self-harm awareness workshop for parents") is not a disclosure.
+Threats and self-harm are read after normalisation (``classifiers.normalise``), personal data
+before it (leetspeak must not turn digits into letters).
 """
 
 from __future__ import annotations
@@ -23,10 +34,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from classifiers.normalise import normalise
+from classifiers.normalise import normalise, violent_emoji
 from classifiers.text import to_valid_str, truncate
 
-VERSION = "2"
+VERSION = "3"
 MAX_CHARS = 20_000
 
 THREAT = "threat"
@@ -80,6 +91,44 @@ _THREAT_PATTERNS = [
                r"i know where you live)\b", re.I),
 ]
 
+# veiled threats: lying in wait for a named person or role, with a taunt or a weapon
+_ROLE = (
+    r"(?:(?:maths?|english|science|pe|p\.e\.|history|geography|music|art|drama|french|spanish|german|computing|"
+    r"ict|re|dt|form|supply|cover|new|old)\s+)?(?:teacher|tutor|coach)|head ?teacher|headmaster|headmistress|"
+    r"head of (?:year(?: \d+)?|sixth form|department|\w+)|deputy(?: head)?|head|principal|receptionist|"
+    r"caretaker|dinner lady|senco|teaching assistant|governor|lollipop (?:man|lady)"
+)
+_TARGET = (
+    rf"(?:(?:the|that|this|your|ur|our|his|her)\s+(?:(?:smug|stupid|fat|little|new|old|so[- ]called)\s+)?"
+    rf"(?:{_ROLE})s?\b|(?:mr|mrs|miss|ms|sir|dr)\.?\s+[a-z]+|\b(?:him|her|you|u|them)\b)"
+)
+_LURK = re.compile(
+    rf"\b(?:wait(?:ing)?\s+for\s+{_TARGET}|be\s+(?:waiting|there)\s+for\s+{_TARGET}|catch\s+(?:him|her|them|you)"
+    rf"(?:\s+alone|\s+on (?:his|her|their) own)?|pay\s+{_TARGET}\s+a\s+visit|"
+    r"see\s+(?:you|u|him|her)\s+(?:at|after|outside|by|near|in)\b|wait\s+for\s+me\s+(?:at|outside|after|by)\b|"
+    r"(?:i'll|ill|i will|i'm|im|i am)\s+(?:be\s+)?(?:at|outside|by)\s+(?:the\s+)?(?:school|gates?|car park|"
+    r"parents'? evening|bus stop)\b)", re.I)
+_TAUNT = re.compile(
+    r"\b(?:see how (?:smug|brave|tough|cocky|clever|funny|hard|big|happy)\s+(?:he|she|they|you)(?:'s| is| are)?\s*"
+    r"(?:then|now|after)|(?:won't|wont|will not) be (?:so |laughing|smiling)?\s*(?:smug|brave|tough|cocky|clever|"
+    r"laughing|smiling|happy)?|(?:he|she|they|you)(?:'ll| will) regret|get what'?s coming|just saying|"
+    r"watch (?:his|her|their|your) back|you(?:'ll| will) see|mark my words|knife|gun|bomb|axe|blood|coffin|death|"
+    r"grave)\b", re.I)
+_VEILED_PATTERNS = [
+    re.compile(rf"{_TARGET}\s+(?:should|better|had better|needs? to|wants? to|ought to)\s+(?:watch\s+(?:his|her|"
+               r"their)\s+back|watch\s+(?:himself|herself|themselves|out)|enjoy\s+(?:his|her|their)\s+last|"
+               r"be\s+(?:careful|scared|worried|afraid)\s+(?:on\s+(?:his|her|their)\s+way|walking|tonight|"
+               r"after|when|going))", re.I),
+    re.compile(rf"\bteach\s+{_TARGET}\s+a\s+lesson\b", re.I),
+    re.compile(rf"{_TARGET}\s+(?:won't|wont|will not)\s+be\s+(?:so\s+)?(?:smug|brave|tough|cocky|clever|laughing|"
+               r"smiling)\b[^.!?]{0,30}\bwhen\s+(?:i|we)\b", re.I),
+    re.compile(rf"\bi\s+know\s+(?:which\s+car\s+is\s+(?:his|hers|theirs|yours)|where\s+{_TARGET}\s+(?:lives|parks|"
+               rf"lives)|where\s+(?:he|she|they)\s+(?:lives|parks)|what\s+time\s+{_TARGET}\s+(?:leaves|finishes|"
+               r"gets home|goes home))", re.I),
+    re.compile(r"\b(?:he|she|they)(?:'ll| will)\s+get\s+what'?s\s+coming\b", re.I),
+]
+
+
 # ---- self-harm -----------------------------------------------------------------------------
 
 _SELF_HARM_PATTERNS = [
@@ -97,6 +146,13 @@ _SELF_HARM_PATTERNS = [
     re.compile(r"\b(?:kill|hang|end)\s+(?:your ?self|urself|yo self)\b|\bkys\b|"
                r"\bgo (?:and )?die\b|\bdrink bleach\b|\bgo jump off\b", re.I),
 ]
+# a mention of self-harm or suicide as a topic: a workshop, a campaign, a service, not a disclosure
+_SERVICE = re.compile(
+    r"\b(?:awareness|prevention|workshops?|sessions?|talks?|training|courses?|evenings?|week|day|month|charity|"
+    r"charities|leaflets?|resources|polic(?:y|ies)|assembl(?:y|ies)|support group|helplines?|services?|nurse|"
+    r"counsell?ors?|fun run|fundraiser|fundraising|research|campaign|lessons?|curriculum|guidance|signs of|"
+    r"parents|carers|staff|professionals|first aid|speaker|survivors?)\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|me|my|myself)\b", re.I)
 _SELF_HARM_TO_OTHERS = re.compile(r"(?:your ?self|urself|yo self|\bkys\b|go (?:and )?die|bleach|jump off)", re.I)
 
 # ---- personal data -------------------------------------------------------------------------
@@ -202,6 +258,21 @@ def read(text: object) -> str:
     return prepare(normalise(truncate(to_valid_str(text), MAX_CHARS)))
 
 
+_AIMED = re.compile(
+    rf"{_TARGET}|\b(?:you're|youre|ur|next|school|hall|gates?|class|car park|bus stop|tomorrow|tonight|today|soon|"
+    r"this week|after school|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+
+
+def _emoji_threat(text: str, reading: str) -> list[Hit]:
+    """A weapon or death emoji aimed at someone, a place or a time: "Mrs Carter 🔫 tomorrow"."""
+    if text.isascii() or not violent_emoji(text):
+        return []
+    match = _AIMED.search(reading)
+    if not match:
+        return []
+    return [Hit(THREAT, f'threat of violence (weapon emoji): "{_excerpt(reading, 0, len(reading))}"')]
+
+
 def check(text: object, reading: str | None = None, contacts: frozenset[str] = frozenset()) -> list[Hit]:
     """Every rule that the text trips, at most one hit per kind of finding.
 
@@ -212,7 +283,8 @@ def check(text: object, reading: str | None = None, contacts: frozenset[str] = f
     if not plain.strip():
         return []
     reading = read(text) if reading is None else reading
-    return _threats(reading) + _self_harm(reading) + _personal_data(plain, contacts)
+    threats = _threats(reading) or _emoji_threat(plain, reading)
+    return threats + _self_harm(reading) + _personal_data(plain, contacts)
 
 
 def _threats(text: str) -> list[Hit]:
@@ -220,12 +292,29 @@ def _threats(text: str) -> list[Hit]:
         match = pattern.search(text)
         if match:
             return [Hit(THREAT, f'threat of violence: "{_excerpt(text, *match.span())}"')]
+    for pattern in _VEILED_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return [Hit(THREAT, f'threat of violence (veiled): "{_excerpt(text, *match.span())}"')]
+    lurk = _LURK.search(text)
+    if lurk and _TAUNT.search(text):
+        return [Hit(THREAT, f'threat of violence (veiled): "{_excerpt(text, *lurk.span())}"')]
     return []
 
 
+def _is_topic(text: str, match: re.Match) -> bool:
+    """"a self-harm awareness workshop", "suicide prevention training": the subject of a service, said
+    in a sentence with no "I" or "my" in it."""
+    start = max(text.rfind(".", 0, match.start()), text.rfind("!", 0, match.start()),
+                text.rfind("?", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
+    ends = [i for i in (text.find(c, match.end()) for c in ".!?\n") if i != -1]
+    sentence = text[start : min(ends) if ends else len(text)]
+    return bool(_SERVICE.search(sentence)) and not _FIRST_PERSON.search(sentence)
+
+
 def _self_harm(text: str) -> list[Hit]:
-    for pattern in _SELF_HARM_PATTERNS:
-        match = pattern.search(text)
+    for index, pattern in enumerate(_SELF_HARM_PATTERNS):
+        match = next((m for m in pattern.finditer(text) if index != 2 or not _is_topic(text, m)), None)
         if match:
             found = _excerpt(text, *match.span())
             if _SELF_HARM_TO_OTHERS.search(match.group(0)):

@@ -38,3 +38,9 @@ def test_profanity_lifts_offensive_and_says_why():
     assert verdict.labels["offensive"] >= FLOOR
     assert verdict.flagged
     assert "profanity: s***" in verdict.reasons
+
+
+def test_quoted_words_are_left_to_the_model():
+    assert profane_words('Someone called my daughter a "fat slag" on this page. It has to stop.') == []
+    assert profane_words("Someone wrote \u201cstupid bitch\u201d under the photo") == []
+    assert profane_words('you are a bitch, "miss"')

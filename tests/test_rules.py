@@ -205,3 +205,68 @@ def test_several_kinds_of_finding_each_give_a_reason():
 @pytest.mark.parametrize("text", ["", "   ", "\u200b\u200f", "😀😀", "\ud800", "x" * 200_000, "مرحبا بالعالم"])
 def test_any_text_is_checked_without_error(text):
     assert rules.check(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'll be waiting for that PE teacher by the car park on Friday. We'll see how brave he is then.",
+        "Mrs Okafor had better watch her back",
+        "the deputy head should be careful walking home tonight",
+        "That history teacher won't be so cocky when I catch him on his own",
+        "I know which car is hers",
+        "I know what time Mr Reid leaves",
+        "somebody needs to teach the head of year 8 a lesson",
+        "she'll get what's coming",
+        "Mr Lowe \U0001f52a\U0001f52a tomorrow",
+        "see you at the gate \U0001f52b",
+        "you're next \U0001f5e1\ufe0f",
+    ],
+)
+def test_veiled_threats_against_a_named_role_or_person_are_caught(text):
+    assert rules.THREAT in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'll be waiting for my son at the gate after football",
+        "I'll be at the school gates at 3 to collect the kids",
+        "Mrs Okafor should enjoy her retirement, she has earned it",
+        "I know what time the bus leaves",
+        "the head taught us a lesson about kindness",
+        "We loved carving pumpkins \U0001f52a\U0001f383",
+        "the new PE teacher won't be so new next year",
+        "Film club are shooting on the field today",
+        "see you at the gate tomorrow for the trip",
+    ],
+)
+def test_ordinary_school_talk_about_people_and_places_is_not_a_threat(text):
+    assert rules.THREAT not in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A self-harm awareness workshop for parents is on Thursday",
+        "Suicide prevention training for all staff on the INSET day",
+        "Self-harm and eating disorders: an evening for carers with the school nurse",
+        "We raised £200 for a suicide prevention charity",
+    ],
+)
+def test_self_harm_as_the_subject_of_a_service_is_not_a_disclosure(text):
+    assert rules.SELF_HARM not in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I self-harm every night and nobody knows",
+        "I've been self harming again since the awareness talk",
+        "my daughter is self-harming, is there a support group?",
+        "feeling suicidal today",
+        "I went to the workshop but I still want to kill myself",
+    ],
+)
+def test_a_disclosure_is_caught_even_beside_a_service(text):
+    assert rules.SELF_HARM in labels(text)

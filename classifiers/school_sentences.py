@@ -1,0 +1,163 @@
+"""School-domain training sentences, built from templates written for this project.
+
+TweetEval teaches what is offensive on Twitter; it never saw a school newsletter. These sentences
+teach the output layer (``python -m classifiers.train --head-only``) that a school's ordinary
+language is not abuse even when it has trigger words ("smashed it", "shooting a film", "self-harm
+awareness"), that a neutral or positive statement about an identity group is not hate, that a
+sharp complaint is not an insult, and that quoting abuse to condemn it is not abuse, and
+reminds it that insulting staff and pupils is. None of them is in ``classifiers/devsets``, and
+no public evaluation suite was used to write them.
+
+``examples()`` returns (text, offensive, hate) triples; both labels are 0 for the innocent kinds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+
+TEAMS = ["the netball team", "our under 13s", "the Year 6 footballers", "the girls' hockey squad", "the chess club",
+         "the debating society", "the Year 9 rugby boys", "our cross country runners", "the school orchestra",
+         "the quiz team", "the Year 4 choir", "our swimmers", "the cricket XI", "the dance troupe", "the band"]
+WINS = ["smashed it", "killed it", "absolutely destroyed it", "slayed", "nailed it", "crushed it",
+        "blew everyone away", "knocked it out of the park", "stormed to victory", "tore the opposition apart",
+        "were on fire", "murdered that last song, in a good way", "annihilated the competition",
+        "obliterated their personal bests", "battered the other schools"]
+OCCASIONS = ["at the county finals", "on Saturday", "at the regional heats", "last night", "in assembly",
+             "at the festival", "this afternoon", "at the trust tournament", "in the cup", "at the open evening"]
+LAUGHS = ["Parents said they nearly died laughing during {event}", "We were dying laughing at {event}", "{event} had us in stitches, "
+          "I could have died", "Honestly I'm dead, {event} was hilarious", "I laughed so hard I cried at {event}",
+          "I'm dying to see {event}", "{event} is to die for", "My kids were crying with laughter at {event}"]
+EVENTS = ["the panto", "the staff talent show", "the Year 6 leavers' play", "the teachers' football match",
+          "the Christmas concert", "the school disco", "the sports day dads' race", "the nativity",
+          "the Year 11 prom video", "the open mic night"]
+ACTIVITIES = ["Photography students are shooting portraits in the hall",
+              "The media class will be filming a murder mystery in the library", "Our archery club shoot on Tuesdays",
+              "Drama rehearsals for the battle scene continue after school", "Bath bomb making at the Christmas fair",
+              "The science department will blow up a watermelon at the open evening",
+              "Year 8 are dissecting hearts in biology this week", "The history club are re-enacting the Battle of Hastings",
+              "Cadets will fire the starting gun at sports day", "Year 10 are studying war poetry this term",
+              "Year 9 are reading Macbeth: expect blood, daggers and murder", "The art room is covered in fake blood for "
+              "the Halloween display", "The cooking club made a cake that was the bomb",
+              "Please shoot me an email if your child needs a packed lunch",
+              "We are going to crush them on Saturday, bring flags",
+              "The Year 7s attacked their maths test with energy"]
+AWARENESS = ["self-harm awareness", "suicide prevention", "knife crime awareness", "drug and alcohol awareness",
+             "eating disorder awareness", "online grooming awareness", "anti-bullying", "domestic abuse awareness",
+             "mental health first aid", "prostate cancer awareness", "breast cancer awareness", "sexual health",
+             "relationships and sex education", "county lines awareness", "radicalisation awareness"]
+AWARENESS_FORMS = ["Booking is open for the {topic} course for carers next month",
+                   "{topic_cap} session for Year 10 with the school nurse this week",
+                   "Thank you to the police for the {topic} talk to Year 9",
+                   "Our {topic} evening raised important questions, resources are on the website",
+                   "Join our {topic} fun run on Sunday", "Staff training on {topic} took place today",
+                   "If you are worried about {topic_plain}, please speak to our safeguarding lead",
+                   "We raised £300 for {topic} this term, thank you"]
+
+GROUPS = ["trans kids", "trans pupils", "gay parents", "lesbian teachers", "bisexual students", "immigrants",
+          "refugees", "asylum seekers", "migrant families", "Muslim families", "Muslim girls", "Jewish pupils",
+          "Hindu families", "Sikh pupils", "Christian families", "Black pupils", "Asian families",
+          "Polish families", "Romanian pupils", "disabled children", "autistic pupils", "deaf students",
+          "women", "girls", "single mums", "Traveller families", "wheelchair users", "LGBT young people",
+          "non-binary students", "Eastern European families", "Somali families", "Irish families"]
+GROUP_PRAISE = ["{group} are welcome at this school", "we are proud of our {group}",
+                "{group} should feel safe here", "our {group} organised a brilliant event",
+                "{group} belong here, like everyone else", "a big thank you to the {group} who helped at the fete",
+                "{group} are valued members of our community", "{group} enriched our international evening",
+                "thank you to the {group} who volunteered at the fair", "our library now has books by and about {group}",
+                "{group} spoke in assembly about their lives and it was brilliant",
+                "the council's report shows {group} contribute a great deal locally"]
+
+TOPICS = ["the new uniform policy", "sending pupils home for a haircut", "the phone ban", "the homework load",
+          "the late buses", "the car park at pick up", "the price of school dinners", "the cancelled trip",
+          "another INSET day", "the detention system", "the new timetable", "the lack of communication",
+          "charging for school photos", "the state of the toilets", "the reports arriving late",
+          "the decision to cancel sports day", "the hair rules", "the lunch queues"]
+COMPLAINTS = ["{topic} is ridiculous", "{topic} is absurd, get your priorities right",
+              "frankly {topic} is unacceptable", "{topic} is a shambles", "{topic} is madness, please rethink",
+              "why is nobody fixing {topic}??", "I'm furious about {topic}", "{topic} is not good enough",
+              "very disappointed by {topic}", "{topic} is shocking and the school should be embarrassed",
+              "{topic}? Seriously? Absurd.", "sick and tired of {topic}", "{topic} is appalling"]
+
+QUOTED = ["fat slag", "retard", "stupid bitch", "ugly cow", "go back to your country", "kill yourself", "gay",
+          "terrorist", "slut", "loser", "freak", "useless prick", "paki", "faggot", "scum"]
+COUNTER = ['A reminder to all families: comments such as "{q}" break our online code of conduct.',
+           'Our pupils told us they hear "{q}" in the corridors. This week\'s assemblies are about why it hurts.',
+           'Posting "{q}" about another family\'s child will get you blocked from this page.',
+           'The boys who said "{q}" to a Year 7 have been spoken to. Thank you for reporting it.',
+           'Words like "{q}" hurt real people. Please think before you post.',
+           'Is "{q}" really how we want our children to talk? Let\'s set a better example.',
+           'Thank you to the Year 10s who stood up for a classmate when others shouted "{q}".']
+
+STAFF = ["the head", "Mr Jones", "Mrs Ahmed", "the deputy head", "Miss Taylor", "that PE teacher",
+         "the maths teacher", "the head of year", "the receptionist", "the SENCO", "the governors",
+         "the teachers at that school", "the staff", "whoever runs this page", "your son", "that kid in year 8"]
+INSULTS = ["is a useless idiot", "is a fucking joke", "is a lying bitch", "is a fat prick", "is a total moron",
+           "is scum", "is a creepy pervert", "is a thick twat", "should be sacked, what a loser",
+           "is a pathetic waste of space", "is a stupid cow", "is a vile little rat", "is a brainless clown",
+           "is an arrogant dickhead", "are a bunch of useless wankers", "can go fuck themselves",
+           "is an ugly slag", "is a worthless piece of shit"]
+SCHOOL_INSULTS = ["this school is a shithole", "this academy is run by idiots", "what a dump of a school",
+                  "these teachers are lazy scum", "the parents here are thick as pigshit",
+                  "the kids at that school are feral animals", "shut up you stupid cow",
+                  "nobody cares what you think, loser"]
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def innocent() -> list[str]:
+    texts = [f"{_cap(team)} {win} {when}!" for team, win, when in itertools.product(TEAMS, WINS, OCCASIONS)]
+    texts += [form.format(event=event) for form, event in itertools.product(LAUGHS, EVENTS)]
+    texts += ACTIVITIES
+    texts += [form.format(topic=topic, topic_cap=_cap(topic), topic_plain=topic.replace(" awareness", ""))
+              for form, topic in itertools.product(AWARENESS_FORMS, AWARENESS)]
+    return texts
+
+
+def identity() -> list[str]:
+    return [_cap(form.format(group=group)) for form, group in itertools.product(GROUP_PRAISE, GROUPS)]
+
+
+def complaints() -> list[str]:
+    return [_cap(form.format(topic=topic)) for form, topic in itertools.product(COMPLAINTS, TOPICS)]
+
+
+def counter_speech() -> list[str]:
+    return [form.format(q=q) for form, q in itertools.product(COUNTER, QUOTED)]
+
+
+def abuse() -> list[str]:
+    return [f"{_cap(staff)} {insult}" for staff, insult in itertools.product(STAFF, INSULTS)] + SCHOOL_INSULTS
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z']+", text.lower()))
+
+
+def _far_from_devsets(texts: list[str]) -> list[str]:
+    """Drop any sentence that shares half its words or more with a dev-set sentence (either half)."""
+    from classifiers import devsets
+
+    held = [_words(line) for path in sorted(devsets.FOLDER.glob("*.txt"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    kept = []
+    for text in texts:
+        words = _words(text)
+        if all(len(words & other) < 0.5 * len(words | other) for other in held):
+            kept.append(text)
+    return kept
+
+
+def examples(per_kind: int = 400, seed: int = 5) -> list[tuple[str, float, float]]:
+    """(text, offensive, hate): up to ``per_kind`` sentences of each kind, sampled with ``seed``."""
+    rng = random.Random(seed)
+
+    def sample(texts: list[str]) -> list[str]:
+        texts = _far_from_devsets(texts)
+        return rng.sample(texts, min(per_kind, len(texts)))
+
+    out = [(t, 0.0, 0.0) for kind in (innocent, identity, complaints, counter_speech) for t in sample(kind())]
+    return out + [(t, 1.0, 0.0) for t in sample(abuse())]
