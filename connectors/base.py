@@ -145,6 +145,9 @@ class Connector(ABC):
     renew_hint: ClassVar[str] = "check the source's credentials in the configuration"
     #: the largest answer (decoded) read from this source type unless ``max_body`` says otherwise
     max_body_default: ClassVar[int] = 8 * MiB
+    #: False where a "mention" is a post made elsewhere that names or tags the account (Facebook
+    #: ``/tagged``, Instagram ``/tags``): no acknowledgement case is opened for it on an official source.
+    mentions_need_ack: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -1,13 +1,17 @@
 """A Facebook Page through the Graph API: its posts, visitor posts, every comment and reply, tags.
 
-One poll reads the Page's feed (its own posts and visitor posts) back to ``comment_window``, the
-comments of each of those posts with ``filter=stream`` (replies included) newest first, and the
-posts that tag the Page (``/tagged``, as mentions). Comments have no ``since`` parameter: reading
-stops at the checkpoint, the newest ``created_time`` already committed, less a small overlap so
-that a comment that became visible late is still caught (the store drops the repeats).
+One poll reads the posts that tag the Page (``/tagged``) back to ``comment_window``, the Page's
+feed (its own posts and visitor posts) as far back, and the comments of each of those posts with
+``filter=stream`` (replies included) newest first. The feed holds the posts that tag the Page too
+(developers.facebook.com/docs/graph-api/reference/page/feed: "public posts in which the Page has
+been tagged"): those found in ``/tagged`` are mentions made elsewhere, not visitor posts, so they
+need no acknowledgement and their comments are not read. Comments have no ``since`` parameter:
+reading stops at the checkpoint, the newest ``created_time`` already committed, less a small
+overlap so that a comment that became visible late is still caught (the store drops the repeats).
 
-Requests per idle poll: one for the feed, one per post inside ``comment_window``, one for
-``/tagged`` (when ``tagged = true``). Asking whether a comment still exists is one ``/{object-id}``.
+Requests per idle poll: one for ``/tagged``, one for the feed, one per post inside
+``comment_window``. Asking whether a comment still exists is one ``/{object-id}?fields=id,is_hidden``:
+a comment or visitor post the Page hid counts as gone (the Page dealt with it), as on Instagram.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import MALFORMED, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
-from connectors.graph import GraphConnector, GraphObjectMissing, checkpoint, newest_first, next_cursor
+from connectors.base import MALFORMED, Cursor, Item, parse_timestamp, small_raw
+from connectors.graph import GraphConnector, GraphObjectMissing, GraphSettings, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -31,18 +35,16 @@ COMMENT_FIELDS = "id,message,created_time,from{id,name},parent{id},permalink_url
 RAW_KEYS = ("id", "created_time", "from", "parent", "permalink_url")
 
 
-class FacebookSettings(SourceSettings):
+class FacebookSettings(GraphSettings):
     type: Literal["facebook"] = "facebook"
-    base_url: str = "https://graph.facebook.com/v21.0"
     #: the Page's numeric id
     page_id: str
-    #: a Page access token of an admin or moderator of the Page (comment ids are withheld otherwise)
-    token: Secret
+    # token: a Page access token of an admin or moderator of the Page (comment ids are withheld otherwise)
     #: comments are read on the posts published within this window
     comment_window: Duration = timedelta(days=14)
     #: at most this many recent posts are watched for comments
     max_posts: int = Field(50, ge=1, le=500)
-    #: posts by others that tag the Page are collected as mentions
+    #: posts by others that tag the Page are collected as mentions (never as comments to answer)
     tagged: bool = True
     page_size: int = Field(100, ge=1, le=100)
 
@@ -51,16 +53,22 @@ class FacebookConnector(GraphConnector):
     type = "facebook"
     Settings = FacebookSettings
     platform = "Facebook"
+    # a hidden comment stays "present" to the API (Comment.is_hidden, changelog v2.2)
+    lookup_fields = "id,is_hidden"
+    hidden_field = "is_hidden"
+    mentions_need_ack = False
     renew_hint = (
         "a Page admin must generate a new Page access token (Meta Business Suite > Settings, or the "
         "Graph API Explorer with pages_read_engagement and pages_read_user_content) and update the "
         "source's token"
     )
 
-
     @property
     def page_id(self) -> str:
         return self.settings.page_id  # type: ignore[attr-defined]
+
+    def owner_edge(self) -> str:
+        return f"{self.page_id}/feed"
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         settings: FacebookSettings = self.settings  # type: ignore[assignment]
@@ -68,23 +76,22 @@ class FacebookConnector(GraphConnector):
         since = checkpoint(cursor, self.name)
         window_start = self.clock() - settings.comment_window
         floor = since - OVERLAP if since else None
-        items: list[Item] = []
+        tags = self._tagged(window_start)
+        tagging = {tag.native_id for tag in tags}
+        items: list[Item] = [t for t in tags if floor is None or t.created_at >= floor] if settings.tagged else []
         for post in self._recent_posts(window_start, settings.max_posts):
+            if post.native_id in tagging:
+                continue  # a post elsewhere that tags the Page: a mention (above), not a thread of the Page
             if floor is None or post.created_at >= floor:
                 items.append(post)
             items.extend(self._comments(post.native_id, floor))
-        if settings.tagged:
-            items.extend(self._tagged(floor or window_start))
         return items, next_cursor(items, since, self.clock(), cursor)
-
-    def status(self) -> dict[str, Any]:
-        return {"quota_used_percent": round(self.graph.usage.percent)} if self.graph.usage.percent else {}
 
     # -- reading --------------------------------------------------------------------------
 
     def _recent_posts(self, window_start: datetime, limit: int) -> list[Item]:
         params = {"fields": POST_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
-        pages = self.graph.pages(f"{self.page_id}/feed", params)
+        pages = self.owner_pages(f"{self.page_id}/feed", params)
         return newest_first(pages, lambda r: self._item(r, self._post_fields), window_start, limit)
 
     def _comments(self, post_id: str, floor: datetime | None) -> list[Item]:
@@ -103,7 +110,7 @@ class FacebookConnector(GraphConnector):
 
     def _tagged(self, floor: datetime) -> list[Item]:
         params = {"fields": POST_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
-        pages = self.graph.pages(f"{self.page_id}/tagged", params)
+        pages = self.owner_pages(f"{self.page_id}/tagged", params)
         return newest_first(pages, lambda r: self._item(r, self._tagged_fields), floor)
 
     # -- records to items -------------------------------------------------------------------

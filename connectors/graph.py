@@ -4,6 +4,18 @@ The Graph API reports errors in the body (``{"error": {"code": 190, ...}}``) wit
 for most of them, so errors are classified by ``error.code`` first and by the HTTP status second.
 Paging follows ``paging.next`` until it is absent, always on the configured ``base_url``, so that
 the access token goes nowhere else.
+
+The API version is one setting, ``api_version`` (default :data:`DEFAULT_VERSION`), added to
+``base_url``; a ``base_url`` that already ends in a version (``.../v21.0``, the older form) is used
+as it is. Meta retires each version about two years after the next one is released, and then
+answers its calls with the oldest version still served
+(developers.facebook.com/docs/graph-api/changelog/versions): ``monitor status`` warns before
+the configured version retires.
+
+Error 100 with subcode 33 reads "Object with ID ... does not exist, cannot be loaded due to missing
+permissions, or does not support this operation": after a lost Page role or permission every
+object answers it. Before it is believed, the account's own content is read once (cached for a
+few minutes); when that fails too, the token has lost its access: an AuthError, not a deletion.
 """
 
 from __future__ import annotations
@@ -13,16 +25,18 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, ClassVar, Iterator
 
 import httpx
+from pydantic import Field, model_validator
 
 from connectors.base import (
     AuthError,
     Connector,
     Cursor,
     RateLimited,
+    Secret,
     SourceSettings,
     TransientError,
     parse_timestamp,
@@ -34,6 +48,27 @@ from monitor.errors import MAX_WAIT
 logger = logging.getLogger(__name__)
 
 _VERSION = re.compile(r"^/v\d+(\.\d+)?(?=/|$)")
+#: a base_url that names the version itself (".../v21.0")
+_URL_VERSION = re.compile(r"/(v\d+\.\d+)/?$")
+
+#: the Graph API version asked when the configuration names none (released 18 February 2026,
+#: served until 29 July 2028 by Meta's changelog)
+DEFAULT_VERSION = "v25.0"
+#: when Meta stops serving each recent version (developers.facebook.com/docs/graph-api/changelog/versions);
+#: a version older than all of these is already retired
+RETIRES: dict[str, date] = {
+    "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+}
+#: the oldest version in :data:`RETIRES`; anything older is retired
+OLDEST_SERVED = "v21.0"
+#: how long before a version retires ``monitor status`` starts to warn
+RETIREMENT_NOTICE = timedelta(days=120)
+#: how long a successful read of the account's own content vouches for its token
+OWNER_CHECK_FOR = timedelta(minutes=10)
 
 #: error codes meaning the token is expired, revoked or lacks a permission: a person must act
 AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
@@ -54,43 +89,131 @@ OBJECT_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 MAX_PAGES = 200
 
 
+class GraphSettings(SourceSettings):
+    """The keys every Graph API source has: the host, the API version and the token."""
+
+    #: the Graph API host; tests and proxies point it elsewhere. A URL ending in a version
+    #: (".../v21.0", the older form) names the version itself.
+    base_url: str = "https://graph.facebook.com"
+    #: the Graph API version, e.g. "v25.0" (default :data:`DEFAULT_VERSION`)
+    api_version: str | None = Field(default=None, pattern=r"^v\d+\.\d+$")
+    token: Secret
+
+    @model_validator(mode="after")
+    def _one_version(self) -> "GraphSettings":
+        named = _URL_VERSION.search(self.base_url.rstrip("/") + "/")
+        if named and self.api_version and named.group(1) != self.api_version:
+            raise ValueError(f"base_url names {named.group(1)} but api_version is {self.api_version}: "
+                             "give the version once (api_version, with base_url the bare host)")
+        return self
+
+    @property
+    def version(self) -> str:
+        named = _URL_VERSION.search(self.base_url.rstrip("/") + "/")
+        return named.group(1) if named else (self.api_version or DEFAULT_VERSION)
+
+    @property
+    def graph_url(self) -> str:
+        """Where requests go: ``base_url`` with the API version."""
+        root = self.base_url.rstrip("/")
+        return root if _URL_VERSION.search(root + "/") else f"{root}/{self.version}"
+
+
 class GraphConnector(Connector):
     """Base of the Graph API connectors: ``self.graph`` speaks to ``base_url`` with the source's token."""
 
+    Settings: ClassVar[type[SourceSettings]] = GraphSettings
     platform: ClassVar[str]
     #: the fields an existence check asks of the object
     lookup_fields: ClassVar[str] = "id"
     #: a boolean field of the object that, when true, means it is hidden from the public
     hidden_field: ClassVar[str | None] = None
+    #: whether "does not exist" (100/33), once the account is known readable, means deleted
+    missing_means_gone: ClassVar[bool] = True
 
     def __init__(self, settings: SourceSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self.graph = GraphClient(
             http=self.http,
-            base_url=settings.base_url,
+            base_url=settings.graph_url,  # type: ignore[attr-defined]
             token=settings.token.get_secret_value(),  # type: ignore[attr-defined]
             source=self.name,
             clock=self.clock,
             platform=self.platform,
         )
+        self._owner_readable_at: datetime | None = None
+
+    def owner_edge(self) -> str:
+        """An edge of the account's own content that the token must be able to read (``page/feed``)."""
+        raise NotImplementedError
+
+    def owner_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """Pages of an edge of the account itself: "does not exist" there means the token lost its access."""
+        try:
+            yield from self.graph.pages(path, params)
+        except GraphObjectMissing as exc:
+            raise self._lost_access(exc) from exc
 
     def exists(self, native_id: str) -> bool | None:
         """One lookup of the object, ``GET /{object-id}?fields=...``: gone only when the Graph API
-        says the object does not exist (code 100, subcode 33) or reports it hidden."""
+        says the object does not exist (code 100, subcode 33) while the account's own content is
+        still readable, or when it reports the object hidden."""
         if not isinstance(native_id, str) or not OBJECT_ID.fullmatch(native_id):
             return None
         try:
             record = self.graph.get(native_id, {"fields": self.lookup_fields})
         except GraphObjectMissing as exc:
-            if exc.subcode == NONEXISTENT_SUBCODE:
-                return False
-            raise
+            if exc.subcode != NONEXISTENT_SUBCODE:
+                raise
+            self._confirm_owner_readable()
+            return False if self.missing_means_gone else self.missing_unclear(native_id)
         if record.get("id") != native_id:
             raise TransientError(f"{self.platform} answered the lookup of {native_id} with another object")
         hidden = record.get(self.hidden_field, False) if self.hidden_field else False
         if not isinstance(hidden, bool):
             raise TransientError(f"{self.platform} answered {self.hidden_field}={hidden!r} for {native_id}")
         return not hidden
+
+    def missing_unclear(self, native_id: str) -> bool | None:
+        """What "does not exist" means where it does not prove a deletion (see ``missing_means_gone``)."""
+        return None
+
+    def status(self) -> dict[str, Any]:
+        """Quota use, and a warning while the configured API version nears its retirement
+        (always given, so that a warning that no longer holds is replaced)."""
+        facts: dict[str, Any] = {"warnings": self._version_warnings()}
+        if self.graph.usage.percent:
+            facts["quota_used_percent"] = round(self.graph.usage.percent)
+        return facts
+
+    def _version_warnings(self) -> list[str]:
+        version = self.settings.version  # type: ignore[attr-defined]
+        retires = RETIRES.get(version)
+        if retires is None and _version_number(version) > _version_number(OLDEST_SERVED):
+            return []  # newer than the table: not retiring soon
+        today = self.clock().date()
+        if retires is not None and retires - today > RETIREMENT_NOTICE:
+            return []
+        when = f"on {retires:%d %B %Y}" if retires else "already"
+        verb = "retired" if retires is None or retires <= today else "retires"
+        return [f"Graph API {version} {verb} {when} (Meta then answers with another version): "
+                f"set api_version = \"{DEFAULT_VERSION}\" or later for this source"]
+
+    def _confirm_owner_readable(self) -> None:
+        """Raise AuthError unless the account's own content can still be read (cached a few minutes)."""
+        now = self.clock()
+        if self._owner_readable_at is not None and timedelta(0) <= now - self._owner_readable_at < OWNER_CHECK_FOR:
+            return
+        try:
+            self.graph.get(self.owner_edge(), {"fields": "id", "limit": 1})
+        except GraphObjectMissing as exc:
+            raise self._lost_access(exc) from exc
+        self._owner_readable_at = now
+
+    def _lost_access(self, exc: Exception) -> AuthError:
+        return AuthError(f"{self.platform} no longer lets this token read {self.owner_edge()} ({exc}): the "
+                         "user who made the token may have lost their role on the account, or a permission "
+                         "was removed; every record would look deleted. " + self.renew_hint)
 
 
 class GraphObjectMissing(TransientError):
@@ -236,6 +359,10 @@ class GraphClient:
         if percent >= 90 and percent > self.usage.percent:
             logger.warning("source=%s %s quota %.0f%% used", self.source, self.platform, percent)
         self.usage = Usage(percent=max(percent, self.usage.percent), regain_minutes=max(minutes, self.usage.regain_minutes))
+
+
+def _version_number(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split("."))
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -17,7 +17,18 @@ so such a comment is late by at most an hour, never lost.
 
 Asking whether a comment still exists is one ``/{comment-id}?fields=id,hidden``: a comment the
 account hid counts as gone; a tagged media has no ``hidden`` field, so for a mention the answer is
-"cannot tell".
+"cannot tell". A comment that "does not exist" (100/33) is *not* taken for deleted: Meta does not
+return comments by an account that the school restricted ("Comments created by IG users who have
+been restricted by the app user are not returned unless the IG user is unrestricted and the comment
+is approved", IG Comment reference, Limitations), and such a comment answers exactly as a deleted
+one. It is still there, waiting for the school to approve or delete it, so the answer is "cannot
+tell" and its case stays open until a person acknowledges it.
+
+Media that tag the account (``/tags``) are posts made elsewhere: mentions, with no case to answer.
+
+Permissions: ``instagram_basic``, ``instagram_manage_comments``, ``pages_read_engagement``, and,
+when the token's user has their role on the linked Page through Business Manager, ``ads_read``
+or ``ads_management`` as well (IG Comment and IG Media reference, Requirements).
 """
 
 from __future__ import annotations
@@ -26,8 +37,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import MALFORMED, Cursor, Item, Secret, SourceSettings, parse_timestamp, small_raw
-from connectors.graph import GraphConnector, GraphObjectMissing, checkpoint, newest_first, next_cursor
+from connectors.base import MALFORMED, Cursor, Item, parse_timestamp, small_raw
+from connectors.graph import GraphConnector, GraphObjectMissing, GraphSettings, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import Duration
@@ -43,15 +54,13 @@ COMMENT_FIELDS = f"id,text,timestamp,username,from,hidden,like_count,replies{{{R
 RAW_KEYS = ("id", "timestamp", "username", "from", "parent_id", "hidden", "permalink")
 
 
-class InstagramSettings(SourceSettings):
+class InstagramSettings(GraphSettings):
     type: Literal["instagram"] = "instagram"
-    base_url: str = "https://graph.facebook.com/v21.0"
     #: the Instagram professional account's id (the ig-user-id, not the Facebook Page id)
     user_id: str
     #: the account's username, without @: replies written under it are the school's
     username: str
-    #: a long-lived access token with instagram_basic and instagram_manage_comments
-    token: Secret
+    # token: a long-lived access token with instagram_basic and instagram_manage_comments
     comment_window: Duration = timedelta(days=14)
     max_media: int = Field(50, ge=1, le=500)
     #: media by others that tag the account are collected as mentions
@@ -65,12 +74,21 @@ class InstagramConnector(GraphConnector):
     platform = "Instagram"
     lookup_fields = "id,hidden"
     hidden_field = "hidden"  # a comment the account hid is gone for the public
+    missing_means_gone = False  # deleted, or by an account the school restricted: see the module docstring
+    mentions_need_ack = False
     renew_hint = (
         "the account's long-lived Instagram token lasts 60 days: a Page admin must generate a new one "
         "(Meta Business Suite, or the Graph API Explorer with instagram_basic and instagram_manage_comments) "
-        "and update the source's token"
+        "and update the source's token (with ads_read too when the Page role comes through Business Manager)"
     )
 
+    def owner_edge(self) -> str:
+        return f"{self.settings.user_id}/media"  # type: ignore[attr-defined]
+
+    def missing_unclear(self, native_id: str) -> bool | None:
+        logger.info("source=%s comment %s is not returned by Instagram: deleted, or its author is restricted "
+                    "by the account (then it awaits approval); its case stays open", self.name, native_id)
+        return None
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         settings: InstagramSettings = self.settings  # type: ignore[assignment]
@@ -102,9 +120,6 @@ class InstagramConnector(GraphConnector):
             result = {**(result or {}), "comment_counts": counts, "full_read_at": read_at.isoformat()}
         return items, result
 
-    def status(self) -> dict[str, Any]:
-        return {"quota_used_percent": round(self.graph.usage.percent)} if self.graph.usage.percent else {}
-
     # -- reading --------------------------------------------------------------------------
 
     def _recent_media(self, window_start: datetime, limit: int) -> list[tuple[Item, dict[str, Any]]]:
@@ -119,7 +134,7 @@ class InstagramConnector(GraphConnector):
                 records[media.native_id] = record
             return media
 
-        found = newest_first(self.graph.pages(f"{user_id}/media", params), to_item, window_start, limit)
+        found = newest_first(self.owner_pages(f"{user_id}/media", params), to_item, window_start, limit)
         return [(media, records[media.native_id]) for media in found]
 
     def _comments(self, media: Item) -> list[Item]:
@@ -154,7 +169,7 @@ class InstagramConnector(GraphConnector):
         params = {"fields": MEDIA_FIELDS, "limit": self.settings.page_size}  # type: ignore[attr-defined]
         to_item = lambda r: self._item(r, lambda r: {"kind": "mention", "thread_id": r["id"],  # noqa: E731
                                                      "by_school": self._is_school(r), **_author(r)})
-        return newest_first(self.graph.pages(f"{user_id}/tags", params), to_item, floor)
+        return newest_first(self.owner_pages(f"{user_id}/tags", params), to_item, floor)
 
     # -- records to items -------------------------------------------------------------------
 

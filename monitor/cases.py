@@ -1,7 +1,8 @@
 """Acknowledgement cases: one per comment that the school must answer.
 
 A case is opened, in the poll's transaction, for every new item on an ``official`` source that the
-school's own account did not write. ``received`` is the item's own timestamp and ``due`` follows
+school's own account did not write, except, where the connector says mentions need no answer
+(``mentions_need_ack``: Facebook, Instagram), a post made elsewhere that tags the account. ``received`` is the item's own timestamp and ``due`` follows
 the configured policy (see :mod:`monitor.deadlines`).
 
 ::
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connectors import connector_class
 from monitor.calendar import WorkingCalendar
 from monitor.clock import require_aware
 from monitor.config import Config
@@ -114,9 +116,10 @@ class CasesHook(PipelineHook):
         # numbered in the order the comments were posted, whatever order the platform listed them in
         new = sorted(batch.new, key=lambda stored: stored.item.created_at)
         backlog = 0
+        mentions_need_ack = connector_class(batch.source.type).mentions_need_ack
         for stored in new:
-            if stored.item.by_school:
-                continue
+            if stored.item.by_school or (stored.item.kind == "mention" and not mentions_need_ack):
+                continue  # the school's own, or a post elsewhere that tags the account: nothing to answer
             if batch.first_poll and due_at(stored.item.created_at, self.policy, self.calendar) <= batch.polled_at:
                 backlog += 1  # already overdue before monitoring began: not a case to chase
                 continue

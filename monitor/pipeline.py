@@ -109,15 +109,19 @@ class Pipeline:
         """Whether a record is still on its platform (see :meth:`Connector.exists`).
 
         None when the source cannot tell, is no longer configured, or the question failed: a
-        failure must never hide an alert, so it counts as "cannot tell".
+        failure must never hide an alert, so it counts as "cannot tell". Credentials refused here
+        are recorded as the source's failure, as a poll's would be, so the school is told at once.
         """
         try:
-            self.config.source(source)
+            settings = self.config.source(source)
         except ConfigError:  # a source removed from the configuration cannot tell
             return None
         with self._lock(source):
             try:
                 return self.connector(source).exists(native_id)
+            except AuthError as exc:
+                self._fail(settings, self.store.source_state(source), exc)
+                return None
             except Exception as exc:  # noqa: BLE001
                 logger.warning("source=%s could not check whether %s still exists: %s",
                                source, native_id, describe_failure(exc)[1])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from monitor.errors import AuthError, RateLimited, TransientError
 from monitor.fakes.facebook import FakeFacebook
+from monitor.fakes.graph import VERSION
 from monitor.fakes.server import Response
 
 
@@ -83,10 +85,12 @@ def test_empty_page(fake, connect):
 
 def test_visitor_posts_and_tagged_posts(fake, connect, clock):
     visitor = fake.add_visitor_post("Lost a coat at the gate", author="Sam", at=ago(clock, 30))
-    tag = fake.add_mention("Great concert at Ravens Wood tonight", author="Local Choir", at=ago(clock, 20))
+    tag = fake.add_mention("Great concert at Ravens Wood tonight", author="Local Choir", at=ago(clock, 20), page=True)
+    person = fake.add_mention("Proud of my daughter at Ravens Wood", author="A Parent", at=ago(clock, 10))
     found = by_id(connect().fetch(None)[0])
     assert found[visitor].kind == "comment" and not found[visitor].by_school
     assert found[tag].kind == "mention" and found[tag].author_name == "Local Choir"
+    assert found[person].kind == "mention" and found[person].author_name is None  # Facebook withholds from
 
 
 def test_school_reply_is_recognised(fake, connect, clock):
@@ -218,8 +222,8 @@ def test_a_next_link_to_another_host_is_followed_on_the_base_url(fake, connect, 
     foreign = "https://graph.facebook.com/v21.0/1010101010/feed?until=1763280000&__paging_token=enc_AdB"
     fake.script(Response(200, {"data": [], "paging": {"next": foreign}}), path=r"/feed$")
     items, _ = connect().fetch(None)
-    follow = fake.requests[1]
-    assert follow.path == "/v21.0/1010101010/feed" and follow.query["until"] == "1763280000"
+    follow = fake.requests[2]  # after /tagged and the first page of the feed
+    assert follow.path == f"/{VERSION}/1010101010/feed" and follow.query["until"] == "1763280000"
     assert follow.query["access_token"] == fake.token and len(items) == 1
 
 
@@ -234,13 +238,13 @@ def test_the_token_goes_as_bearer_header_too_and_never_into_errors(fake, connect
 def test_quota_use_is_shown_in_status_and_follows_the_latest_poll(fake, connect, clock):
     connector = connect()
     connector.fetch(None)
-    assert connector.status() == {"quota_used_percent": 2}
+    assert connector.status() == {"quota_used_percent": 2, "warnings": []}
     fake.script(Response(200, {"data": []}, {"X-App-Usage": '{"call_count": 93, "total_cputime": 10, "total_time": 12}'}),
                 path=r"/feed$")
     connector.fetch(None)
-    assert connector.status() == {"quota_used_percent": 93}
+    assert connector.status()["quota_used_percent"] == 93
     connector.fetch(None)
-    assert connector.status() == {"quota_used_percent": 2}
+    assert connector.status()["quota_used_percent"] == 2
 
 
 # -- does a comment still exist? ------------------------------------------------------------
@@ -256,8 +260,11 @@ def test_a_comment_still_there_exists_and_a_deleted_one_does_not(fake, connect, 
     fake.remove(deleted)
     fake.requests.clear()
     assert [connector.exists(i) for i in (post, kept, reply, mention, deleted)] == [True, True, True, True, False]
-    assert [r.path for r in fake.requests] == [f"/v21.0/{i}" for i in (post, kept, reply, mention, deleted)]
-    assert all(r.query["fields"] == "id" and r.header("authorization") == f"Bearer {fake.token}" for r in fake.requests)
+    # "does not exist" is believed once the Page's own feed is still readable (a lost role reads the same)
+    asked = [f"/{VERSION}/{i}" for i in (post, kept, reply, mention, deleted)] + [f"/{VERSION}/{fake.page_id}/feed"]
+    assert [r.path for r in fake.requests] == asked
+    assert all(r.query["fields"] == "id,is_hidden" for r in fake.requests[:-1])
+    assert all(r.header("authorization") == f"Bearer {fake.token}" for r in fake.requests)
 
 
 def test_an_existence_check_counts_in_the_quota_use(fake, connect, clock):
@@ -265,7 +272,7 @@ def test_an_existence_check_counts_in_the_quota_use(fake, connect, clock):
     connector = connect()
     fake.script(Response(200, {"id": comment}, {"X-App-Usage": '{"call_count": 91, "total_cputime": 3, "total_time": 4}'}))
     assert connector.exists(comment) is True
-    assert connector.status() == {"quota_used_percent": 91}
+    assert connector.status()["quota_used_percent"] == 91
 
 
 @pytest.mark.parametrize("response", [
@@ -308,3 +315,134 @@ def test_a_rate_limited_existence_check_waits_as_told(fake, connect, clock):
 def test_an_id_that_is_not_one_object_is_not_looked_up(fake, connect, native_id):
     assert connect().exists(native_id) is None
     assert fake.requests == []
+
+
+# -- the platform as it is in late 2026 -----------------------------------------------------------
+
+
+def official_pipeline(fake, tmp_path, clock, **overrides):
+    """The real pipeline with its hooks (cases, alerts) over an official Facebook Page source."""
+    from classifiers.base import NullClassifier
+    from monitor.app import build_pipeline
+    from monitor.config import parse_config
+    from monitor.store import Store
+
+    config = parse_config({
+        "sources": [{**fake.source_config("fb"), "official": True, **overrides}],
+        "storage": {"path": str(tmp_path / "m.db")},
+        "notify": {"email": {"host": "127.0.0.1", "port": 25, "starttls": False, "sender": "m@school.example",
+                             "moderators": ["mod@school.example"]}},
+    })
+    store = Store(config.database_path, clock=clock)
+    return build_pipeline(config, store, clock=clock, classifier=NullClassifier()), store
+
+
+def test_the_api_version_is_one_setting_with_a_current_default(fake, connect, clock):
+    from connectors.facebook import FacebookSettings
+    from connectors.graph import DEFAULT_VERSION
+
+    plain = FacebookSettings.model_validate({"name": "fb", "page_id": "1", "token": "t"})
+    assert plain.graph_url == f"https://graph.facebook.com/{DEFAULT_VERSION}" and DEFAULT_VERSION >= "v24.0"
+    chosen = FacebookSettings.model_validate({"name": "fb", "page_id": "1", "token": "t", "api_version": "v26.0"})
+    assert chosen.graph_url == "https://graph.facebook.com/v26.0"
+    older = FacebookSettings.model_validate({"name": "fb", "page_id": "1", "token": "t",
+                                              "base_url": "https://graph.facebook.com/v21.0/"})
+    assert older.graph_url == "https://graph.facebook.com/v21.0" and older.version == "v21.0"  # still works
+    with pytest.raises(ValueError, match="give the version once"):
+        FacebookSettings.model_validate({"name": "fb", "page_id": "1", "token": "t",
+                                         "base_url": "https://graph.facebook.com/v21.0", "api_version": "v25.0"})
+    connector = connect(api_version=None)
+    connector.fetch(None)
+    assert fake.requests and all(r.path.startswith(f"/{DEFAULT_VERSION}/") for r in fake.requests)
+    assert connector.status()["warnings"] == []
+
+
+def test_a_version_near_its_retirement_is_a_warning_in_status(fake, connect, clock):
+    connector = connect(base_url=f"{fake.url}/v21.0", api_version=None)  # the older form of the setting
+    connector.fetch(None)
+    assert fake.requests[0].path.startswith("/v21.0/")
+    (warning,) = connector.status()["warnings"]
+    assert "v21.0 retires on 21 January 2027" in warning and 'api_version = "v25.0"' in warning
+    assert "already" in connect(api_version="v19.0").status()["warnings"][0]
+
+
+def test_a_comment_the_page_hid_is_gone_though_the_api_still_returns_it(fake, connect, clock):
+    post = fake.add_post("Open evening", at=ago(clock, 60))
+    hidden = fake.add_comment("an abusive comment", reply_to=post, at=ago(clock, 30))
+    visitor = fake.add_visitor_post("a rude visitor post", author="Troll", at=ago(clock, 20))
+    kept = fake.add_comment("See you there", reply_to=post, at=ago(clock, 10))
+    fake.hide(hidden)
+    fake.hide(visitor)
+    connector = connect()
+    assert [connector.exists(i) for i in (hidden, visitor, kept)] == [False, False, True]
+    # the fake is as strict as the Graph API: is_hidden comes only when asked for
+    plain = httpx.get(f"{fake.url}/{VERSION}/{hidden}", params={"fields": "id", "access_token": fake.token}).json()
+    assert plain == {"id": hidden}
+
+
+def test_a_lost_page_role_is_an_auth_alert_not_every_case_closed(fake, tmp_path, clock):
+    from monitor.cases import list_cases
+
+    post = fake.add_post("Trip letters", at=ago(clock, 60))
+    comment = fake.add_comment("Where do I send the form?", reply_to=post, at=ago(clock, 30))
+    pipeline, store = official_pipeline(fake, tmp_path, clock)
+    assert pipeline.poll("fb").ok
+    fake.lose_access()  # every object now answers 100/33, as a deleted one does
+    assert pipeline.still_there("fb", comment) is None  # not False: nothing is closed as removed
+    assert [c.state for c in list_cases(store)] == ["open"]
+    state = store.source_state("fb")
+    assert state.last_error_kind == "auth" and "lost their role" in state.last_error
+    assert store.query("SELECT kind FROM alerts WHERE kind = 'source_auth'")
+    result = pipeline.poll("fb")  # a poll says the same, not "transient"
+    assert result.error_kind == "auth"
+    store.close()
+
+
+def test_a_lost_role_is_told_by_the_lookup_alone(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    connector = connect()
+    fake.lose_access()
+    with pytest.raises(AuthError, match="lost their role"):
+        connector.exists(comment)
+
+
+def test_the_page_check_is_made_once_for_many_deleted_comments(fake, connect, clock):
+    gone = [fake.add_comment(f"spam {n}", at=ago(clock, 10 - n)) for n in range(3)]
+    for native_id in gone:
+        fake.remove(native_id)
+    connector = connect()
+    assert [connector.exists(i) for i in gone] == [False, False, False]
+    assert sum(r.path.endswith("/feed") for r in fake.requests) == 1
+
+
+def test_posts_that_tag_the_page_are_mentions_with_no_case(fake, tmp_path, clock):
+    from monitor.cases import list_cases
+
+    visitor = fake.add_visitor_post("Is the car park open on Saturday?", author="Sam", at=ago(clock, 40))
+    tag = fake.add_mention("Great match against Ravens Wood today", author="A Parent", at=ago(clock, 30))
+    fake.add_comment("Well played!", reply_to=tag, author="Someone Else", at=ago(clock, 20))
+    pipeline, store = official_pipeline(fake, tmp_path, clock)
+    assert pipeline.poll("fb").ok
+    kinds = {row["native_id"]: row["kind"] for row in store.query("SELECT native_id, kind FROM items")}
+    assert kinds == {visitor: "comment", tag: "mention"}  # the comments under someone else's post are not read
+    assert [c.native_id for c in list_cases(store)] == [visitor]
+    assert not any(r.path.endswith(f"{tag}/comments") for r in fake.requests)
+    store.close()
+
+
+def test_tagging_posts_are_left_out_of_the_feed_when_mentions_are_not_wanted(fake, connect, clock):
+    tag = fake.add_mention("Ravens Wood choir was lovely", at=ago(clock, 30))
+    items, _ = connect(tagged=False).fetch(None)
+    assert tag not in {i.native_id for i in items}
+
+
+def test_the_fake_feed_holds_tagging_posts_and_fields_only_when_asked(fake):
+    tag = fake.add_mention("Ravens Wood fair")
+    feed = httpx.get(f"{fake.url}/{VERSION}/{fake.page_id}/feed",
+                     params={"fields": "id,message", "access_token": fake.token}).json()
+    assert [p["id"] for p in feed["data"]] == [tag] and set(feed["data"][0]) == {"id", "message"}
+    refused = httpx.get(f"{fake.url}/{VERSION}/{fake.page_id}/feed",
+                        params={"fields": "id,nope", "access_token": fake.token})
+    error = refused.json()["error"]
+    assert refused.status_code == 400 and (error["code"], error["type"]) == (100, "OAuthException")
+    assert "nonexisting field (nope)" in error["message"]

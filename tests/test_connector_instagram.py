@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from connectors.instagram import FULL_READ_EVERY
 from monitor.errors import AuthError, RateLimited, TransientError
+from monitor.fakes.graph import VERSION
 from monitor.fakes.instagram import FakeInstagram
 from monitor.fakes.server import Response
 
@@ -107,12 +109,12 @@ def test_a_new_comment_or_reply_makes_its_media_read_again(fake, connect, clock)
     reply = fake.add_comment("A reply", reply_to=first, at=ago(clock, 1))
     items, cursor, _ = poll_paths(fake, connector, cursor)
     assert reply in by_id(items)
-    assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/v21.0/{busy}/comments"]
+    assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/{VERSION}/{busy}/comments"]
     clock.advance(timedelta(minutes=5))
     later = fake.add_comment("Another", reply_to=quiet, at=ago(clock, 1))
     items, _, _ = poll_paths(fake, connector, cursor)
     assert later in by_id(items)
-    assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/v21.0/{quiet}/comments"]
+    assert [r.path for r in fake.requests if r.path.endswith("/comments")] == [f"/{VERSION}/{quiet}/comments"]
 
 
 def test_a_comment_hidden_behind_an_unchanged_count_is_read_at_the_next_full_read(fake, connect, clock):
@@ -246,7 +248,7 @@ def test_a_malformed_record_is_logged_once_not_on_every_poll(fake, connect, cloc
 # -- does a comment still exist? ------------------------------------------------------------
 
 
-def test_a_comment_still_there_exists_and_a_deleted_or_hidden_one_does_not(fake, connect, clock):
+def test_a_comment_still_there_exists_a_hidden_one_does_not_and_a_missing_one_cannot_tell(fake, connect, clock):
     media = fake.add_post("Science week 🔬", at=ago(clock, 60))
     kept = fake.add_comment("Brilliant", reply_to=media, at=ago(clock, 40))
     reply = fake.add_comment("Thank you!", reply_to=kept, at=ago(clock, 35))
@@ -258,10 +260,12 @@ def test_a_comment_still_there_exists_and_a_deleted_or_hidden_one_does_not(fake,
     fake.hide(hidden)
     fake.hide(hidden_reply)
     fake.requests.clear()
-    asked = (kept, reply, deleted, hidden, hidden_reply)
-    assert [connector.exists(i) for i in asked] == [True, True, False, False, False]
-    assert [r.path for r in fake.requests] == [f"/v21.0/{i}" for i in asked]
-    assert all(r.query["fields"] == "id,hidden" for r in fake.requests)
+    asked = (kept, reply, hidden, hidden_reply, deleted)
+    # a deleted comment answers as one whose author the school restricted: it cannot be told gone
+    assert [connector.exists(i) for i in asked] == [True, True, False, False, None]
+    looked_up = [f"/{VERSION}/{i}" for i in asked] + [f"/{VERSION}/{fake.account_id}/media"]
+    assert [r.path for r in fake.requests] == looked_up
+    assert all(r.query["fields"] == "id,hidden" for r in fake.requests[:-1])
 
 
 def test_a_media_cannot_be_asked_whether_it_is_hidden(fake, connect, clock):
@@ -309,4 +313,84 @@ def test_a_rate_limited_existence_check_waits_as_told(fake, connect, clock):
     with pytest.raises(RateLimited, match="80002") as caught:
         connector.exists(comment)
     assert caught.value.retry_at == clock() + timedelta(minutes=9)
-    assert connector.status() == {"quota_used_percent": 100}
+    assert connector.status()["quota_used_percent"] == 100
+
+
+# -- the platform as it is in late 2026 -----------------------------------------------------------
+
+
+def official_pipeline(fake, tmp_path, clock):
+    from classifiers.base import NullClassifier
+    from monitor.app import build_pipeline
+    from monitor.config import parse_config
+    from monitor.store import Store
+
+    config = parse_config({
+        "sources": [{**fake.source_config("ig"), "official": True}],
+        "storage": {"path": str(tmp_path / "m.db")},
+        "notify": {"email": {"host": "127.0.0.1", "port": 25, "starttls": False, "sender": "m@school.example",
+                             "moderators": ["mod@school.example"]}},
+    })
+    store = Store(config.database_path, clock=clock)
+    return build_pipeline(config, store, clock=clock, classifier=NullClassifier()), store
+
+
+def test_a_comment_from_an_account_the_school_restricted_is_not_taken_for_deleted(fake, tmp_path, clock):
+    from monitor.cases import list_cases
+    from monitor.sla_clock import tick
+
+    media = fake.add_post("Year 6 leavers 🎓", at=ago(clock, 60))
+    comment = fake.add_comment("you lot are a disgrace", author="Angry Adult", reply_to=media, at=ago(clock, 30))
+    pipeline, store = official_pipeline(fake, tmp_path, clock)
+    assert pipeline.poll("ig").ok
+    fake.restrict("Angry Adult")  # Meta no longer returns the comment: 100/33, as for a deleted one
+    assert pipeline.still_there("ig", comment) is None
+    clock.advance(timedelta(days=3))  # past the deadline: the SLA clock asks the platform first
+    tick(store, pipeline.config, clock(), pipeline.still_there)
+    (case,) = list_cases(store)
+    assert case.state == "open" and store.source_state("ig").consecutive_failures == 0
+    fake.unrestrict("Angry Adult")  # unrestricted and approved: returned again
+    assert pipeline.still_there("ig", comment) is True
+    store.close()
+
+
+def test_the_fake_hides_a_restricted_accounts_comments_everywhere(fake, clock):
+    media = fake.add_post("Sports day", at=ago(clock, 60))
+    kept = fake.add_comment("Well done all", reply_to=media, at=ago(clock, 30))
+    restricted = fake.add_comment("rubbish school", author="Troll", reply_to=media, at=ago(clock, 20))
+    fake.restrict("Troll")
+    query = {"access_token": fake.token, "fields": "id,text"}
+    edge = httpx.get(f"{fake.url}/{VERSION}/{media}/comments", params=query).json()
+    assert [c["id"] for c in edge["data"]] == [kept]
+    lookup = httpx.get(f"{fake.url}/{VERSION}/{restricted}", params=query)
+    error = lookup.json()["error"]
+    assert lookup.status_code == 400 and (error["code"], error["error_subcode"], error["type"]) == (100, 33, "OAuthException")
+
+
+def test_lost_access_is_an_auth_error_not_a_deletion(fake, connect, clock):
+    comment = fake.add_comment("hello", at=ago(clock, 5))
+    connector = connect()
+    fake.lose_access()  # e.g. a Page role through Business Manager without ads_read
+    with pytest.raises(AuthError, match="ads_read"):
+        connector.exists(comment)
+    with pytest.raises(AuthError):
+        connector.fetch(None)
+
+
+def test_media_that_tag_the_account_open_no_case(fake, tmp_path, clock):
+    from monitor.cases import list_cases
+
+    comment = fake.add_comment("What time is pick-up?", at=ago(clock, 30))
+    tag = fake.add_mention("Proud of @ravenswoodschool", author="proud.mum", at=ago(clock, 20))
+    pipeline, store = official_pipeline(fake, tmp_path, clock)
+    assert pipeline.poll("ig").ok
+    assert store.existing_ids("ig", [tag]) and [c.native_id for c in list_cases(store)] == [comment]
+    store.close()
+
+
+def test_the_default_api_version_is_current(fake, connect, clock):
+    from connectors.graph import DEFAULT_VERSION
+
+    connector = connect(api_version=None)
+    connector.fetch(None)
+    assert all(r.path.startswith(f"/{DEFAULT_VERSION}/") for r in fake.requests)

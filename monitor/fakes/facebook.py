@@ -4,6 +4,11 @@ and the Page, its posts and comments looked up by id (``/{object-id}``).
 Posts and comments are served newest first (comments with ``order=reverse_chronological``, oldest
 first otherwise), ``filter=stream`` includes replies and the default ``toplevel`` does not. Authors
 are withheld (no ``from``) for a deleted account, as Facebook does.
+
+As on Facebook: the feed holds the posts that tag the Page as well as the Page's own and visitor
+posts (Page Feed reference); a person's post that tags the Page comes without ``from`` (Page Tagged
+reference: "the from field will only be returned if the user making the request is the same user
+who created the post"); a comment or post the Page hid is still served, with ``is_hidden: true``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ class FakeFacebook(FakeGraph):
     rate_code = 80001
     node_fields: ClassVar[dict[str, frozenset[str]]] = {
         "Page": frozenset({"id", "name"}),
-        "Post": frozenset({"id", "message", "created_time", "from", "permalink_url", "shares"}),
+        "Post": frozenset({"id", "message", "created_time", "from", "permalink_url", "shares", "is_hidden"}),
         "Comment": frozenset({"id", "message", "created_time", "from", "parent", "permalink_url", "like_count",
-                              "comment_count"}),
+                              "comment_count", "is_hidden", "can_hide"}),
+    }
+    default_fields: ClassVar[dict[str, tuple[str, ...]]] = {
+        "Page": ("name",), "Post": ("created_time", "message"), "Comment": ("created_time", "from", "message"),
     }
 
     def __init__(self, page_id: str = "1010101010", page_name: str = "Ravens Wood School") -> None:
@@ -41,8 +49,8 @@ class FakeFacebook(FakeGraph):
     # -- FakePlatform -------------------------------------------------------------------------
 
     def source_config(self, name: str) -> dict[str, Any]:
-        return {"name": name, "type": "facebook", "base_url": f"{self.url}/{VERSION}", "page_id": self.page_id,
-                "token": self.token, "interval": "5m", "timeout": "5s"}
+        return {"name": name, "type": "facebook", "base_url": self.url, "api_version": VERSION,
+                "page_id": self.page_id, "token": self.token, "interval": "5m", "timeout": "5s"}
 
     def add_post(self, text: str, *, at: datetime | None = None) -> str:
         """A post by the Page itself."""
@@ -52,9 +60,18 @@ class FakeFacebook(FakeGraph):
         """A post by a member of the public on the Page's timeline."""
         return self._add_post(self.posts, text, self._person(author), self._at(at))
 
-    def add_mention(self, text: str, *, author: str | None = "A Parent", at: datetime | None = None) -> str:
-        """A post elsewhere that tags the Page (served by ``/tagged``)."""
-        return self._add_post(self.tagged, text, self._person(author), self._at(at))
+    def add_mention(self, text: str, *, author: str | None = "A Parent", at: datetime | None = None,
+                    page: bool = False) -> str:
+        """A post elsewhere that tags the Page (served by ``/tagged`` and in the feed); by a person
+        (its ``from`` withheld) or, with ``page``, by another Page."""
+        return self._add_post(self.tagged, text, self._person(author) if page else None, self._at(at))
+
+    def hide(self, native_id: str) -> None:
+        """The Page hides a comment or visitor post: still served, with ``is_hidden: true``."""
+        found = self.node(native_id)
+        if found is None or found[0] == "Page":
+            raise KeyError(f"no post or comment {native_id!r}")
+        found[1]["is_hidden"] = True
 
     def add_comment(self, text: str, *, author: str | None = "A Parent", at: datetime | None = None,
                     reply_to: str | None = None) -> str:
@@ -109,7 +126,7 @@ class FakeFacebook(FakeGraph):
         number = self._next_number()
         owner = self.page_id if where is self.posts else user_id(f"profile-{number}")
         post_id = f"{owner}_{number}"
-        record = {"id": post_id, "message": text, "created_time": graph_time(at),
+        record = {"id": post_id, "message": text, "created_time": graph_time(at), "is_hidden": False,
                   "permalink_url": f"https://www.facebook.com/{owner}/posts/{number}", "_at": at, "_seq": number}
         if author:
             record["from"] = author
@@ -123,6 +140,7 @@ class FakeFacebook(FakeGraph):
         comment_id = f"{post_id.split('_')[-1]}_{number}"
         record: dict[str, Any] = {
             "id": comment_id, "message": text, "created_time": graph_time(at), "like_count": 0, "comment_count": 0,
+            "is_hidden": False, "can_hide": True,
             "permalink_url": f"https://www.facebook.com/{post_id.replace('_', '/posts/')}?comment_id={number}",
             "_at": at, "_seq": number,
         }
@@ -149,18 +167,18 @@ class FakeFacebook(FakeGraph):
     def _feed(self, request: Request) -> Response:
         if request.params["id"] != self.page_id:
             return self.missing(request.params["id"])
-        return self.paged(request, newest_first(self.posts))
+        return self.paged(request, newest_first([*self.posts, *self.tagged]), "Post")
 
     def _published(self, request: Request) -> Response:
         if request.params["id"] != self.page_id:
             return self.missing(request.params["id"])
         own = [p for p in self.posts if p.get("from", {}).get("id") == self.page_id]
-        return self.paged(request, newest_first(own))
+        return self.paged(request, newest_first(own), "Post")
 
     def _tagged(self, request: Request) -> Response:
         if request.params["id"] != self.page_id:
             return self.missing(request.params["id"])
-        return self.paged(request, newest_first(self.tagged))
+        return self.paged(request, newest_first(self.tagged), "Post")
 
     def _comments(self, request: Request) -> Response:
         post_id = request.params["id"]
@@ -177,4 +195,4 @@ class FakeFacebook(FakeGraph):
         ordered = newest_first(records)
         if request.query.get("order", "chronological") != "reverse_chronological" or not self.honour_order:
             ordered.reverse()
-        return self.paged(request, ordered)
+        return self.paged(request, ordered, "Comment")

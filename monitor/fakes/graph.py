@@ -1,5 +1,13 @@
 """What the fake Facebook and Instagram share: the Graph API's token check, paging, object lookups
-(``GET /{object-id}?fields=...``) and error bodies."""
+(``GET /{object-id}?fields=...``) and error bodies.
+
+As strict as the Graph API: an edge or a lookup returns only the fields asked with ``fields=``
+(and the id; a few defaults when none are asked), a field the node type does not have is refused
+with error 100, and errors carry ``message``, ``type``, ``code``, ``error_subcode`` and
+``fbtrace_id``. After :meth:`FakeGraph.lose_access` (the token's user lost their role on the
+account, or a permission) every object and edge answers 100/33, "does not exist, cannot be loaded
+due to missing permissions", exactly as a deleted object does.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,8 @@ from urllib.parse import urlencode
 from monitor.fakes.base import FakePlatform
 from monitor.fakes.server import Request, Response
 
-VERSION = "v21.0"
+#: the Graph API version the fake's sources ask for (the connectors' default)
+VERSION = "v25.0"
 #: the X-App-Usage header of an ordinary answer (percent of the app's quota used)
 USAGE = json.dumps({"call_count": 2, "total_cputime": 1, "total_time": 1})
 #: the path prefix of every Graph route: the API version, then the object id and the edge
@@ -39,11 +48,14 @@ class FakeGraph(FakePlatform):
     rate_code = 80001
     #: node type -> the fields a lookup may ask for (any other is refused, as the Graph API does)
     node_fields: ClassVar[dict[str, frozenset[str]]] = {}
+    #: node type -> the fields returned when ``fields`` is not given
+    default_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
         self.page_size = 10
         self.credentials_expired = False
+        self.access_lost = False
         self.default_time = lambda: datetime.now(timezone.utc).replace(microsecond=0)
         self._ids = itertools.count(1)
         self.route("GET", ROUTE)(self.guarded(self._object))
@@ -55,6 +67,13 @@ class FakeGraph(FakePlatform):
 
     def renew_credentials(self) -> None:
         self.credentials_expired = False
+
+    def lose_access(self) -> None:
+        """The token still parses, but its user lost their role on the account (or a permission)."""
+        self.access_lost = True
+
+    def restore_access(self) -> None:
+        self.access_lost = False
 
     def rate_limit(self, *, minutes: int = 12, code: int | None = None, path: str | None = None, times: int = 1) -> None:
         """The next requests are refused as rate limited, naming the minutes until access is regained."""
@@ -88,6 +107,8 @@ class FakeGraph(FakePlatform):
                 return self.error(
                     400, 190, "Error validating access token: Session has expired on Monday, 16-Nov-26 09:00:00 PST. "
                     "The current time is Monday, 16-Nov-26 10:00:00 PST.", subcode=463)
+            if self.access_lost:
+                return self.missing(request.params.get("id", ""))
             return handler(request)
 
         return serve
@@ -114,15 +135,29 @@ class FakeGraph(FakePlatform):
         if found is None:
             return self.missing(request.params["id"])
         node_type, record = found
-        fields = requested_fields(request.query.get("fields")) or ["id"]
-        unknown = [name for name in fields if name not in self.node_fields[node_type]]
-        if unknown:
-            return self.error(400, 100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type ({node_type})")
-        body = {name: record[name] for name in ["id", *fields] if name in record}
+        try:
+            body = self.select(request, record, node_type)
+        except UnknownField as exc:
+            return exc.response
         return Response(200, public(body), {"X-App-Usage": USAGE})
 
-    def paged(self, request: Request, records: list[dict[str, Any]]) -> Response:
-        """One page of ``records`` from the ``after`` cursor, with ``paging`` as the Graph API writes it."""
+    def select(self, request: Request, record: dict[str, Any], node_type: str) -> dict[str, Any]:
+        """The fields of ``record`` that ``fields=`` asks for, and the id (UnknownField for a field
+        the node type does not have)."""
+        fields = requested_fields(request.query.get("fields")) or list(self.default_fields.get(node_type, ()))
+        unknown = [name for name in fields if name not in self.node_fields[node_type]]
+        if unknown:
+            raise UnknownField(self.error(
+                400, 100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type ({node_type})"))
+        return {name: record[name] for name in ["id", *fields] if name in record}
+
+    def paged(self, request: Request, records: list[dict[str, Any]], node_type: str) -> Response:
+        """One page of ``records`` from the ``after`` cursor, with ``paging`` as the Graph API writes it;
+        each record with the fields asked (see :meth:`select`)."""
+        try:
+            records = [self.select(request, record, node_type) for record in records]
+        except UnknownField as exc:
+            return exc.response
         try:
             limit = max(1, min(int(request.query.get("limit", self.page_size)), self.page_size))
             start = _offset(request.query["after"]) if request.query.get("after") else 0
@@ -140,6 +175,14 @@ class FakeGraph(FakePlatform):
                 paging["previous"] = f"{self.url}{request.path}?before={_cursor(start)}"
             body["paging"] = paging
         return Response(200, body, {"X-App-Usage": USAGE})
+
+
+class UnknownField(Exception):
+    """A field the node type does not have was asked: ``response`` is the Graph API's error."""
+
+    def __init__(self, response: Response):
+        super().__init__("unknown field")
+        self.response = response
 
 
 def requested_fields(spec: str | None) -> list[str]:

@@ -5,6 +5,12 @@ up to ``nested_replies``, with ``paging.next`` beyond that, the rest being serve
 ``/{comment-id}/replies``. Instagram has one level of replies: answering a reply adds to the
 thread of its top-level comment. The account, media and comments can be looked up by id
 (``/{object-id}``); a comment the account hid (``hide``) is served with ``hidden: true``.
+
+A comment by an account the school restricted (``restrict``) is not returned at all, neither in
+the edges nor by id, where it answers 100/33 exactly as a deleted comment does (IG Comment
+reference, Limitations: such comments "are not returned unless the IG user is unrestricted and the
+comment is approved"); it is returned again once the account is unrestricted and the comment
+approved (``unrestrict``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ class FakeInstagram(FakeGraph):
         "User": frozenset({"id", "username"}),
         "Media": frozenset({"id", "caption", "timestamp", "permalink", "comments_count", "like_count", "username",
                             "media_type"}),
-        "Comment": frozenset({"id", "text", "timestamp", "username", "from", "hidden", "like_count", "parent_id"}),
+        "Comment": frozenset({"id", "text", "timestamp", "username", "from", "hidden", "like_count", "parent_id",
+                              "replies", "media"}),
+    }
+    default_fields: ClassVar[dict[str, tuple[str, ...]]] = {
+        "User": (), "Media": (), "Comment": ("text", "timestamp"),
     }
 
     def __init__(self, account_id: str = "17841400000000001", username: str = "ravenswoodschool") -> None:
@@ -35,6 +45,7 @@ class FakeInstagram(FakeGraph):
         self.media: list[dict[str, Any]] = []
         self.tagged: list[dict[str, Any]] = []
         self.comments: dict[str, list[dict[str, Any]]] = {}  # media id -> top-level comments
+        self.restricted: set[str] = set()  # usernames the school restricted
         self.route("GET", f"{ROUTE}/media")(self.guarded(self._media))
         self.route("GET", f"{ROUTE}/tags")(self.guarded(self._tags))
         self.route("GET", f"{ROUTE}/comments")(self.guarded(self._comments))
@@ -43,8 +54,9 @@ class FakeInstagram(FakeGraph):
     # -- FakePlatform -------------------------------------------------------------------------
 
     def source_config(self, name: str) -> dict[str, Any]:
-        return {"name": name, "type": "instagram", "base_url": f"{self.url}/{VERSION}", "user_id": self.account_id,
-                "username": self.username, "token": self.token, "interval": "5m", "timeout": "5s"}
+        return {"name": name, "type": "instagram", "base_url": self.url, "api_version": VERSION,
+                "user_id": self.account_id, "username": self.username, "token": self.token, "interval": "5m",
+                "timeout": "5s"}
 
     def add_post(self, text: str, *, at: datetime | None = None) -> str:
         """A media published by the school's account."""
@@ -82,6 +94,15 @@ class FakeInstagram(FakeGraph):
         record = top if top["id"] == native_id else next(r for r in top["_replies"] if r["id"] == native_id)
         record["hidden"] = True
 
+    def restrict(self, author: str) -> None:
+        """The school restricts an account (by display name, as ``add_comment`` takes it): its comments
+        are no longer returned."""
+        self.restricted.add(_handle(author) or "")
+
+    def unrestrict(self, author: str) -> None:
+        """The account is unrestricted and its comments approved: they are returned again."""
+        self.restricted.discard(_handle(author) or "")
+
     def add_malformed(self) -> None:
         """A comment without a timestamp under the newest media."""
         media_id = newest_first(self.media)[0]["id"] if self.media else self.add_post("School news")
@@ -102,7 +123,13 @@ class FakeInstagram(FakeGraph):
         except KeyError:
             return None
         record = top if top["id"] == object_id else next(r for r in top["_replies"] if r["id"] == object_id)
+        if not self._returned(record):
+            return None  # 100/33, as for a deleted comment
         return "Comment", {"hidden": False, **record}
+
+    def _returned(self, comment: dict[str, Any]) -> bool:
+        """Whether the API returns a comment: not when its author is restricted."""
+        return comment.get("username") not in self.restricted
 
     def _add_media(self, where: list[dict[str, Any]], caption: str, username: str, at: datetime) -> str:
         number = self._next_number()
@@ -139,12 +166,13 @@ class FakeInstagram(FakeGraph):
         raise KeyError(f"no media or comment {comment_id!r}")
 
     def _served_media(self, media: dict[str, Any]) -> dict[str, Any]:
-        comments = self.comments.get(media["id"], [])
-        return {**media, "comments_count": len(comments) + sum(len(c["_replies"]) for c in comments)}
+        comments = [c for c in self.comments.get(media["id"], []) if self._returned(c)]
+        count = len(comments) + sum(1 for c in comments for r in c["_replies"] if self._returned(r))
+        return {**media, "comments_count": count}
 
     def _served_comment(self, comment: dict[str, Any], request: Request) -> dict[str, Any]:
         served = dict(comment)
-        replies = sorted(comment["_replies"], key=lambda r: (r["_at"], r["_seq"]))
+        replies = sorted((r for r in comment["_replies"] if self._returned(r)), key=lambda r: (r["_at"], r["_seq"]))
         if replies:
             nested: dict[str, Any] = {"data": replies[: self.nested_replies]}
             if len(replies) > self.nested_replies:
@@ -158,26 +186,27 @@ class FakeInstagram(FakeGraph):
     def _media(self, request: Request) -> Response:
         if request.params["id"] != self.account_id:
             return self.missing(request.params["id"])
-        return self.paged(request, [self._served_media(m) for m in newest_first(self.media)])
+        return self.paged(request, [self._served_media(m) for m in newest_first(self.media)], "Media")
 
     def _tags(self, request: Request) -> Response:
         if request.params["id"] != self.account_id:
             return self.missing(request.params["id"])
-        return self.paged(request, [self._served_media(m) for m in newest_first(self.tagged)])
+        return self.paged(request, [self._served_media(m) for m in newest_first(self.tagged)], "Media")
 
     def _comments(self, request: Request) -> Response:
         comments = self.comments.get(request.params["id"])
         if comments is None:
             return self.missing(request.params["id"])
-        ordered = sorted(comments, key=lambda c: (c["_at"], c["_seq"]), reverse=True)
-        return self.paged(request, [self._served_comment(c, request) for c in ordered])
+        ordered = sorted((c for c in comments if self._returned(c)), key=lambda c: (c["_at"], c["_seq"]), reverse=True)
+        return self.paged(request, [self._served_comment(c, request) for c in ordered], "Comment")
 
     def _replies(self, request: Request) -> Response:
         try:
             top = self._top_level(request.params["id"])
         except KeyError:
             return self.missing(request.params["id"])
-        return self.paged(request, sorted(top["_replies"], key=lambda r: (r["_at"], r["_seq"])))
+        replies = [r for r in top["_replies"] if self._returned(r)]
+        return self.paged(request, sorted(replies, key=lambda r: (r["_at"], r["_seq"])), "Comment")
 
 
 def _handle(author: str | None) -> str | None:
