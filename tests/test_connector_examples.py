@@ -13,7 +13,7 @@ from monitor.config import parse_config
 EXAMPLE = Path(__file__).parent.parent / "config" / "monitor.example.toml"
 SECRETS = {"FB_PAGE_TOKEN": "fb", "IG_TOKEN": "ig", "X_BEARER_TOKEN": "x", "YOUTUBE_API_KEY": "yt",
            "YOUTUBE_CLIENT_SECRET": "secret", "YOUTUBE_REFRESH_TOKEN": "1//refresh", "REDDIT_CLIENT_ID": "rid",
-           "REDDIT_CLIENT_SECRET": "rsecret"}
+           "REDDIT_CLIENT_SECRET": "rsecret", "MASTODON_TOKEN": "m"}
 
 
 def example_block(type_name: str, uncomment: tuple[str, ...] = ()) -> dict:
@@ -28,7 +28,7 @@ def example_block(type_name: str, uncomment: tuple[str, ...] = ()) -> dict:
     return tomllib.loads("[[sources]]\n" + lines)
 
 
-@pytest.mark.parametrize("type_name", ["facebook", "instagram", "x", "youtube"])
+@pytest.mark.parametrize("type_name", ["facebook", "instagram", "x", "youtube", "mastodon"])
 def test_example_source_loads(type_name, monkeypatch):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -56,3 +56,13 @@ def test_example_reddit_source_is_an_app_with_its_secrets_outside_the_file(monke
     assert source.client_id.get_secret_value() == "rid" and source.client_secret.get_secret_value() == "rsecret"
     assert source.base_url == "https://oauth.reddit.com"
     assert source.token_url == "https://www.reddit.com/api/v1/access_token"
+
+
+@pytest.mark.parametrize("type_name", ["facebook", "instagram"])
+def test_the_example_graph_sources_ask_the_current_api_version(type_name, monkeypatch):
+    from connectors.graph import DEFAULT_VERSION
+
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    source = parse_config(example_block(type_name)).sources[0]
+    assert source.graph_url == f"https://graph.facebook.com/{DEFAULT_VERSION}"
