@@ -56,6 +56,7 @@ from zoneinfo import ZoneInfo
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.sanitize import one_line
 from monitor.store import BLIND_KINDS, Store, from_db, to_db
 
 if TYPE_CHECKING:
@@ -635,6 +636,8 @@ def _environment(tz: ZoneInfo, autoescape: bool):
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # plain text (a terminal, an email): every value on one line, without control characters
+        finalize=None if autoescape else _one_line_value,
     )
     env.filters.update(
         local=lambda moment: local_text(moment, tz),
@@ -646,6 +649,10 @@ def _environment(tz: ZoneInfo, autoescape: bool):
         short_url=short_url,
     )
     return env
+
+
+def _one_line_value(value: Any) -> Any:
+    return one_line(value) if isinstance(value, str) else value
 
 
 def _as_date(value: date | datetime, tz: ZoneInfo) -> date:

@@ -141,3 +141,13 @@ def test_printable_and_one_line():
     assert printable("école — ok") == "école — ok"
     assert one_line("  Jane\n\x1b[31mSmith\t ") == "Jane [31mSmith"
     assert one_line("N" * 100, 80) == "N" * 79 + "…"
+
+
+def test_the_digest_printed_on_the_terminal_cannot_wipe_the_screen(tmp_path, clock, facebook):
+    facebook.add_comment(f"idiot {SCREEN_WIPE}\n- BREACH forged line", author="Troll", at=clock() - timedelta(minutes=5))
+    poll(tmp_path, clock, facebook)
+    path = write_config(tmp_path, {**facebook.source_config("facebook-page"), "official": True})
+    shown = monitor("--config", path, "digest", "--week", "2026-W47")
+    assert shown.returncode == 0, shown.stderr
+    assert "All cases acknowledged" in shown.stdout and "\x1b" not in shown.stdout and "\x9b" not in shown.stdout
+    assert not any(line.startswith("- BREACH forged") for line in shown.stdout.splitlines())

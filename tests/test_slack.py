@@ -256,3 +256,38 @@ def test_a_content_refusal_does_not_blame_the_channel(fake, store, clock):
     config = make_config(None, notify={"slack": {"token": BOT_TOKEN, "channel": CHANNEL}})
     shown = format_status(collect_status(config, store, clock), LONDON)
     assert "invalid_blocks" in shown and "channel set-up is not at fault" in shown and "invite" not in shown
+
+
+def test_a_grouped_alert_of_long_comments_is_delivered_through_the_outbox(fake, store, clock):
+    from datetime import timedelta
+
+    from monitor.app import build_pipeline
+    from monitor.fakes import fake_platform
+    from monitor.outbox import Dispatcher
+    from tests.conftest import make_config
+    from tests.test_alerting import KeywordClassifier
+
+    with fake_platform("facebook")() as facebook:
+        config = make_config(None, storage={"path": str(store.path)},
+                             sources=[{**facebook.source_config("facebook-page"), "official": True}],
+                             notify={"slack": {"token": BOT_TOKEN, "channel": CHANNEL, "base_url": fake.base_url}})
+        for n in range(20):
+            facebook.add_comment(f"{n} " + "&" * 1600, author="N" * 4000, at=clock() - timedelta(minutes=30 - n))
+        assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("facebook-page").ok
+    report = Dispatcher(store, {"slack": notifier_for(fake.base_url)}, clock=clock).run()
+    assert report.sent == 1 and report.failed == 0
+    [posted] = fake.messages
+    assert posted.blocks and len([b for b in posted.blocks if b["type"] == "actions"]) == 15
+    assert sum(len(t) for t in _texts(posted.blocks)) <= 12000
+    assert store.query("SELECT state FROM alerts")[0]["state"] == "sent"
+
+
+def _texts(blocks):
+    found = []
+    for block in blocks:
+        if isinstance(block.get("text"), dict):
+            found.append(block["text"]["text"])
+        for element in block.get("elements") or []:
+            text = element.get("text")
+            found.append(text["text"] if isinstance(text, dict) else text)
+    return [t for t in found if isinstance(t, str)]
