@@ -25,7 +25,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Iterator
 
 import httpx
@@ -187,17 +187,11 @@ class GraphConnector(Connector):
         return facts
 
     def _version_warnings(self) -> list[str]:
-        version = self.settings.version  # type: ignore[attr-defined]
-        retires = RETIRES.get(version)
-        if retires is None and _version_number(version) > _version_number(OLDEST_SERVED):
-            return []  # newer than the table: not retiring soon
-        today = self.clock().date()
-        if retires is not None and retires - today > RETIREMENT_NOTICE:
-            return []
-        when = f"on {retires:%d %B %Y}" if retires else "already"
-        verb = "retired" if retires is None or retires <= today else "retires"
-        return [f"Graph API {version} {verb} {when} (Meta then answers with another version): "
-                f"set api_version = \"{DEFAULT_VERSION}\" or later for this source"]
+        return version_warnings(self.settings.version, self.clock().date())  # type: ignore[attr-defined]
+
+    @classmethod
+    def config_warnings(cls, settings: SourceSettings) -> list[str]:
+        return version_warnings(settings.version, datetime.now(timezone.utc).date())  # type: ignore[attr-defined]
 
     def _confirm_owner_readable(self) -> None:
         """Raise AuthError unless the account's own content can still be read (cached a few minutes)."""
@@ -359,6 +353,19 @@ class GraphClient:
         if percent >= 90 and percent > self.usage.percent:
             logger.warning("source=%s %s quota %.0f%% used", self.source, self.platform, percent)
         self.usage = Usage(percent=max(percent, self.usage.percent), regain_minutes=max(minutes, self.usage.regain_minutes))
+
+
+def version_warnings(version: str, today: date) -> list[str]:
+    """A warning when the Graph API ``version`` is retired, or retires within :data:`RETIREMENT_NOTICE`."""
+    retires = RETIRES.get(version)
+    if retires is None and _version_number(version) > _version_number(OLDEST_SERVED):
+        return []  # newer than the table: not retiring soon
+    if retires is not None and retires - today > RETIREMENT_NOTICE:
+        return []
+    when = f"on {retires:%d %B %Y}" if retires else "already"
+    verb = "retired" if retires is None or retires <= today else "retires"
+    return [f"Graph API {version} {verb} {when} (Meta then answers with another version): "
+            f"set api_version = \"{DEFAULT_VERSION}\" or later for this source"]
 
 
 def _version_number(version: str) -> tuple[int, ...]:

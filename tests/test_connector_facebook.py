@@ -446,3 +446,17 @@ def test_the_fake_feed_holds_tagging_posts_and_fields_only_when_asked(fake):
     error = refused.json()["error"]
     assert refused.status_code == 400 and (error["code"], error["type"]) == (100, "OAuthException")
     assert "nonexisting field (nope)" in error["message"]
+
+
+def test_check_config_warns_about_a_retiring_graph_version(fake):
+    from monitor.checks import check_configuration
+    from monitor.config import parse_config
+
+    old = parse_config({"sources": [{**fake.source_config("fb"), "api_version": None,
+                                     "base_url": "https://graph.facebook.com/v21.0"}]})
+    warnings, _ = check_configuration(old)
+    assert any("source fb: Graph API v21.0" in w and "api_version" in w for w in warnings)
+    # a version newer than Meta's published retirement dates (checked against today's date)
+    current = parse_config({"sources": [{**fake.source_config("fb"), "base_url": "https://graph.facebook.com",
+                                         "api_version": "v27.0"}]})
+    assert not any("Graph API" in w for w in check_configuration(current)[0])
