@@ -291,3 +291,12 @@ def _texts(blocks):
             text = element.get("text")
             found.append(text["text"] if isinstance(text, dict) else text)
     return [t for t in found if isinstance(t, str)]
+
+
+def test_clipping_never_cuts_an_entity_or_a_link_in_half():
+    from monitor.notify.slack_limits import clip_mrkdwn
+
+    linked = "x" * 2990 + " <https://facebook.com/1|open> more"
+    assert clip_mrkdwn(linked, 3000) == "x" * 2990 + " …"
+    assert clip_mrkdwn("&amp;" * 700, 3000) == "&amp;" * 599 + "…"
+    assert clip_mrkdwn("short", 3000) == "short"

@@ -123,9 +123,8 @@ def _texts(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The text objects of the blocks, where Slack counts characters."""
     found = []
     for block in blocks:
-        for key in ("text",):
-            if isinstance(block.get(key), dict):
-                found.append(block[key])
+        if isinstance(block.get("text"), dict):
+            found.append(block["text"])
         for key in ("fields", "elements"):
             for element in block.get(key) or []:
                 if isinstance(element, dict) and isinstance(element.get("text"), str):
