@@ -59,6 +59,12 @@ MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, Overfl
 #: Raw extracts are kept small: enough to debug a parser, not a copy of the platform.
 RAW_LIMIT = 2000
 
+#: A platform's timestamp is believed between these: before EARLIEST (older than any platform here,
+#: e.g. an author's client writing 0001-01-01) it is taken as EARLIEST; after ``now + FUTURE_SKEW``
+#: (9999-12-31) as ``now + FUTURE_SKEW``. Deadlines and checkpoints are then always computable.
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+FUTURE_SKEW = timedelta(minutes=5)
+
 
 _OPTIONAL_TEXT = ("url", "author_id", "author_name", "author_handle", "parent_id", "thread_id")
 
@@ -170,6 +176,13 @@ class Connector(ABC):
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         """Return the items newer than ``cursor`` and the cursor to pass next time."""
 
+    def timestamp(self, value: Any) -> datetime:
+        """A platform's timestamp as aware UTC, within the believable window (see :func:`sane_time`).
+
+        ValueError on something that is not a timestamp, so that the record is skipped.
+        """
+        return sane_time(parse_timestamp(value), self.clock())
+
     def status(self) -> dict[str, Any]:
         """Extra facts for ``monitor status`` (e.g. quota used today). Empty by default."""
         return {}
@@ -199,11 +212,28 @@ def user_agent() -> str:
 
 
 def skip_record(source: str, record: Any, reason: str) -> None:
-    """Log a malformed record that is skipped; the rest of the page is kept."""
+    """Log a malformed record that is skipped, with its id when it has one; the rest of the page is kept."""
     extract = repr(record)
     if len(extract) > 300:
         extract = extract[:300] + "..."
-    logger.warning("source=%s skipped a malformed record: %s: %s", source, reason, extract)
+    logger.warning("source=%s skipped a malformed record (id %s): %s: %s", source, record_id(record), reason, extract)
+
+
+def record_id(record: Any) -> str:
+    """The id a platform gave a raw record (``id``, ``uri``, ``guid``...), looked for one level down too."""
+    for candidate in (record, *(record.values() if isinstance(record, dict) else ())):
+        if isinstance(candidate, dict):
+            for key in ("id", "uri", "guid", "name", "link"):
+                value = candidate.get(key)
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+                    return str(value)[:200]
+    return "unknown"
+
+
+def sane_time(when: datetime, now: datetime) -> datetime:
+    """``when`` within ``[EARLIEST, now + FUTURE_SKEW]``: a platform (or an author's client) can
+    write any date, and one outside the window would break deadline arithmetic or a checkpoint."""
+    return min(max(when, EARLIEST), now + FUTURE_SKEW)
 
 
 def small_raw(record: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -223,10 +253,13 @@ def small_raw(record: dict[str, Any], keys: tuple[str, ...] | None = None) -> di
 def parse_timestamp(value: Any) -> datetime:
     """Parse a platform timestamp (ISO 8601, with Z or offset, or Unix seconds) to aware UTC.
 
-    Raises ValueError on anything else, so the caller can skip the record.
+    Raises ValueError on anything else (a number no calendar holds too), so the caller can skip the record.
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"not a time any calendar holds: {value!r}") from None
     if not isinstance(value, str) or not value:
         raise ValueError(f"not a timestamp: {value!r}")
     text = value.strip()
@@ -238,4 +271,7 @@ def parse_timestamp(value: Any) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {value!r}")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in no UTC year: the calendar's end it is nearest
+        return (datetime.max if parsed.year == datetime.max.year else datetime.min).replace(tzinfo=timezone.utc)

@@ -114,7 +114,7 @@ class BlueskyConnector(Connector):
             except MALFORMED as exc:
                 skip_record(self.name, record, str(exc))
                 continue
-            when = when or item.created_at
+            when = min(when or item.created_at, self.clock())  # a checkpoint never passes now
             newest = max(newest, when) if newest else when
             recent[item.native_id] = when
             if item.native_id not in seen:
@@ -191,7 +191,7 @@ class BlueskyConnector(Connector):
             native_id=uri,
             kind=self._kind(by_school, parent),
             text=str(record.get("text") or "")[:TEXT_LIMIT],
-            created_at=parse_timestamp(record.get("createdAt") or post.get("indexedAt")),
+            created_at=self.timestamp(record.get("createdAt") or post.get("indexedAt")),
             url=_permalink(uri, author.get("handle")),
             author_id=author.get("did"),
             author_name=author.get("displayName") or None,

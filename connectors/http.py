@@ -19,6 +19,7 @@ them into a :class:`~monitor.errors.TransientError`.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import zlib
@@ -28,6 +29,8 @@ from typing import Any, Iterable, Iterator
 import httpcore
 import httpx
 
+from monitor.redact import RedactingFilter
+
 #: Methods whose redirects are followed; others (POST...) carry a body that must not travel.
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 #: Decoded bytes of a redirect's body that are drained before the connection is reused.
@@ -35,6 +38,9 @@ REDIRECT_BODY_LIMIT = 64 * 1024
 MiB = 1024 * 1024
 #: The most bytes one step of inflating may produce: what a bomb can cost beyond the cap.
 INFLATE_STEP = 256 * 1024
+
+# httpx logs each request's full URL (a password in its userinfo, a key in its query) at INFO
+logging.getLogger("httpx").addFilter(RedactingFilter())
 
 #: The monotonic time the request being sent on this thread must end by (None: no deadline).
 _deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)

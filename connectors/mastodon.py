@@ -49,7 +49,6 @@ from connectors.base import (
     SourceError,
     SourceSettings,
     TransientError,
-    parse_timestamp,
     skip_record,
 )
 from connectors.webapi import body_json, expect_json, reset_time, send
@@ -257,7 +256,7 @@ class MastodonConnector(Connector):
             native_id=status_id,
             kind=self._kind(by_school, parent, status.get("in_reply_to_account_id")),
             text=text[:TEXT_LIMIT],
-            created_at=parse_timestamp(status["created_at"]),
+            created_at=self.timestamp(status["created_at"]),
             url=status.get("url") or status.get("uri"),
             author_id=account.get("id"),
             author_name=account.get("display_name") or account.get("username") or None,

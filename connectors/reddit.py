@@ -241,7 +241,7 @@ class RedditConnector(Connector):
             native_id=fullname,
             kind="mention",
             text=text[:TEXT_LIMIT],
-            created_at=datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc),
+            created_at=self.timestamp(float(data["created_utc"])),
             url=f"https://www.reddit.com{permalink}" if isinstance(permalink, str) else data.get("url"),
             author_id=None if deleted else data.get("author_fullname"),
             author_name=None if deleted else author,

@@ -299,7 +299,7 @@ class YouTubeConnector(Connector):
             native_id=comment_id,
             kind="reply" if parent else "comment",
             text=str(text)[:TEXT_LIMIT],
-            created_at=parse_timestamp(snippet["publishedAt"]),
+            created_at=self.timestamp(snippet["publishedAt"]),
             url=_permalink(video_id, comment_id),
             author_id=author_id,
             author_name=snippet.get("authorDisplayName") or None,

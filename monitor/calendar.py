@@ -133,13 +133,21 @@ class WorkingCalendar:
         return day.weekday() < 5 and not self.is_holiday(day) and not self.is_closed(day)
 
     def local_date(self, instant: datetime) -> date:
-        """The day an instant falls on in the school's time zone (23:30 UTC on a summer Sunday is Monday)."""
-        return require_aware(instant, "instant").astimezone(self.tz).date()
+        """The day an instant falls on in the school's time zone (23:30 UTC on a summer Sunday is Monday).
+
+        ValueError for an instant at the calendar's very ends (0001-01-01 00:00 UTC has no London date).
+        """
+        try:
+            return require_aware(instant, "instant").astimezone(self.tz).date()
+        except OverflowError:
+            raise ValueError(f"{instant.isoformat()} has no date in {self.tz}") from None
 
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after ``day``."""
         candidate = day
         while True:
+            if candidate >= date.max:
+                raise ValueError(f"no working day after {day}: the calendar ends on {date.max}")
             candidate += timedelta(days=1)
             if self.is_working_day(candidate):
                 return candidate
@@ -150,7 +158,10 @@ class WorkingCalendar:
         """Close of business on ``day`` in the school's zone, as an aware UTC datetime."""
         local = datetime.combine(day, self.close_of_business, tzinfo=self.tz)
         # a close of business inside a spring-forward gap is read with the offset before the change
-        return local.astimezone(timezone.utc)
+        try:
+            return local.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError(f"close of business on {day} is beyond the calendar's end") from None
 
 
 def closures_from_ics(path: str | Path) -> tuple[tuple[date, date], ...]:

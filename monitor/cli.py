@@ -15,7 +15,8 @@ import click
 
 from monitor import __version__
 from monitor.errors import MonitorError
-from monitor.sanitize import PrintableFormatter, printable
+from monitor.redact import RedactingFormatter
+from monitor.sanitize import printable
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ pass_ctx = click.make_pass_decorator(Context)
 
 def setup_logging(level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # a URL's userinfo and query values (a password in base_url, a feed's ?key=) never reach a log line;
+    # controls in a message are shown as escapes (see monitor.sanitize)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -27,11 +27,12 @@ POLICIES: tuple[str, ...] = ("24h", "2wd")
 def due_at(received: datetime, policy: Policy, calendar: WorkingCalendar) -> datetime:
     """When a comment received at ``received`` must be acknowledged, under ``policy`` (UTC)."""
     received = require_aware(received, "received")
-    if policy == "24h":
-        return due_24h(received, calendar)
-    if policy == "2wd":
-        return due_two_working_days(received, calendar)
-    raise ValueError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
+    try:
+        return due_24h(received, calendar) if policy == "24h" else due_two_working_days(received, calendar)
+    except OverflowError:  # 9999-12-31 + 24 h, or a day before 0001-01-01 in the school's zone
+        raise ValueError(f"{received.isoformat()} is too close to the calendar's ends for a deadline") from None
 
 
 def due_24h(received: datetime, calendar: WorkingCalendar) -> datetime:

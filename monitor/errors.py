@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from monitor.redact import redact_urls
+
 #: The longest wait a platform can impose (Retry-After, a reset header): a larger one is taken as this.
 MAX_WAIT = timedelta(hours=24)
 
@@ -42,7 +44,13 @@ class StoreError(MonitorError):
 
 
 class SourceError(MonitorError):
-    """A source could not be fetched."""
+    """A source could not be fetched.
+
+    The message's URLs are redacted (userinfo and query values): it is shown and stored everywhere.
+    """
+
+    def __init__(self, message: str = "", *args: object):
+        super().__init__(redact_urls(str(message)), *args)
 
 
 class AuthError(SourceError):

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from classifiers.base import Classifier, NullClassifier, Verdict
 from connectors import connector_class
-from connectors.base import Connector, Item, SourceSettings
+from connectors.base import Connector, Item, SourceSettings, sane_time
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MAX_WAIT, ActionNeeded, AuthError, ConfigError, RateLimited, SourceError, StoreError
+from monitor.redact import redact_urls
 from monitor.sanitize import printable
 from monitor.store import SourceState, Store, StoredItem
 
@@ -143,7 +144,7 @@ class Pipeline:
             connector = self.connector(name)
             with self._lock(name):
                 items, cursor = connector.fetch(previous.cursor)
-            items = [item for item in items if item.source == name]
+            items = self._believable(name, [item for item in items if item.source == name])
             fresh = self._first_seen(name, items)
             verdicts = self._classify(name, fresh)
             with self.store.transaction():
@@ -170,6 +171,20 @@ class Pipeline:
         flagged = sum(1 for v in verdict_by_id.values() if v.flagged)
         logger.info("source=%s polled: %d fetched, %d new, %d flagged", name, len(items), new, flagged)
         return PollResult(source=name, fetched=len(items), new=new, flagged=flagged)
+
+    def _believable(self, name: str, items: list[Item]) -> list[Item]:
+        """The items with their timestamps inside the believable window (see ``sane_time``): one
+        dated 9999 or 0001 by its author is kept, at the nearest believable time, and logged."""
+        now = self.clock()
+        kept = []
+        for item in items:
+            when = sane_time(item.created_at, now)
+            if when != item.created_at:
+                logger.warning("source=%s %s is dated %s, outside what can be believed: taken as %s",
+                               name, item.native_id, item.created_at.isoformat(), when.isoformat())
+                item = replace(item, created_at=when)
+            kept.append(item)
+        return kept
 
     def _first_seen(self, name: str, items: list[Item]) -> list[Item]:
         """The items not stored yet, each once (what gets classified)."""
@@ -219,11 +234,12 @@ class Pipeline:
 def describe_failure(exc: Exception) -> tuple[str, str]:
     """(kind, message) of a poll failure: kind is auth, action, rate_limited, transient, store or error.
 
-    The message is on one line, its control characters shown as escapes (:func:`printable`): a
-    platform's error text is stored, logged, shown by ``status`` and sent in alerts.
+    The message is on one line, its control characters shown as escapes (:func:`printable`), and the
+    URLs in it redacted (:func:`redact_urls`): a platform's error text is stored, logged, shown by
+    ``status`` and sent in alerts.
     """
     kind, message = _describe_failure(exc)
-    return kind, printable(message)
+    return kind, printable(redact_urls(message))
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str]:

@@ -34,6 +34,9 @@ class FakePost:
     root: str | None = None
     likes: int = 0
     malformed: bool = False
+    #: the ``createdAt`` its author's client wrote, when not the real time (Bluesky does not check it);
+    #: ``indexedAt`` is always the server's own time
+    claimed: str | None = None
 
 
 class FakeBluesky(FakePlatform):
@@ -65,13 +68,17 @@ class FakeBluesky(FakePlatform):
         }
 
     def add_comment(self, text: str, *, author: str = "A Parent", at: datetime | None = None,
-                    reply_to: str | None = None, likes: int = 0) -> str:
+                    reply_to: str | None = None, likes: int = 0, claimed: str | None = None) -> str:
+        """A reply (to the school's newest post by default); ``claimed`` is a ``createdAt`` its
+        author's client wrote instead of the real time (``"9999-12-31T23:59:59Z"``)."""
         at = at or datetime.now(timezone.utc)
         if reply_to is None:
             reply_to = self._school_post(at).uri
         slug = hashlib.sha256(author.encode()).hexdigest()[:24]
-        return self._post(f"did:plc:{slug}", f"{author.split()[-1].lower()}.bsky.social", author, text, at,
-                          reply_to, likes).uri
+        post = self._post(f"did:plc:{slug}", f"{author.split()[-1].lower()}.bsky.social", author, text, at,
+                          reply_to, likes)
+        post.claimed = claimed
+        return post.uri
 
     def add_mention(self, text: str, *, author: str = "A Neighbour", at: datetime | None = None) -> str:
         """A post that is not a reply (found by search, or by notification if it tags the school)."""
@@ -214,10 +221,14 @@ class FakeBluesky(FakePlatform):
             author["displayName"] = post.display_name
         return author
 
+    def _indexed_at(self, post: FakePost) -> str:
+        if post.malformed:
+            return "yesterday"
+        return post.created.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
     def _record(self, post: FakePost) -> dict[str, Any]:
-        stamp = post.created.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text,
-                                  "createdAt": "yesterday" if post.malformed else stamp, "langs": ["en"]}
+                                  "createdAt": post.claimed or self._indexed_at(post), "langs": ["en"]}
         if post.parent:
             record["reply"] = {"root": {"uri": post.root, "cid": "bafyroot"}, "parent": {"uri": post.parent,
                                                                                        "cid": "bafyparent"}}
@@ -227,7 +238,7 @@ class FakeBluesky(FakePlatform):
         view = {
             "uri": post.uri, "cid": "bafy" + post.uri[-11:], "author": self._author(post), "record": self._record(post),
             "replyCount": sum(1 for p in self.posts if p.parent == post.uri), "repostCount": 0,
-            "likeCount": post.likes, "quoteCount": 0, "indexedAt": self._record(post)["createdAt"],
+            "likeCount": post.likes, "quoteCount": 0, "indexedAt": self._indexed_at(post),
         }
         if post.malformed:
             del view["uri"]
@@ -238,7 +249,7 @@ class FakeBluesky(FakePlatform):
         view = {
             "uri": post.uri, "cid": "bafy" + post.uri[-11:], "author": self._author(post),
             "reason": "reply" if school_thread else "mention", "record": self._record(post), "isRead": False,
-            "indexedAt": self._record(post)["createdAt"], "labels": [],
+            "indexedAt": self._indexed_at(post), "labels": [],
         }
         if school_thread:
             view["reasonSubject"] = post.parent
