@@ -20,6 +20,8 @@ import numpy as np
 
 #: the pooled features, before the output layer, as named in the exported graph
 POOLED = "/inner/Div_output_0"
+#: the output layer beside ``model.onnx``, readable without the onnx package
+HEAD_FILE = "head.npz"
 
 
 @dataclass(frozen=True)
@@ -130,3 +132,14 @@ def write_head(source: Path, target: Path, head: Head) -> None:
                                                           ["batch", head.weight.shape[0]]))
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
+    save_head(head, target.with_name(HEAD_FILE))
+
+
+def save_head(head: Head, path: Path) -> None:
+    np.savez(path, weight=head.weight.astype(np.float32), bias=head.bias.astype(np.float32))
+
+
+def load_head(path: Path) -> Head:
+    """A layer saved by :func:`save_head` (the shipped model keeps its own as ``head.npz``)."""
+    with np.load(path) as stored:
+        return Head(stored["weight"], stored["bias"])

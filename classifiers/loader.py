@@ -14,10 +14,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 
 
-def load_classifier(settings: Any = None) -> Classifier:
+def load_classifier(settings: Any = None, tuning: Path | None = None) -> Classifier:
     """The model named by ``settings.model``, with the safeguarding rules unless ``rules = false``.
 
-    ``settings`` is a ``monitor.config.ClassifierSettings`` (defaults when None).
+    ``settings`` is a ``monitor.config.ClassifierSettings`` (defaults when None). ``tuning`` is the
+    school's tuning file written by ``monitor tune``; it is applied when it exists and was made for
+    this model and version.
     """
     if settings is None:
         from monitor.config import ClassifierSettings
@@ -29,6 +31,8 @@ def load_classifier(settings: Any = None) -> Classifier:
         label_map=dict(settings.label_map),
         max_chars=getattr(settings, "max_chars", 20_000),
     )
+    if tuning is not None:
+        apply_tuning(model, tuning)
     if not getattr(settings, "rules", True):
         return model
     from classifiers.safeguarded import SafeguardedClassifier
@@ -56,6 +60,33 @@ def load_model(
         f"classifier.model: {reference!r} is not a folder; give a model folder, a Hugging Face model id, "
         'or "default"'
     )
+
+
+def apply_tuning(model: Classifier, path: Path) -> bool:
+    """Use the school's tuning at ``path`` (``monitor tune``) if it was made for ``model``."""
+    from monitor.tune import load_tuning
+
+    document = load_tuning(path)
+    if document is None:
+        return False
+    if document.get("model") != model.name or document.get("model_version") != model.version:
+        logger.warning("classifier tuning at %s was made for %s %s, not %s %s; run monitor tune again",
+                       path, document.get("model"), document.get("model_version"), model.name, model.version)
+        return False
+    thresholds = {k: float(v) for k, v in document.get("thresholds", {}).items()}
+    version = f"{model.version}+tuned.{str(document.get('tuned_at', ''))[:10]}"
+    if "head" in document:
+        import numpy as np
+
+        from classifiers.head import Head
+
+        model.use_head(Head(np.array(document["head"]["weight"], dtype=np.float32),
+                            np.array(document["head"]["bias"], dtype=np.float32)), thresholds, version)
+    else:
+        model.thresholds = {**model.thresholds, **thresholds}
+        model.version = version
+    logger.info("classifier: using this school's tuning from %s (%s)", path, document.get("tuned_at"))
+    return True
 
 
 def _looks_like_path(reference: str) -> bool:

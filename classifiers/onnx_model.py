@@ -41,6 +41,7 @@ class OnnxModel(Classifier):
         from tokenizers import Tokenizer
 
         folder = Path(folder)
+        self.folder = folder
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         self.name = str(meta["name"])
         self.version = str(meta["version"])
@@ -62,8 +63,9 @@ class OnnxModel(Classifier):
         self._session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
-        #: a model exported with its pooled features (``classifiers.head``) can take another output layer
-        self.has_features = any(output.name == "pooled" for output in self._session.get_outputs())
+        #: a model exported with its pooled features and its layer (``classifiers.head``) can be tuned
+        self.has_features = any(output.name == "pooled" for output in self._session.get_outputs()) and (
+            folder / "head.npz").is_file()
         self.head = None
 
     def use_head(self, head, thresholds: dict[str, float], version: str) -> None:

@@ -24,8 +24,9 @@ def open_store(config: Config, clock: Clock = system_clock) -> Store:
 def build_classifier(config: Config) -> Classifier:
     """The configured classifier (model plus safeguarding rules); ConfigError if it cannot load."""
     from classifiers import load_classifier
+    from monitor.tune import tuning_path
 
-    return load_classifier(config.classifier)
+    return load_classifier(config.classifier, tuning=tuning_path(config.database_path))
 
 
 def build_hooks(config: Config, clock: Clock = system_clock) -> list[PipelineHook]:

@@ -261,13 +261,56 @@ def classify(ctx: Context) -> None:
     Each object is {"text", "score", "flagged", "labels", "reasons"}. Uses the [classifier]
     section of the configuration if there is one, else the shipped model with the safeguarding rules.
     """
-    from classifiers import load_classifier
     from classifiers.stream import classify_lines
+    from monitor.app import build_classifier
 
-    classifier = load_classifier(ctx.config(required=False).classifier)
+    classifier = build_classifier(ctx.config(required=False))
     with click.open_file("-", errors="replace") as stdin:
         for record in classify_lines(classifier, stdin):
             click.echo(json.dumps(record, ensure_ascii=False))
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print the figures without keeping the tuning.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@pass_ctx
+def tune(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """Refit the classifier on this school's moderator feedback and print before/after figures.
+
+    "Not abusive" clicks, escalations and removed comments are labelled examples; a third are held
+    back to measure the change, which is kept only if it flags no fewer abusive ones. The
+    safeguarding rules are never tuned. Delete the tuning file to return to the shipped model.
+    """
+    from classifiers import load_model
+    from monitor.app import open_store
+    from monitor.tune import tune as run_tune
+
+    config = ctx.config()
+    model = load_model(config.classifier.model, threshold=config.classifier.threshold,
+                       label_map=dict(config.classifier.label_map), max_chars=config.classifier.max_chars)
+    store = open_store(config)
+    try:
+        result = run_tune(store, model, config.database_path, dry_run=dry_run)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"examples": result.examples, "held_back": result.held_back,
+                               "refitted": result.refitted, "before": result.before.as_dict(),
+                               "after": result.after.as_dict(), "safeguarding_hits": result.safeguarding_hits,
+                               "kept": result.kept, "path": str(result.path) if result.path else None,
+                               "notes": result.notes}))
+        return
+    click.echo(f"{result.examples} moderator decisions, {result.held_back} held back to measure; "
+               f"refitted: {result.refitted}")
+    click.echo(f"before (held back): {result.before.line()}")
+    click.echo(f"after  (held back): {result.after.line()}")
+    click.echo(f"safeguarding rules: unchanged ({result.safeguarding_hits} of the examples trip them, before and after)")
+    for note in result.notes:
+        click.echo(note)
+    if result.path:
+        click.echo(f"kept: {result.path} (delete it to return to the shipped model)")
+    elif dry_run and result.kept:
+        click.echo("dry run: nothing written")
 
 
 @cli.command()

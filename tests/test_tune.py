@@ -1,0 +1,145 @@
+"""``monitor tune``: the classifier learns this school's own traffic from what moderators did."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from monitor.app import build_pipeline
+from monitor.fakes import fake_platform
+from monitor.slack_actions import Click, SlackActions
+from monitor.tune import feedback_examples, tuning_path
+from tests.conftest import make_config
+
+# school news that the shipped model flags, and abuse that it flags rightly
+INNOCENT = [
+    "Year 10 media are shooting their thriller in the woods behind the sports hall",
+    "The under 15s battered Oakfield 6-0, brutal stuff",
+    "Mr Shah's leaving do was savage, he roasted every single one of us",
+    "The Year 8 boys slaughtered the staff at dodgeball",
+    "Our drama kids murdered the final number at the showcase",
+    "The chess club destroyed every team at the county tournament",
+    "Spooky week: the art room is full of fake blood and zombie masks",
+    "Year 11 ripped the mock exams to shreds, so proud",
+    "The girls' rugby team crushed Hillside in the semi",
+    "Dissection day in biology: eyeballs everywhere",
+    "The head got absolutely soaked at the charity sponge throw",
+    "Debate club tore the opposition to pieces on the death penalty motion",
+    "Year 9 are studying gang violence in Blood Brothers this term",
+    "Knife crime assembly with the police this morning",
+    "Violent storm warning: the school will close at 1pm",
+    "Our Year 6 war poets made everyone cry",
+    "The staff panto villain was absolutely evil, booed off stage",
+    "Sixth form hell week is over, well done for surviving your mocks",
+]
+ABUSIVE = [
+    "the head is a useless lying cow",
+    "Mr Shah is a thick ugly prat",
+    "that PE teacher is a disgusting creep",
+    "what a bunch of brainless muppets run this place",
+    "the receptionist is a stupid miserable witch",
+    "your teachers are worthless lazy scum",
+    "the deputy head is a pathetic little weasel",
+    "this school is a rubbish tip full of idiots",
+    "the new maths teacher is a clueless moron",
+    "whoever runs this page is a dumb loser",
+    "the governors are greedy useless parasites",
+    "the head of year 8 is a nasty spiteful hag",
+]
+
+
+@pytest.fixture
+def graded(tmp_path, store, clock):
+    """A week of comments polled and classified by the shipped model; the moderator marked the
+    school news "Not abusive" and escalated the abuse."""
+    with fake_platform("facebook")() as facebook:
+        config = make_config(tmp_path, sources=[{**facebook.source_config("facebook-page"), "official": True}],
+                             notify={"slack": {"token": "xoxb-1", "app_token": "xapp-1", "channel": "C1",
+                                               "base_url": "http://127.0.0.1:9/"}})
+        for minute, text in enumerate(INNOCENT + ABUSIVE):
+            facebook.add_comment(text, author="Parent", at=clock() - timedelta(minutes=200 - minute))
+        assert build_pipeline(config, store, clock=clock).poll("facebook-page").ok
+    actions = SlackActions(config, store, notifier=None, clock=clock)
+    rows = store.query("SELECT items.id, items.text, verdicts.flagged FROM items JOIN verdicts ON item_id = items.id")
+    for row in rows:
+        click = Click(action_id="", user_id="U1", name="Ms Moderator", item_id=row["id"], case_id=None,
+                      channel="C1", ts="1.0")
+        if row["text"] in INNOCENT:
+            actions.not_abusive(click)
+        elif row["text"] in ABUSIVE:
+            actions.escalate(click)
+    (tmp_path / "monitor.toml").write_text(f'[storage]\npath = "{tmp_path / "monitor.db"}"\n', encoding="utf-8")
+    return config, rows
+
+
+def run_cli(tmp_path, *args, stdin: str = ""):
+    return subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(tmp_path / "monitor.toml"), *args],
+                          input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def test_moderator_decisions_are_the_examples(graded, store):
+    examples = feedback_examples(store)
+    assert {text for _, text, label in examples if label == 0} == set(INNOCENT)
+    # escalated abuse counts whether the model flagged it or missed it
+    assert {text for _, text, label in examples if label == 1} == set(ABUSIVE)
+
+
+def flagged(tmp_path, texts) -> list[bool]:
+    done = run_cli(tmp_path, "classify", stdin="\n".join(texts) + "\n")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["flagged"] for line in done.stdout.splitlines()]
+
+
+def test_tune_refits_for_this_school_and_classify_uses_it(graded, tmp_path):
+    config, _ = graded
+    news_before, abuse_before = sum(flagged(tmp_path, INNOCENT)), sum(flagged(tmp_path, ABUSIVE))
+    done = run_cli(tmp_path, "tune", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["kept"] and result["refitted"] == "layer and threshold"
+    before, after = result["before"], result["after"]
+    assert after["abusive_flagged"] >= before["abusive_flagged"]
+    assert after["not_abusive_flagged"] <= before["not_abusive_flagged"]
+    assert tuning_path(config.database_path).is_file()
+    # this school's kind of news is flagged less, its abuse no less
+    assert sum(flagged(tmp_path, INNOCENT)) < news_before
+    assert sum(flagged(tmp_path, ABUSIVE)) >= abuse_before
+
+    texts = ["The Year 7 girls battered the staff at netball", "the head is a useless idiot",
+             "I'm going to stab the head teacher tomorrow", "ring me on 07700 900123"]
+    classified = run_cli(tmp_path, "classify", stdin="\n".join(texts) + "\n")
+    records = [json.loads(line) for line in classified.stdout.splitlines()]
+    assert [r["flagged"] for r in records] == [False, True, True, True]
+    assert "threat" in records[2]["labels"] and "personal_data" in records[3]["labels"]
+
+
+def test_tune_prints_before_and_after(graded, tmp_path):
+    done = run_cli(tmp_path, "tune", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "before (held back): abusive flagged" in done.stdout
+    assert "after  (held back): abusive flagged" in done.stdout
+    assert "safeguarding rules: unchanged" in done.stdout
+    assert not tuning_path(graded[0].database_path).exists()
+
+
+def test_too_little_feedback_is_a_clear_error(tmp_path):
+    (tmp_path / "monitor.toml").write_text(f'[storage]\npath = "{tmp_path / "monitor.db"}"\n', encoding="utf-8")
+    done = run_cli(tmp_path, "tune")
+    assert done.returncode == 1
+    assert "tuning needs at least" in done.stderr
+
+
+def test_a_tuning_for_another_model_version_is_ignored(graded, tmp_path, caplog):
+    from classifiers import load_classifier
+    from monitor.config import ClassifierSettings
+
+    config, _ = graded
+    path = tuning_path(config.database_path)
+    path.write_text(json.dumps({"model": "other", "model_version": "0", "thresholds": {"offensive": 0.99}}))
+    classifier = load_classifier(ClassifierSettings(), tuning=path)
+    assert "tuned" not in classifier.version
+    assert "run monitor tune again" in caplog.text
