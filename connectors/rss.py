@@ -77,8 +77,8 @@ class RSSConnector(Connector):
             reason = getattr(parsed, "bozo_exception", "unreadable")
             raise TransientError(f"{self.url} did not return a readable feed: {reason}")
         if parsed.bozo:
-            logger.warning("source=%s feed is malformed (%s); keeping its readable entries",
-                           self.name, parsed.bozo_exception)
+            logger.warning("source=%s feed is malformed (%s); keeping its readable entries, "
+                           "and asking for the whole feed again next time", self.name, parsed.bozo_exception)
         seen_ids = list(cursor.get("ids", []))
         seen_keys = list(cursor.get("keys", []))
         known = set(seen_ids) | set(seen_keys)
@@ -96,9 +96,12 @@ class RSSConnector(Connector):
             seen_ids.append(item.native_id)
             seen_keys.append(key)
             items.append(item)
+        # the validators say "you have this version": true only of a feed read whole. A feed cut short
+        # (or otherwise malformed) keeps the previous ones, so the next poll gets it in full, not a 304
+        read_whole = not parsed.bozo
         next_cursor = {
-            "etag": response.headers.get("etag"),
-            "modified": response.headers.get("last-modified"),
+            "etag": response.headers.get("etag") if read_whole else cursor.get("etag"),
+            "modified": response.headers.get("last-modified") if read_whole else cursor.get("modified"),
             "ids": seen_ids[-SEEN_LIMIT:],
             "keys": seen_keys[-SEEN_LIMIT:],
         }

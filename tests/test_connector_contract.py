@@ -185,3 +185,24 @@ def test_a_failed_existence_check_cannot_tell(platform, tmp_path, times):
 def test_every_fake_platform_has_a_connector():
     for type_name in PLATFORMS:
         assert connector_class(type_name).type == type_name
+
+
+def test_an_answer_cut_short_anywhere_in_a_poll_loses_nothing(platform, tmp_path, times):
+    """Whatever request of a poll is cut short (a feed, a page in the middle of a listing, a login),
+    no cursor, page token or validator moves past what was not read: the next poll stores it all."""
+    posted = [platform.add_comment(f"Comment number {n}", at=times()) for n in range(12)]
+    probe, probe_store = make_pipeline(platform, tmp_path / "probe")
+    before = len(platform.requests)
+    assert probe.poll("contract").ok
+    requests = len(platform.requests) - before
+    probe_store.close()
+    for cut in range(requests):
+        pipeline, store = make_pipeline(platform, tmp_path / f"cut-{cut}")
+        platform.cut_short(after=cut)
+        pipeline.connector("contract")  # a fresh connector logs in again, as the probe did
+        pipeline.poll("contract")
+        recovered = pipeline.poll("contract")
+        assert recovered.ok, (cut, recovered.error)
+        missing = set(posted) - set(stored_ids(store))
+        assert not missing, f"request {cut} of {requests} cut short: {len(missing)} comments never stored"
+        store.close()

@@ -106,6 +106,26 @@ def test_malformed_xml_keeps_readable_entries(server):
     assert "First story" in [i.text for i in items]
 
 
+def test_a_feed_cut_short_keeps_its_entries_but_not_its_validators(server):
+    entries = "".join(f"<item><title>Story {n}</title><link>https://news.example/{n}</link></item>" for n in range(6))
+    body = f"<rss><channel><title>News</title>{entries}</channel></rss>".encode()
+
+    @server.route("GET", "/feed")
+    def feed(request: Request) -> Response:
+        if request.header("if-none-match") == '"v6"':
+            return Response(304, b"")
+        return Response(200, body, {"Content-Type": "application/rss+xml", "ETag": '"v6"',
+                                    "Last-Modified": "Fri, 20 Nov 2026 11:00:00 GMT"})
+
+    rss = connector(server)
+    server.cut_short(after=0)
+    first, cursor = rss.fetch({"etag": '"v5"'})
+    assert 0 < len(first) < 6 and cursor["etag"] == '"v5"' and cursor["modified"] is None
+    rest, cursor = rss.fetch(cursor)  # the whole feed again, not a 304
+    assert {i.text for i in first + rest} == {f"Story {n}" for n in range(6)}
+    assert cursor["etag"] == '"v6"' and rss.fetch(cursor) == ([], cursor)
+
+
 def test_garbage_is_a_transient_error(server):
     serve(server, "/json", fixture("not-a-feed.json"), "application/json")
     with pytest.raises(TransientError, match="did not return a readable feed"):

@@ -77,6 +77,7 @@ class FakeServer:
         self.requests: list[Request] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._cut: int | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -93,6 +94,12 @@ class FakeServer:
         """The next ``times`` requests (whose path matches ``path``, a regex) get ``response``."""
         with self._lock:
             self._script.append(_Scripted(response, re.compile(path) if path else None, times))
+
+    def cut_short(self, after: int) -> None:
+        """The answer to the request numbered ``after`` (0 is the next one) is its usual answer cut
+        in half, headers included, as a proxy or a dropped connection would deliver it; once."""
+        with self._lock:
+            self._cut = len(self.requests) + after
 
     def clear_script(self) -> None:
         with self._lock:
@@ -127,10 +134,12 @@ class FakeServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
-                response = server._dispatch(request)
+                response, cut = server._dispatch(request), server._take_cut()
                 if response.delay and server._stopping.wait(response.delay):
                     return
                 payload, headers = response.encoded()
+                if cut:
+                    payload = payload[: len(payload) // 2]
                 try:
                     self.send_response(response.status, response.reason)
                     for name, value in headers.items():
@@ -182,6 +191,14 @@ class FakeServer:
                 except Exception as exc:  # a bug in a fake must show, not hang the client
                     return Response(500, {"error": f"fake server error: {exc!r}"})
         return Response(404, {"error": f"no route for {request.method} {request.path}"})
+
+    def _take_cut(self) -> bool:
+        """Whether the request just dispatched is the one ``cut_short`` named."""
+        with self._lock:
+            if self._cut is not None and len(self.requests) - 1 == self._cut:
+                self._cut = None
+                return True
+            return False
 
     def _take_scripted(self, request: Request) -> Response | Handler | None:
         for entry in self._script:
