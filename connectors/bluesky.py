@@ -9,17 +9,34 @@ Three streams, each newest first and read down to its checkpoint:
 - ``app.bsky.feed.searchPosts`` for each configured query (``sort=latest``, ``since``, ``cursor``):
   public talk about the school that does not tag it.
 
-An idle poll makes two requests plus one per query; whether a post still exists is one
-``app.bsky.feed.getPosts``. The session (``createSession``) is kept in memory, never stored; an
-``ExpiredToken`` answer is met with ``refreshSession`` (or a new login) and one retry. A refused
-app password is an AuthError.
+An idle poll makes two requests plus one per query. The session (``createSession``) is kept in
+memory, never stored; an ``ExpiredToken`` answer is met with ``refreshSession`` (or a new login)
+and one retry. A refused app password is an AuthError. ``searchPosts`` needs this session: the
+public AppView has refused anonymous searches since January 2025 (bluesky-social/atproto#3423).
+
+Checkpoints use the server's ``indexedAt``, never the ``createdAt`` the author's client wrote
+(which can say 9999-12-31 or 0001-01-01), and never run ahead of the connector's clock. Search's
+``since`` filters on ``sortAt``, the earlier of the two (the searchPosts lexicon: "Expected to use
+'sortAt' timestamp, which may not match 'createdAt'"), so a checkpoint from ``indexedAt`` less the
+overlap covers every post indexed since; a post backdated by more than the overlap is not found by
+search (notifications still bring replies and mentions).
+
+Whether a post still exists is asked of the author's own PDS, found through the author's DID
+document (the PLC directory for ``did:plc``, ``/.well-known/did.json`` for ``did:web``), with
+``com.atproto.repo.getRecord`` and no session. Not through the school's AppView session:
+``app.bsky.feed.getPosts`` leaves out every post across a block in either direction (atproto
+``packages/bsky/src/api/app/bsky/feed/getPosts.ts``, ``noBlocks`` and ``viewerBlockExists``), so a
+harasser the school blocked, or who blocked the school, would read as deleted while the post stays
+public. Only the PDS's ``RecordNotFound`` counts as gone (``packages/pds/src/api/com/atproto/repo/
+getRecord.ts``); any other answer cannot tell. The school's session token is never sent there.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Literal
+from urllib.parse import unquote
 
 import httpx
 from pydantic import Field
@@ -47,6 +64,11 @@ OVERLAP = timedelta(minutes=10)
 SESSION_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
 NOTIFY_REASONS = ("reply", "mention", "quote")
 TEXT_LIMIT = 10000
+#: no Bluesky AppView indexed anything before this: an earlier checkpoint is not a real one
+EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
+#: how long a DID's PDS address is remembered (accounts move between PDSs rarely)
+PDS_MEMORY = timedelta(hours=1)
+PDS_MEMORY_SIZE = 1000
 
 
 class BlueskySettings(SourceSettings):
@@ -60,6 +82,8 @@ class BlueskySettings(SourceSettings):
     did: str | None = Field(default=None, pattern=r"^did:[a-z]+:[A-Za-z0-9._:%-]+$")
     #: searchPosts queries for public posts about the school, e.g. "Ravens Wood School"
     queries: list[str] = Field(default_factory=list)
+    #: the PLC directory, where a did:plc author's DID document (and so their PDS) is found
+    plc_url: str = "https://plc.directory"
     page_size: int = Field(default=50, ge=1, le=100)
     backfill: Duration = timedelta(days=7)
 
@@ -75,6 +99,8 @@ class BlueskyConnector(Connector):
     def __init__(self, settings: SourceSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self.session: dict[str, str] | None = None
+        #: DID -> (its PDS, until when that is trusted)
+        self._pds_memory: dict[str, tuple[str | None, datetime]] = {}
 
     @property
     def school_did(self) -> str | None:
@@ -98,11 +124,18 @@ class BlueskyConnector(Connector):
         return list(items.values()), next_cursor
 
     def _read_stream(self, read, saved: Any) -> tuple[list[Item], dict[str, Any]]:
-        """Read one stream newest first down to its checkpoint (less an overlap)."""
+        """Read one stream newest first down to its checkpoint (less an overlap).
+
+        The checkpoint is the newest ``indexedAt`` seen, never later than now: one post's date
+        can neither push it into the future (nothing newer would be read again) nor before Bluesky
+        existed (a floor no calendar can subtract from)."""
         saved = saved if isinstance(saved, dict) else {}
+        now = self.clock()
         since = _time_or_none(saved.get("since"))
+        if since is not None:
+            since = min(since, now) if since >= EPOCH else None
         seen = set(saved.get("seen") or [])
-        floor = since - OVERLAP if since else self.clock() - self.settings.backfill
+        floor = since - OVERLAP if since else now - self.settings.backfill
         items: list[Item] = []
         newest = since
         recent: dict[str, datetime] = {}
@@ -114,7 +147,7 @@ class BlueskyConnector(Connector):
             except MALFORMED as exc:
                 skip_record(self.name, record, str(exc))
                 continue
-            when = min(when or item.created_at, self.clock())  # a checkpoint never passes now
+            when = min(max(when or item.created_at, floor), now)
             newest = max(newest, when) if newest else when
             recent[item.native_id] = when
             if item.native_id not in seen:
@@ -142,7 +175,7 @@ class BlueskyConnector(Connector):
         params = {"q": query, "sort": "latest", "since": floor.isoformat().replace("+00:00", "Z"),
                   "limit": self.settings.page_size}
         for post in self._pages("app.bsky.feed.searchPosts", params, "posts"):
-            yield post, None  # ``since`` already bounds the search
+            yield post, _sort_time(post)  # the server's indexedAt; ``since`` bounds the search by sortAt
 
     def _pages(self, nsid: str, params: dict[str, Any], key: str) -> Iterator[Any]:
         page_cursor = None
@@ -157,20 +190,74 @@ class BlueskyConnector(Connector):
                 return
 
     def exists(self, native_id: str) -> bool | None:
-        """One ``app.bsky.feed.getPosts`` for the post's at:// uri: Bluesky leaves a deleted (or
-        taken down) post out of ``posts``, so only an empty list means gone."""
-        if not isinstance(native_id, str) or not native_id.startswith("at://"):
+        """``com.atproto.repo.getRecord`` on the author's PDS, without a session (see the module's
+        docstring): True when it serves the record, False on ``RecordNotFound``, else None."""
+        parts = _post_parts(native_id)
+        if parts is None:
             return None  # not a post uri: nothing to ask
-        if self.session is None:
-            self._login()
-        posts = self._call("app.bsky.feed.getPosts", {"uris": [native_id]}).get("posts")
-        if not isinstance(posts, list):
-            raise TransientError("Bluesky app.bsky.feed.getPosts answered without a list of posts")
-        if posts == []:
+        did, collection, rkey = parts
+        pds = self._pds(did)
+        if pds is None:
+            return None
+        response = send(self, "GET", f"{pds}/xrpc/com.atproto.repo.getRecord",
+                        params={"repo": did, "collection": collection, "rkey": rkey})
+        status, name = response.status_code, _error_name(response)
+        if status == 400 and name == "RecordNotFound":
             return False
-        if any(isinstance(post, dict) and post.get("uri") == native_id for post in posts):
-            return True
-        raise TransientError("Bluesky app.bsky.feed.getPosts answered with posts other than the one asked for")
+        if status == 429 or status >= 500:
+            self._checked(response, "getRecord")
+        if status == 200:
+            body = body_json(response)
+            if isinstance(body, dict) and body.get("uri") == native_id and isinstance(body.get("value"), dict):
+                return True
+            raise TransientError(f"the PDS of {did} answered getRecord with another or no record")
+        logger.info("source=%s cannot tell whether %s still exists: its PDS answered HTTP %s %s",
+                    self.name, native_id, status, _error_message(response))
+        return None
+
+    def _pds(self, did: str) -> str | None:
+        """The PDS named by the DID's document (remembered for a while), or None when there is none
+        to trust."""
+        now = self.clock()
+        remembered = self._pds_memory.get(did)
+        if remembered is not None and remembered[1] > now:
+            return remembered[0]
+        if did.startswith("did:plc:"):
+            where = f"{self.settings.plc_url.rstrip('/')}/{did}"
+        elif did.startswith("did:web:") and ":" not in did[8:]:
+            where = f"https://{unquote(did[8:])}/.well-known/did.json"
+        else:
+            return None
+        response = send(self, "GET", where)
+        if response.status_code == 429 or response.status_code >= 500:
+            self._checked(response, f"DID document of {did}")
+        document = body_json(response) if response.status_code == 200 else None
+        pds = self._pds_endpoint(did, document)
+        if pds is None:
+            logger.info("source=%s found no PDS to ask for %s (HTTP %s)", self.name, did, response.status_code)
+        if len(self._pds_memory) >= PDS_MEMORY_SIZE:
+            self._pds_memory.clear()
+        self._pds_memory[did] = (pds, now + PDS_MEMORY)
+        return pds
+
+    def _pds_endpoint(self, did: str, document: Any) -> str | None:
+        """The ``#atproto_pds`` service of a DID document: an https origin (http only when the
+        directory configured is itself http, a test or a local network), else None."""
+        if not isinstance(document, dict) or document.get("id") != did or not isinstance(document.get("service"), list):
+            return None
+        for service in document["service"]:
+            if (isinstance(service, dict) and service.get("id") in ("#atproto_pds", f"{did}#atproto_pds")
+                    and service.get("type") == "AtprotoPersonalDataServer"
+                    and isinstance(service.get("serviceEndpoint"), str)):
+                try:
+                    url = httpx.URL(service["serviceEndpoint"])
+                except (httpx.InvalidURL, ValueError, TypeError):
+                    return None
+                allowed = ("https", "http") if httpx.URL(self.settings.plc_url).scheme == "http" else ("https",)
+                if url.scheme not in allowed or not url.host or url.userinfo or url.path not in ("", "/") or url.query:
+                    return None
+                return str(url.copy_with(path="/")).rstrip("/")
+        return None
 
     # -- records --------------------------------------------------------------------------
 
@@ -200,7 +287,8 @@ class BlueskyConnector(Connector):
             thread_id=root or (uri if not parent else None),
             by_school=by_school,
             engagement=sum(numbers) if numbers else None,
-            raw={"cid": post.get("cid"), "reason": post.get("reason"), "indexedAt": post.get("indexedAt")},
+            raw={"cid": post.get("cid"), "reason": post.get("reason"), "indexedAt": post.get("indexedAt"),
+                 "createdAt": record.get("createdAt")},
         )
 
     def _kind(self, by_school: bool, parent: str | None) -> str:
@@ -297,8 +385,18 @@ def _sort_time(entry: Any) -> datetime | None:
 def _time_or_none(value: Any) -> datetime | None:
     try:
         return parse_timestamp(value) if value else None
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
+
+
+def _post_parts(uri: Any) -> tuple[str, str, str] | None:
+    """(DID, collection, record key) of an ``at://`` post uri, else None."""
+    if not isinstance(uri, str) or not uri.startswith("at://"):
+        return None
+    parts = uri.removeprefix("at://").split("/")
+    if len(parts) != 3 or not parts[0].startswith("did:") or parts[1] != "app.bsky.feed.post" or not parts[2]:
+        return None
+    return parts[0], parts[1], parts[2]
 
 
 def _permalink(uri: str, handle: str | None) -> str | None:

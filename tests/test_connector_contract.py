@@ -20,6 +20,7 @@ from connectors import connector_class
 from monitor.config import parse_config
 from monitor.errors import AuthError
 from monitor.fakes import PLATFORMS, fake_platform
+from monitor.fakes.server import Response
 from monitor.pipeline import Pipeline, PipelineHook
 from monitor.status import collect_status
 from monitor.store import Store
@@ -155,6 +156,8 @@ CANNOT_TELL = {"rss", "reddit"}
 #: platforms where a deleted comment answers as one still there but hidden from the school (Instagram:
 #: a comment by an account the school restricted is not returned either): not proof of a deletion
 DELETION_UNPROVEN = {"instagram"}
+#: platforms whose lookup needs none of the school's credentials (Bluesky asks the author's PDS)
+LOOKUP_WITHOUT_CREDENTIALS = {"bluesky"}
 
 
 def test_a_deleted_comment_is_reported_gone(platform, tmp_path, times):
@@ -177,6 +180,8 @@ def test_a_failed_existence_check_cannot_tell(platform, tmp_path, times):
     assert pipeline.poll("contract").ok
     platform.remove(comment)
     platform.expire_credentials()  # the question fails: the answer must not be "gone"
+    if platform.type in LOOKUP_WITHOUT_CREDENTIALS:
+        platform.script(Response(503, "<html>Service Unavailable</html>"), times=10)  # so it fails otherwise
     assert pipeline.still_there("contract", comment) is None
     assert pipeline.still_there("no-such-source", comment) is None
     store.close()

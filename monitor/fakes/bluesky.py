@@ -1,9 +1,24 @@
-"""A fake Bluesky PDS: app-password sessions, notifications, the school's author feed, post search, getPosts.
+"""A fake Bluesky: the school's PDS (app-password sessions, and the AppView reads it forwards:
+notifications, the school's author feed, post search, getPosts), every author's PDS
+(``com.atproto.repo.getRecord``, no session needed) and the PLC directory (``GET /<did>``, the DID
+document naming the author's PDS). One server plays them all.
 
 Access tokens expire on demand (``expire_access``: the next call gets the documented
 ``ExpiredToken`` 400 and the client must refresh), and ``expire_credentials`` refuses everything,
 the app password included. Lists are newest first with an opaque ``cursor``, ``page_size`` at a time.
 A public comment (``add_comment``) is a reply under the school's latest post, as on a real account.
+
+As on the real AppView:
+- a post has the ``createdAt`` its author's client wrote (any date at all, see ``claimed``) and
+  the ``indexedAt`` the server gave it; ``sortAt`` is the earlier of the two, and search sorts and
+  filters ``since`` on it (the searchPosts lexicon: "Expected to use 'sortAt' timestamp, which may
+  not match 'createdAt'");
+- a block in either direction between the school and an author (``block``) hides the author's
+  posts from the school's session in getPosts, searchPosts and notifications (atproto
+  ``packages/bsky/src/api/app/bsky/feed/getPosts.ts``: ``noBlocks`` drops every post for which
+  ``viewerBlockExists``), while the author's PDS still serves the record to anyone;
+- the author's PDS answers a deleted record with 400 ``RecordNotFound`` (atproto
+  ``packages/pds/src/api/com/atproto/repo/getRecord.ts``).
 """
 
 from __future__ import annotations
@@ -34,9 +49,19 @@ class FakePost:
     root: str | None = None
     likes: int = 0
     malformed: bool = False
-    #: the ``createdAt`` its author's client wrote, when not the real time (Bluesky does not check it);
-    #: ``indexedAt`` is always the server's own time
+    #: the createdAt the author's client wrote, when it is not the time the post was indexed
     claimed: str | None = None
+
+    @property
+    def sort_at(self) -> datetime:
+        """The AppView's sortAt: the earlier of the client's createdAt and the server's indexedAt."""
+        try:
+            claimed = datetime.fromisoformat(self.claimed.replace("Z", "+00:00")) if self.claimed else None
+        except ValueError:
+            claimed = None
+        if claimed is None or claimed.tzinfo is None:
+            return self.created
+        return min(claimed, self.created)
 
 
 class FakeBluesky(FakePlatform):
@@ -50,6 +75,12 @@ class FakeBluesky(FakePlatform):
         self.access: set[str] = set()
         self.refresh: set[str] = set()
         self.logins = 0
+        #: (blocker DID, blocked DID)
+        self.blocks: set[tuple[str, str]] = set()
+        #: every account that ever posted: DID -> handle (an account outlives its deleted posts)
+        self.accounts: dict[str, str] = {SCHOOL_DID: SCHOOL_HANDLE}
+        #: the PDS a DID document names, when not this server
+        self.pds_of: dict[str, str] = {}
         self._numbers = itertools.count(1)
         self.route("POST", "/xrpc/com.atproto.server.createSession")(self._create_session)
         self.route("POST", "/xrpc/com.atproto.server.refreshSession")(self._refresh_session)
@@ -57,34 +88,41 @@ class FakeBluesky(FakePlatform):
         self.route("GET", "/xrpc/app.bsky.feed.getAuthorFeed")(self._author_feed)
         self.route("GET", "/xrpc/app.bsky.feed.searchPosts")(self._search)
         self.route("GET", "/xrpc/app.bsky.feed.getPosts")(self._get_posts)
+        self.route("GET", "/xrpc/com.atproto.repo.getRecord")(self._get_record)
+        self.route("GET", r"/(?P<did>did:[a-z]+:[A-Za-z0-9._:%-]+)")(self._did_document)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
     def source_config(self, name: str) -> dict[str, Any]:
         return {
             "name": name, "type": "bluesky", "official": True, "interval": "5m", "timeout": "5s",
-            "base_url": self.url, "identifier": SCHOOL_HANDLE, "password": APP_PASSWORD,
+            "base_url": self.url, "plc_url": self.url, "identifier": SCHOOL_HANDLE, "password": APP_PASSWORD,
             "queries": ["Ravens Wood"], "backfill": "14d",
         }
 
     def add_comment(self, text: str, *, author: str = "A Parent", at: datetime | None = None,
                     reply_to: str | None = None, likes: int = 0, claimed: str | None = None) -> str:
-        """A reply (to the school's newest post by default); ``claimed`` is a ``createdAt`` its
-        author's client wrote instead of the real time (``"9999-12-31T23:59:59Z"``)."""
+        """A reply under ``reply_to`` (by default the school's latest post), indexed ``at``;
+        ``claimed`` is what the author's client wrote as createdAt, when it differs."""
         at = at or datetime.now(timezone.utc)
         if reply_to is None:
             reply_to = self._school_post(at).uri
-        slug = hashlib.sha256(author.encode()).hexdigest()[:24]
-        post = self._post(f"did:plc:{slug}", f"{author.split()[-1].lower()}.bsky.social", author, text, at,
+        post = self._post(author_did(author), f"{author.split()[-1].lower()}.bsky.social", author, text, at,
                           reply_to, likes)
         post.claimed = claimed
         return post.uri
 
-    def add_mention(self, text: str, *, author: str = "A Neighbour", at: datetime | None = None) -> str:
+    def add_mention(self, text: str, *, author: str = "A Neighbour", at: datetime | None = None,
+                    claimed: str | None = None) -> str:
         """A post that is not a reply (found by search, or by notification if it tags the school)."""
-        slug = hashlib.sha256(author.encode()).hexdigest()[:24]
-        return self._post(f"did:plc:{slug}", "neighbour.bsky.social", author, text,
-                          at or datetime.now(timezone.utc), None, 0).uri
+        post = self._post(author_did(author), "neighbour.bsky.social", author, text,
+                          at or datetime.now(timezone.utc), None, 0)
+        post.claimed = claimed
+        return post.uri
+
+    def block(self, blocker: str, blocked: str) -> None:
+        """``blocker`` (a DID) blocks ``blocked``: the AppView hides each from the other."""
+        self.blocks.add((blocker, blocked))
 
     def add_school_reply(self, to: str, text: str, *, at: datetime | None = None) -> str:
         return self._post(SCHOOL_DID, SCHOOL_HANDLE, "Ravens Wood School", text,
@@ -128,7 +166,12 @@ class FakeBluesky(FakePlatform):
         post = FakePost(uri=f"at://{did}/app.bsky.feed.post/{rkey}", author_did=did, handle=handle,
                         display_name=name, text=text, created=at, parent=reply_to, root=root, likes=likes)
         self.posts.append(post)
+        self.accounts.setdefault(did, handle)
         return post
+
+    def _blocked(self, post: FakePost) -> bool:
+        """Whether a block stands between the school (every session's viewer) and the post's author."""
+        return (SCHOOL_DID, post.author_did) in self.blocks or (post.author_did, SCHOOL_DID) in self.blocks
 
     def _author_of(self, uri: str | None) -> str | None:
         return uri.removeprefix("at://").split("/")[0] if uri else None
@@ -181,7 +224,7 @@ class FakeBluesky(FakePlatform):
             return refused
         mention = f"@{SCHOOL_HANDLE}"
         found = [
-            p for p in self._newest(self.posts) if p.author_did != SCHOOL_DID and (
+            p for p in self._newest(self.posts) if p.author_did != SCHOOL_DID and not self._blocked(p) and (
                 SCHOOL_DID in (self._author_of(p.parent), self._author_of(p.root)) or mention in p.text)
         ]
         return self._page(request, found, "notifications", self._notification)
@@ -190,7 +233,8 @@ class FakeBluesky(FakePlatform):
         if (refused := self._authorised(request)) is not None:
             return refused
         actor = request.query.get("actor")
-        own = [p for p in self._newest(self.posts) if actor in (p.author_did, p.handle)]
+        own = sorted((p for p in self.posts if actor in (p.author_did, p.handle)), key=lambda p: p.sort_at,
+                     reverse=True)
         return self._page(request, own, "feed", lambda p: {"post": self._post_view(p)})
 
     def _search(self, request: Request) -> Response:
@@ -199,21 +243,52 @@ class FakeBluesky(FakePlatform):
         terms = request.query.get("q", "").casefold().split()
         since = request.query.get("since")
         since_at = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-        found = [p for p in self._newest(self.posts)
-                 if all(t in p.text.casefold() for t in terms) and (since_at is None or p.created >= since_at)]
+        found = sorted((p for p in self.posts if not self._blocked(p) and all(t in p.text.casefold() for t in terms)
+                        and (since_at is None or p.sort_at >= since_at)), key=lambda p: p.sort_at, reverse=True)
         response = self._page(request, found, "posts", self._post_view)
         response.body["hitsTotal"] = len(found)
         return response
 
     def _get_posts(self, request: Request) -> Response:
-        """The post asked for if it exists; a missing one is simply left out of ``posts``.
+        """The post asked for if it exists and no block stands between its author and the viewer;
+        otherwise it is simply left out of ``posts``.
         (The real call takes up to 25 ``uris``; the fake server keeps one value per key.)"""
         if (refused := self._authorised(request)) is not None:
             return refused
         uri = request.query.get("uris")
         if not uri:
             return Response(400, {"error": "InvalidRequest", "message": 'Error: Params must have the property "uris"'})
-        return Response(200, {"posts": [self._post_view(p) for p in self.posts if p.uri == uri]})
+        return Response(200, {"posts": [self._post_view(p) for p in self.posts if p.uri == uri and not self._blocked(p)]})
+
+    def _get_record(self, request: Request) -> Response:
+        """com.atproto.repo.getRecord on the author's PDS: public, no session, blind to blocks."""
+        params = {k: request.query.get(k) for k in ("repo", "collection", "rkey")}
+        for name, value in params.items():
+            if not value:
+                return Response(400, {"error": "InvalidRequest", "message": f'Error: Params must have the property "{name}"'})
+        did = params["repo"] if params["repo"] in self.accounts else next(
+            (d for d, h in self.accounts.items() if h == params["repo"]), None)
+        if did is None:
+            return Response(400, {"error": "InvalidRequest", "message": f"Could not find repo: {params['repo']}"})
+        uri = f"at://{did}/{params['collection']}/{params['rkey']}"
+        post = next((p for p in self.posts if p.uri == uri), None)
+        if post is None:
+            return Response(400, {"error": "RecordNotFound", "message": f"Could not locate record: {uri}"})
+        return Response(200, {"uri": uri, "cid": "bafy" + uri[-11:], "value": self._record(post)})
+
+    def _did_document(self, request: Request) -> Response:
+        """The PLC directory's answer: the DID document, whose #atproto_pds service is the PDS."""
+        did = request.params["did"]
+        if did not in self.accounts:
+            return Response(404, {"message": f"DID not registered: {did}"})
+        return Response(200, {
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+            "id": did, "alsoKnownAs": [f"at://{self.accounts[did]}"],
+            "verificationMethod": [{"id": f"{did}#atproto", "type": "Multikey", "controller": did,
+                                    "publicKeyMultibase": "zQ3shXjHeiBuRCKmM36cuYnm7YEMzhGnCmCyW92sRJ9pribSF"}],
+            "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                         "serviceEndpoint": self.pds_of.get(did, self.url)}],
+        })
 
     def _author(self, post: FakePost) -> dict[str, Any]:
         author: dict[str, Any] = {"did": post.author_did, "handle": post.handle, "labels": []}
@@ -256,3 +331,9 @@ class FakeBluesky(FakePlatform):
         if post.malformed:
             del view["uri"]
         return view
+
+
+def author_did(author: str) -> str:
+    """The DID the fake gives an author's name."""
+    return f"did:plc:{hashlib.sha256(author.encode()).hexdigest()[:24]}"
+
