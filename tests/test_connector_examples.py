@@ -66,3 +66,10 @@ def test_the_example_graph_sources_ask_the_current_api_version(type_name, monkey
         monkeypatch.setenv(name, value)
     source = parse_config(example_block(type_name)).sources[0]
     assert source.graph_url == f"https://graph.facebook.com/{DEFAULT_VERSION}"
+
+
+def test_example_bluesky_source_loads(monkeypatch):
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
+    source = parse_config(example_block("bluesky")).sources[0]
+    assert source.password.get_secret_value() == "abcd-efgh-ijkl-mnop"
+    assert source.plc_url == "https://plc.directory" and source.base_url == "https://bsky.social"
