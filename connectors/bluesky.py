@@ -33,6 +33,7 @@ getRecord.ts``); any other answer cannot tell. The school's session token is nev
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Literal
@@ -224,7 +225,7 @@ class BlueskyConnector(Connector):
             return remembered[0]
         if did.startswith("did:plc:"):
             where = f"{self.settings.plc_url.rstrip('/')}/{did}"
-        elif did.startswith("did:web:") and ":" not in did[8:]:
+        elif did.startswith("did:web:") and ":" not in did[8:] and self._may_ask(httpx.URL(f"https://{unquote(did[8:])}/")):
             where = f"https://{unquote(did[8:])}/.well-known/did.json"
         else:
             return None
@@ -253,11 +254,23 @@ class BlueskyConnector(Connector):
                     url = httpx.URL(service["serviceEndpoint"])
                 except (httpx.InvalidURL, ValueError, TypeError):
                     return None
-                allowed = ("https", "http") if httpx.URL(self.settings.plc_url).scheme == "http" else ("https",)
-                if url.scheme not in allowed or not url.host or url.userinfo or url.path not in ("", "/") or url.query:
+                if not self._may_ask(url) or url.userinfo or url.path not in ("", "/") or url.query:
                     return None
                 return str(url.copy_with(path="/")).rstrip("/")
         return None
+
+    def _may_ask(self, url: httpx.URL) -> bool:
+        """Whether an address taken from an author's DID may be asked: https on a public host. An
+        author chooses it, so it must not turn the monitor towards the school's own network. With
+        a plain-http directory (a test, or a network of one's own) any http(s) host is allowed."""
+        if httpx.URL(self.settings.plc_url).scheme == "http":
+            return url.scheme in ("http", "https") and bool(url.host)
+        if url.scheme != "https" or not url.host or url.host == "localhost" or url.host.endswith(".localhost"):
+            return False
+        try:
+            return ipaddress.ip_address(url.host).is_global
+        except ValueError:
+            return "." in url.host  # a name, not an address
 
     # -- records --------------------------------------------------------------------------
 

@@ -296,6 +296,10 @@ def test_a_pds_address_must_be_https_when_the_directory_is(fake, clock):
     assert https_directory._pds_endpoint(did, {"id": did, "service": [
         {"id": f"{did}#atproto_pds", "type": "AtprotoPersonalDataServer",
          "serviceEndpoint": "https://morel.us-east.host.bsky.network"}]}) == "https://morel.us-east.host.bsky.network"
+    for inward in ("https://10.0.0.1", "https://127.0.0.1:8443", "https://[::1]", "https://localhost",
+                   "https://169.254.169.254", "https://intranet"):
+        assert https_directory._pds_endpoint(did, {"id": did, "service": [
+            {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": inward}]}) is None, inward
     bsky.close()
     https_directory.close()
 
@@ -327,6 +331,14 @@ def test_an_outage_or_an_odd_answer_is_never_gone(fake, clock, answer):
         pass
     finally:
         bsky.close()
+
+
+def test_a_did_web_on_an_inward_address_is_not_asked(fake, clock):
+    bsky = connector(fake, clock, plc_url="https://plc.directory")
+    for did in ("did:web:localhost", "did:web:10.1.2.3", "did:web:intranet", "did:web:example.com:user:alice"):
+        assert bsky.exists(f"at://{did}/app.bsky.feed.post/3l") is None
+    assert fake.requests == []
+    bsky.close()
 
 
 @pytest.mark.parametrize("native_id", ["", "3l00000000001", "https://bsky.app/profile/x/post/3l",
