@@ -3,7 +3,8 @@
 Paths (any method):
 
 - ``/bomb?size=N``: ``Content-Encoding: gzip``, a small body that inflates to N bytes of a feed-like
-  text (``N=1073741824``: 1 GiB from about 1 MB);
+  text (``N=1073741824``: 1 GiB from about 1 MB); any path under ``/bomb/`` too, inflating to
+  ``bomb_size`` (for a JSON API's ``base_url``);
 - ``/endless``: a chunked body that never ends;
 - ``/drip?every=S&bytes=N``: the headers at once, then the body one byte every S seconds (N bytes);
 - ``/drip-headers?every=S``: the status line and headers themselves one byte every S seconds;
@@ -51,6 +52,8 @@ class _QuietServer(ThreadingHTTPServer):
 class HostileServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        #: what ``/bomb`` inflates to when the request does not say (``/bomb/...`` as an API's base URL)
+        self.bomb_size = 100 * 1024 * 1024
         self._stopping = threading.Event()
         self._httpd: _QuietServer | None = None
 
@@ -78,7 +81,8 @@ class HostileServer:
                 server.requests.append({"method": self.command, "path": split.path, "query": query,
                                         "headers": dict(self.headers), "body": body})
                 try:
-                    getattr(server, "_" + split.path.strip("/").replace("-", "_"), server._missing)(self, query)
+                    attack = split.path.strip("/").split("/")[0].replace("-", "_")
+                    getattr(server, "_" + attack, server._missing)(self, query)
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
                     pass
 
@@ -110,7 +114,7 @@ class HostileServer:
         handler.end_headers()
 
     def _bomb(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
-        payload = gzip_bomb(int(query.get("size", 100 * 1024 * 1024)))
+        payload = gzip_bomb(int(query.get("size", self.bomb_size)))
         handler.send_response(200)
         handler.send_header("Content-Type", query.get("type", "application/rss+xml"))
         handler.send_header("Content-Encoding", "gzip")
