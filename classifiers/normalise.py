@@ -119,7 +119,12 @@ def is_word(word: str) -> bool:
 
 def normalise(text: object) -> str:
     """The text as the classifier reads it (see the module's docstring)."""
-    text = unicodedata.normalize("NFKC", to_valid_str(text))
+    return _normalise(to_valid_str(text))
+
+
+@lru_cache(maxsize=256)  # the model and the rules read the same batch: normalise each text once
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
     for step in (_violent_emoji, _strip_invisible, _map_confusables, _join_spaced, _resolve_tokens):
         try:
             text = step(text)

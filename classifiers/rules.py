@@ -114,6 +114,8 @@ _TAUNT = re.compile(
     r"laughing|smiling|happy)?|(?:he|she|they|you)(?:'ll| will) regret|get what'?s coming|just saying|"
     r"watch (?:his|her|their|your) back|you(?:'ll| will) see|mark my words|knife|gun|bomb|axe|blood|coffin|death|"
     r"grave)\b", re.I)
+# each veiled pattern with a cheap word it cannot match without (the patterns open with a target,
+# which is slow to look for at every position)
 _VEILED_PATTERNS = [
     re.compile(rf"{_TARGET}\s+(?:should|better|had better|needs? to|wants? to|ought to)\s+(?:watch\s+(?:his|her|"
                r"their)\s+back|watch\s+(?:himself|herself|themselves|out)|enjoy\s+(?:his|her|their)\s+last|"
@@ -127,6 +129,9 @@ _VEILED_PATTERNS = [
                r"gets home|goes home))", re.I),
     re.compile(r"\b(?:he|she|they)(?:'ll| will)\s+get\s+what'?s\s+coming\b", re.I),
 ]
+_VEILED_HINTS = [re.compile(hint, re.I) for hint in (
+    r"\b(?:should|better|needs?|wants?|ought)\b", r"\bteach\b", r"\b(?:won't|wont|will not)\b", r"\bknow\b",
+    r"\bcoming\b")]
 
 
 # ---- self-harm -----------------------------------------------------------------------------
@@ -247,7 +252,8 @@ def _excerpt(text: str, start: int, end: int, mask: bool = False) -> str:
 def prepare(text: object) -> str:
     """The text as the personal-data rule reads it: valid, NFKC-folded, without invisible characters."""
     text = unicodedata.normalize("NFKC", truncate(to_valid_str(text), MAX_CHARS))
-    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cs", "Co"))
+    if not text.isascii():
+        text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cs", "Co"))
     text = text.replace("’", "'").replace("‘", "'")
     return re.sub(r"[^\S\n]+", " ", text)
 
@@ -292,8 +298,8 @@ def _threats(text: str) -> list[Hit]:
         match = pattern.search(text)
         if match:
             return [Hit(THREAT, f'threat of violence: "{_excerpt(text, *match.span())}"')]
-    for pattern in _VEILED_PATTERNS:
-        match = pattern.search(text)
+    for hint, pattern in zip(_VEILED_HINTS, _VEILED_PATTERNS):
+        match = hint.search(text) and pattern.search(text)
         if match:
             return [Hit(THREAT, f'threat of violence (veiled): "{_excerpt(text, *match.span())}"')]
     lurk = _LURK.search(text)

@@ -13,6 +13,8 @@ _MENTION = re.compile(r"@\w+")
 _REPEATED_MENTION = re.compile(r"(?:@user\s*){2,}")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_REPEATED_SYMBOL = re.compile(r"([^A-Za-z0-9\s])\1+")
 _ELLIPSIS = " … "
 
 
@@ -74,6 +76,9 @@ def clean(text: object, max_chars: int = 2000) -> str:
     text = _URL.sub(" ", text)
     text = _MENTION.sub("@user", text)
     text = _REPEATED_MENTION.sub("@user ", text)
+    if text.isascii():  # the same as the loop below, for the common case, at regex speed
+        text = _REPEATED_SYMBOL.sub(r"\1", _CONTROL.sub(" ", text))
+        return _SPACE.sub(" ", text).strip()
     out: list[str] = []
     previous = ""
     for char in text:
