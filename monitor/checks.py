@@ -24,14 +24,22 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
         flags = ", ".join(f for f in ("official" if source.official else "", "disabled" if not source.enabled else "") if f)
         every = int(source.interval.total_seconds())
         notes.append(f"source {source.name}: {source.type}, every {every}s" + (f" ({flags})" if flags else ""))
+    notes.extend(describe_routing(config))
     warnings.extend(check_permissions(config))
     if not config.sources:
         warnings.append("no [[sources]] configured: nothing will be monitored")
     if not any(s.official for s in config.sources) and config.sources:
         warnings.append("no source is official = true: no acknowledgement cases will be opened")
-    if config.notify.slack is None and config.notify.email is None:
+    if config.notify.slack is None and config.notify.email is None and config.notify.teams is None:
         warnings.append(
-            "no [notify.slack] or [notify.email]: alerts (abuse, deadlines, a source going blind) reach nobody"
+            "no [notify.slack], [notify.teams] or [notify.email]: alerts (abuse, deadlines, a source going blind) "
+            "reach nobody"
+        )
+    routing = config.notify.routing
+    if routing.batch_window >= config.sla.remind_before:
+        warnings.append(
+            f"notify.routing.batch_window ({routing.batch_window}) is not shorter than sla.remind_before "
+            f"({config.sla.remind_before}): a new comment could be told after its reminder was due"
         )
     warnings.extend(check_slack_moderators(config))
     if config.digest.recipients and config.notify.email is None:
@@ -48,6 +56,24 @@ def check_slack_moderators(config: Config) -> list[str]:
         "notify.slack.moderators is empty: every Slack button click (Acknowledge, Escalate, Not abusive) is "
         "refused. List the moderators' Slack user ids (U...) and/or a user group (S...)"
     ]
+
+
+def describe_routing(config: Config) -> list[str]:
+    """The effective routing table, one line per alert kind: who gets it, on which channel, when."""
+    from monitor.outbox import Alert, routes
+    from monitor.routing import routing_table
+
+    routing = config.notify.routing
+    lines = [f"routing (batch_window {routing.batch_window}, quiet_hours {routing.quiet_hours or 'none'} "
+             f"on {', '.join(routing.quiet_channels) or 'no channel'}):"]
+    for row in routing_table(config):
+        probe = Alert(key="", kind=row["kind"], payload={}, escalate=row["kind"] == "escalation")
+        to = [f"{channel} {recipient}" if recipient else channel for channel, recipient in routes(config, probe)]
+        when = row["when"] + (f", quiet hours on {', '.join(row['quiet_channels'])}" if row["quiet_channels"] else "")
+        lines.append(f"  {row['kind']:<17} {'urgent' if row['urgent'] else 'routine':<8} {when:<40} -> "
+                     + (", ".join(to) or "nobody"))
+    lines.append("  (and each source's leads get its alerts on their own channel)")
+    return lines
 
 
 def check_permissions(config: Config) -> list[str]:

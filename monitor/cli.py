@@ -74,10 +74,12 @@ def run(ctx: Context) -> None:
 @cli.command()
 @click.option("--source", "source_name", metavar="NAME", help="Poll only this source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON document.")
+@click.option("--no-send", is_flag=True, help="Queue the alerts only: leave them for `monitor run` to send.")
 @pass_ctx
-def poll(ctx: Context, source_name: str | None, as_json: bool) -> None:
-    """Poll every source (or one) once, print what was found, then exit."""
+def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) -> None:
+    """Poll every source (or one) once, send the urgent alerts it queued, print what was found, then exit."""
     from monitor.app import build_pipeline, open_store
+    from monitor.outbox import deliver_once
 
     config = ctx.config()
     names = [source_name] if source_name else [s.name for s in config.sources if s.enabled]
@@ -87,16 +89,19 @@ def poll(ctx: Context, source_name: str | None, as_json: bool) -> None:
     try:
         pipeline = build_pipeline(config, store)
         results = [pipeline.poll(name) for name in names]
+        delivery = deliver_once(store, config, send=not no_send)
     finally:
         store.close()
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in results], indent=2))
+        click.echo(delivery["summary"], err=True)
     else:
         for r in results:
             if r.ok:
                 click.echo(f"{r.source}: {r.fetched} fetched, {r.new} new, {r.flagged} flagged")
             else:
                 click.echo(f"{r.source}: FAILED ({r.error_kind}): {printable(r.error)}")
+        click.echo(delivery["summary"])
     if any(not r.ok for r in results):
         sys.exit(1)
 

@@ -198,9 +198,74 @@ class EmailSettings(Section):
     timeout: Duration = timedelta(seconds=30)
 
 
+class TeamsSettings(Section):
+    #: the Teams Workflows webhook ("Post to a channel when a webhook request is received"): a secret
+    webhook_url: Secret
+    timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, value: SecretStr) -> SecretStr:
+        from urllib.parse import urlsplit
+
+        if urlsplit(value.get_secret_value().strip()).scheme.lower() not in ("http", "https"):
+            raise ValueError("is not an https:// URL: copy the workflow's HTTP POST URL from Teams")
+        return value
+
+
+ALERT_CHANNELS = ("slack", "teams", "email")
+
+
+def parse_quiet_hours(value: Any) -> tuple[time, time] | None:
+    """``"19:00-07:00"`` -> (start, end); ``""`` -> None (no quiet hours)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.count("-") == 1:
+        start, end = (parse_clock_time(part) for part in value.split("-"))
+        if start == end:
+            raise ValueError(f"{value!r}: the quiet hours start and end at the same time; write \"\" for none")
+        return start, end
+    raise ValueError(f'{value!r} is not a span of hours: write "HH:MM-HH:MM", e.g. "19:00-07:00", or "" for none')
+
+
+class RoutingSettings(Section):
+    """Which alert kinds go to which channels, and when routine ones are sent (see docs/ALERTS.md)."""
+
+    #: routine alerts (new comments, reminders) for one channel and recipient are gathered this
+    #: long into one message; "0s" sends each at once
+    batch_window: Duration = timedelta(hours=2)
+    #: in these hours (school time) routine alerts to ``quiet_channels`` wait for the morning
+    quiet_hours: str = "19:00-07:00"
+    quiet_channels: list[Literal["slack", "teams", "email"]] = Field(default_factory=lambda: ["email"])
+    #: alert kind -> the moderators' channels it goes to; kinds not named keep the default
+    kinds: dict[str, list[Literal["slack", "teams", "email"]]] = Field(default_factory=dict)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from monitor.routing import KINDS
+
+        unknown = sorted(set(value) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown alert kind {', '.join(map(repr, unknown))}: use {', '.join(KINDS)}")
+        return value
+
+    @property
+    def quiet(self) -> tuple[time, time] | None:
+        return parse_quiet_hours(self.quiet_hours)
+
+
 class NotifySettings(Section):
     slack: SlackSettings | None = None
     email: EmailSettings | None = None
+    teams: TeamsSettings | None = None
+    routing: RoutingSettings = RoutingSettings()
     #: a source failing for longer than this alerts once (an auth failure alerts at once)
     source_down_after: Duration = timedelta(hours=1)
     #: an unresolved health problem is repeated this often

@@ -40,7 +40,7 @@ from monitor.clock import ManualClock
 from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
 from monitor.sanitize import PrintableFormatter
-from monitor.store import to_db
+from monitor.store import from_db, to_db
 
 logger = logging.getLogger(__name__)
 
@@ -499,11 +499,14 @@ class DemoRun:
         tags = {post.text: post.tag for post in demo_posts()}
         before = Counter(self.moderator)
         for posted in list(self.slack.messages):
-            if posted.ts in self.clicked or self._age(posted, now) < MODERATOR_GRACE:
+            if posted.ts in self.clicked:
                 continue
-            self.clicked.add(posted.ts)
+            waiting = False
             for block in posted.blocks:
                 for button in block.get("elements", []) if block.get("type") == "actions" else []:
+                    if self._age(button, now) < MODERATOR_GRACE:
+                        waiting = True  # she looks at this comment again on her next round
+                        continue
                     action = self._decide(button, tags)
                     if action is None:
                         continue
@@ -512,6 +515,8 @@ class DemoRun:
                         self.moderator[action] += 1
                         if action == "escalate":
                             self.view.note(f"the moderator clicked Escalate: {outcome}")
+            if not waiting:
+                self.clicked.add(posted.ts)
         done = Counter(self.moderator)
         done.subtract(before)
         said = [f"acknowledged {done['acknowledge']} comment{'s' if done['acknowledge'] != 1 else ''}"] if done["acknowledge"] else []
@@ -521,8 +526,14 @@ class DemoRun:
             self.view.note(f"the moderator's round at {now.astimezone(self.config.school.tz):%a %H:%M}: "
                            f"{' and '.join(said)}, with Slack's buttons")
 
-    def _age(self, posted: Any, now: datetime) -> timedelta:
-        return now - datetime.fromtimestamp(float(posted.ts), timezone.utc)
+    def _age(self, button: dict[str, Any], now: datetime) -> timedelta:
+        """How long ago the comment behind a button was posted (a batch lists comments of several ages)."""
+        try:
+            item_id = json.loads(button.get("value") or "{}").get("item")
+        except ValueError:
+            return timedelta(0)
+        row = self.store.query("SELECT created_at FROM items WHERE id = ?", (item_id,)) if item_id else []
+        return now - from_db(row[0]["created_at"]) if row else MODERATOR_GRACE
 
     def _decide(self, button: dict[str, Any], tags: dict[str, str]) -> str | None:
         try:

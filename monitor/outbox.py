@@ -22,13 +22,15 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import Config
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message
 from monitor.sanitize import printable
+from monitor.notify.render import GROUP_LIMIT, payload_items
+from monitor.routing import URGENT, deadline_limits, is_routine, moderator_channels, release_time, stands_alone
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
@@ -53,13 +55,22 @@ class Alert:
 
 
 def routes(config: Config, alert: Alert) -> list[tuple[str, str | None]]:
-    """(channel, recipient) pairs that should receive ``alert``, without repeats."""
+    """(channel, recipient) pairs that should receive ``alert``, without repeats.
+
+    The moderators get it on the channels :func:`monitor.routing.moderator_channels` names for its
+    kind; the source's leads and (for escalations) ``escalate_to`` get it on whichever configured
+    channel their address belongs to.
+    """
     found: list[tuple[str, str | None]] = []
-    slack, email = config.notify.slack, config.notify.email
-    if slack is not None and alert.moderators:
-        found.append(("slack", slack.channel))
-    if email is not None and alert.moderators:
-        found.extend(("email", address) for address in email.moderators)
+    slack, email, teams = config.notify.slack, config.notify.email, config.notify.teams
+    if alert.moderators:
+        for channel in moderator_channels(config, alert.kind):
+            if channel == "slack":
+                found.append(("slack", slack.channel))
+            elif channel == "teams":
+                found.append(("teams", None))
+            else:
+                found.extend(("email", address) for address in email.moderators)
     extra = list(alert.extra_recipients)
     if alert.source and alert.moderators:
         try:
@@ -77,25 +88,185 @@ def routes(config: Config, alert: Alert) -> list[tuple[str, str | None]]:
 
 
 def enqueue(store: Store, config: Config, alert: Alert) -> int:
-    """Write the alert's rows to the outbox; returns how many were new (0 if already queued)."""
-    now = to_db(store.now())
+    """Write the alert's rows to the outbox; returns how many were new (0 if already queued).
+
+    An urgent alert's rows are ``pending`` (sent at once); a routine alert's rows are ``waiting``
+    until their ``release_at`` (see :func:`monitor.routing.release_time`), when the dispatcher
+    merges every waiting row of the same channel and recipient into one message.
+    """
+    now_at = store.now()
+    now = to_db(now_at)
     payload = json.dumps(alert.payload, ensure_ascii=False, default=str)
+    targets = routes(config, alert)
+    batched = is_routine(alert.kind) and config.notify.routing.batch_window.total_seconds() > 0
+    limits = deadline_limits(config, alert.payload) if batched else []
     added = 0
     with store.transaction():
-        for channel, recipient in routes(config, alert):
+        for channel, recipient in targets:
+            release = to_db(release_time(config, channel, now_at, limits)) if batched else None
             cursor = store.execute(
                 """INSERT OR IGNORE INTO alerts (key, kind, channel, recipient, source, item_id, case_id,
-                    payload, created_at, state, next_attempt_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
+                    payload, created_at, state, next_attempt_at, release_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     f"{alert.key}|{channel}|{recipient or ''}", alert.kind, channel, recipient,
-                    alert.source, alert.item_id, alert.case_id, payload, now, now,
+                    alert.source, alert.item_id, alert.case_id, payload, now,
+                    "waiting" if batched else "pending", release or now, release,
                 ),
             )
             added += cursor.rowcount
-    if not routes(config, alert):
-        logger.warning("alert %s (%s) has no recipient: configure [notify.slack] or [notify.email]", alert.key, alert.kind)
+    if not targets:
+        logger.warning("alert %s (%s) has no recipient: configure [notify.slack], [notify.teams] or [notify.email]",
+                       alert.key, alert.kind)
     return added
+
+
+# -- batches --------------------------------------------------------------------------------------
+
+#: what a routine alert is, as a line of a batch
+WHY = {"new_comments": "new comment", "reminder": "reminder: acknowledge soon", "source_recovered": "source back"}
+
+
+def release_batches(store: Store, channel: str, now: datetime) -> int:
+    """Merge the waiting rows of ``channel`` that are due into one message per recipient.
+
+    A recipient's rows are due when the earliest ``release_at`` among them has come, or when an
+    urgent message (not a threat or self-harm hit) is about to go to the same recipient: it carries
+    them along, and the moderator gets the news sooner in fewer messages. Members become
+    ``batched`` (``batch_id`` names their message) in the same transaction that writes the batch
+    row, so a crash leaves either the waiting rows or the batch, never both or neither.
+    Returns how many messages were made or extended.
+    """
+    made = 0
+    recipients = store.query(
+        "SELECT recipient, min(release_at) AS due FROM alerts WHERE channel = ? AND state = 'waiting' "
+        "GROUP BY recipient", (channel,),
+    )
+    for row in recipients:
+        with store.transaction():
+            members = store.query(
+                "SELECT * FROM alerts WHERE channel = ? AND recipient IS ? AND state = 'waiting' ORDER BY id",
+                (channel, row["recipient"]),
+            )
+            if not members:
+                continue
+            carrier = _carrier(store, channel, row["recipient"])
+            if carrier is None and from_db(min(m["release_at"] for m in members)) > now:
+                continue
+            made += _merge(store, channel, row["recipient"], members, carrier, now)
+    return made
+
+
+def _carrier(store: Store, channel: str, recipient: str | None) -> dict[str, Any] | None:
+    """An urgent row to this recipient not yet tried, that may carry routine news along."""
+    rows = store.query(
+        "SELECT * FROM alerts WHERE channel = ? AND recipient IS ? AND state = 'pending' AND attempts = 0 "
+        "AND release_at IS NULL ORDER BY id DESC LIMIT 20", (channel, recipient),
+    )
+    for row in rows:
+        try:
+            payload = json.loads(row["payload"])
+        except (TypeError, json.JSONDecodeError):
+            continue
+        if row["kind"] in URGENT and isinstance(payload, dict) and not stands_alone(row["kind"], payload):
+            return row
+    return None
+
+
+def _merge(store: Store, channel: str, recipient: str | None, members: list[dict[str, Any]],
+           carrier: dict[str, Any] | None, now: datetime) -> int:
+    items, notes = batch_contents(store, members)
+    ids = [m["id"] for m in members]
+    if not items and not notes:
+        store.execute(
+            f"UPDATE alerts SET state = 'skipped', last_error = ? WHERE id IN ({','.join('?' * len(ids))})",
+            ("every case it named was closed before it was sent", *ids),
+        )
+        logger.info("outbox: %d waiting %s alerts dropped: their cases were closed meanwhile", len(ids), channel)
+        return 0
+    # at most GROUP_LIMIT items per message, so that every comment keeps its buttons
+    chunks = [items[start : start + GROUP_LIMIT] for start in range(0, len(items), GROUP_LIMIT)] or [[]]
+    batch_id = None
+    if carrier is not None:
+        payload = json.loads(carrier["payload"])
+        payload["also"] = {"items": chunks.pop(0), "notes": notes}
+        notes = []
+        store.execute("UPDATE alerts SET payload = ? WHERE id = ?",
+                      (json.dumps(payload, ensure_ascii=False, default=str), carrier["id"]))
+        batch_id = carrier["id"]
+    for part, chunk in enumerate(chunks, start=1):
+        key = f"batch:{channel}:{recipient or ''}:{min(ids)}-{max(ids)}" + (f":{part}" if len(chunks) > 1 else "")
+        payload = {"items": chunk, "notes": notes if part == 1 else []}
+        cursor = store.execute(
+            """INSERT OR IGNORE INTO alerts (key, kind, channel, recipient, payload, created_at, state, next_attempt_at)
+               VALUES (?, 'batch', ?, ?, ?, ?, 'pending', ?)""",
+            (f"{key}|{channel}|{recipient or ''}", channel, recipient,
+             json.dumps(payload, ensure_ascii=False, default=str), to_db(now), to_db(now)),
+        )
+        batch_id = batch_id or cursor.lastrowid
+    store.execute(
+        f"UPDATE alerts SET state = 'batched', batch_id = ? WHERE id IN ({','.join('?' * len(ids))})",
+        (batch_id, *ids),
+    )
+    logger.info("outbox: %d routine alerts to %s %s %s", len(ids), channel, recipient or "",
+                "ride along with an urgent one" if carrier is not None else "merged into one message")
+    return 1
+
+
+def batch_contents(store: Store, members: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(items, notes) of a batch: each item once, oldest deadline first, with why it is listed;
+    items whose case was closed meanwhile (acknowledged, removed) are left out."""
+    items: dict[Any, dict[str, Any]] = {}
+    notes: list[dict[str, Any]] = []
+    for member in members:
+        try:
+            payload = json.loads(member["payload"])
+        except (TypeError, json.JSONDecodeError):
+            payload = {}
+        listed = payload_items(payload) if isinstance(payload, dict) else []
+        if not listed:
+            notes.append({"kind": member["kind"], "title": payload.get("title") or WHY.get(member["kind"], member["kind"]),
+                          "message": payload.get("message") or ""})
+            continue
+        for item in listed:
+            key = item.get("case_id") or item.get("item_id") or id(item)
+            why = WHY.get(member["kind"], member["kind"].replace("_", " "))
+            if key in items:
+                items[key]["why"] = why if member["kind"] == "reminder" else items[key]["why"]
+            else:
+                items[key] = {**item, "why": why}
+    open_cases = _open_cases(store, [i["case_id"] for i in items.values() if i.get("case_id") is not None])
+    kept = [i for i in items.values() if i.get("case_id") is None or i["case_id"] in open_cases]
+    kept.sort(key=lambda i: (i.get("due_at") is None, str(i.get("due_at") or ""), str(i.get("received_at") or "")))
+    return kept, notes
+
+
+def waiting_batches(store: Store, config: Config) -> list[dict[str, Any]]:
+    """What waits in a batch, per channel and recipient: how many alerts, until when, and whether
+    the quiet hours hold it (what `monitor status` shows)."""
+    rows = store.query(
+        "SELECT channel, recipient, count(*) AS alerts, min(release_at) AS until, min(created_at) AS since "
+        "FROM alerts WHERE state = 'waiting' GROUP BY channel, recipient ORDER BY channel, recipient"
+    )
+    routing = config.notify.routing
+    found = []
+    for row in rows:
+        since, until = from_db(row["since"]), from_db(row["until"])
+        quiet = (row["channel"] in routing.quiet_channels and routing.quiet is not None
+                 and until > since + routing.batch_window)
+        found.append({**row, "quiet_hours": quiet})
+    return found
+
+
+def _open_cases(store: Store, case_ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(case_ids), 500):
+        chunk = case_ids[start : start + 500]
+        rows = store.query(
+            f"SELECT id FROM cases WHERE state = 'open' AND id IN ({','.join('?' * len(chunk))})", chunk
+        )
+        found.update(row["id"] for row in rows)
+    return found
 
 
 # -- the dispatcher -------------------------------------------------------------------------------
@@ -175,6 +346,10 @@ class Dispatcher:
         counts = {"sent": 0, "reconciled": 0, "failed": 0, "waiting": 0}
         if channel in self.held:
             return counts
+        try:
+            release_batches(self.store, channel, self.clock())
+        except Exception:  # noqa: BLE001 - a bad waiting row must not stop urgent alerts
+            logger.exception("outbox: could not merge the waiting %s alerts", channel)
         for _ in range(self.per_pass):
             row = self._head(channel)
             if row is None:
@@ -218,8 +393,10 @@ class Dispatcher:
                 self._record_sent(row, receipt)
                 logger.info("outbox: %s to %s was already delivered (receipt %s)", row["kind"], _to(row), receipt.id)
                 return "reconciled"
+        if not self._claim(row):
+            # another process (the daemon, while `monitor poll` delivers) took this row first
+            return "retry"
         try:
-            self._mark_sending(row)
             receipt = notifier.send(message)
         except ChannelRefused as exc:
             self._fail(row, str(exc), scope="channel")
@@ -243,11 +420,13 @@ class Dispatcher:
             logger.info("outbox: %s delivers again", channel)
         return "sent"
 
-    def _mark_sending(self, row: dict[str, Any]) -> None:
+    def _claim(self, row: dict[str, Any]) -> bool:
+        """Mark the row ``sending`` if it is still as read: two dispatchers never send the same row."""
         with self.store.transaction():
-            self.store.execute(
-                "UPDATE alerts SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (row["id"],)
-            )
+            return bool(self.store.execute(
+                "UPDATE alerts SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state = ? AND attempts = ?",
+                (row["id"], row["state"], row["attempts"]),
+            ).rowcount)
 
     def _record_sent(self, row: dict[str, Any], receipt: Any) -> None:
         receipt_json = json.dumps({"id": receipt.id, **receipt.detail}, ensure_ascii=False, default=str)
@@ -286,6 +465,33 @@ class Dispatcher:
             return timedelta(seconds=retry_after * (1 + self.rng.uniform(0, 0.1)))
         ceiling = min(self.max_delay.total_seconds(), self.base_delay.total_seconds() * 2 ** min(attempts - 1, 30))
         return timedelta(seconds=self.rng.uniform(ceiling / 2, ceiling))
+
+
+def deliver_once(store: Store, config: Config, *, send: bool = True) -> dict[str, Any]:
+    """One pass of the dispatcher (``monitor poll``): sends what is due now, and says plainly what
+    is left for the daemon (rows waiting for a batch or the quiet hours, or for a retry)."""
+    report = DispatchReport()
+    notifiers = build_notifiers(config) if send else {}
+    try:
+        if notifiers:
+            report = Dispatcher(store, notifiers).run()
+    finally:
+        for notifier in notifiers.values():
+            notifier.close()
+    pending = store.execute("SELECT count(*) FROM alerts WHERE state IN ('pending', 'sending')").fetchone()[0]
+    batches = waiting_batches(store, config)
+    parts = [f"alerts: {report.sent} sent" if send else "alerts: none sent (--no-send)"]
+    if report.failed:
+        parts.append(f"{report.failed} failed (`monitor status` says why)")
+    if pending:
+        parts.append(f"{pending} queued for `monitor run` to send" + (" (retrying)" if send and notifiers else ""))
+    waiting = sum(b["alerts"] for b in batches)
+    if waiting:
+        first = min(from_db(b["until"]) for b in batches).astimezone(config.school.tz)
+        parts.append(f"{waiting} routine alerts wait in a batch that `monitor run` sends from "
+                     f"{first:%a %d %b %H:%M %Z}")
+    return {"sent": report.sent, "failed": report.failed, "queued": pending, "batched": waiting,
+            "summary": "; ".join(parts)}
 
 
 def to_message(row: dict[str, Any]) -> Message:

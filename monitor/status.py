@@ -8,6 +8,7 @@ from typing import Any
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.sanitize import printable
+from monitor.outbox import waiting_batches
 from monitor.store import BLIND_KINDS, Store, to_db
 
 
@@ -55,6 +56,7 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
         "SELECT count(*) FROM cases WHERE state = 'open' AND due_at < ?", (to_db(now),)
     ).fetchone()[0]
     outbox = _count(store, "SELECT state, count(*) FROM alerts GROUP BY state")
+    batches = waiting_batches(store, config)
     failed_alerts = store.query(
         "SELECT channel, recipient, kind, last_error FROM alerts WHERE state = 'failed' ORDER BY id DESC LIMIT 5"
     )
@@ -69,6 +71,9 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
             "sent": outbox.get("sent", 0),
             "failed": outbox.get("failed", 0),
             "recent_failures": failed_alerts,
+            #: routine alerts waiting for their batch (or the quiet hours) to end
+            "batched": outbox.get("waiting", 0),
+            "waiting_batches": batches,
         },
     }
 
@@ -97,8 +102,13 @@ def format_status(status: dict[str, Any], tz) -> str:
     lines += [
         "",
         f"Cases: {cases['open']} open, {cases['overdue']} overdue.",
-        f"Outbox: {outbox['pending']} waiting, {outbox['sent']} sent, {outbox['failed']} failed.",
+        f"Outbox: {outbox['pending']} waiting, {outbox['sent']} sent, {outbox['failed']} failed"
+        + (f", {outbox['batched']} gathered for a batch." if outbox.get("batched") else "."),
     ]
+    for batch in outbox.get("waiting_batches", []):
+        why = "in quiet hours" if batch["quiet_hours"] else "in a batch"
+        lines.append(f"    {batch['alerts']} routine alert{'s' if batch['alerts'] != 1 else ''} to {batch['channel']} "
+                     f"{batch['recipient'] or ''} wait {why} until {_local(batch['until'], tz)}".replace("  ", " "))
     for failure in outbox["recent_failures"]:
         lines.append(f"    failed {failure['kind']} to {failure['channel']} {failure['recipient'] or ''}: {failure['last_error']}")
     return "\n".join(lines)

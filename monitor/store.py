@@ -211,9 +211,16 @@ def _v4_digest_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX cases_received ON cases (received_at)")
 
 
+def _v5_alert_batches(db: sqlite_utils.Database) -> None:
+    """Routine alerts wait (state ``waiting``) until ``release_at``, then join one message (``batch_id``)."""
+    db.execute("ALTER TABLE alerts ADD COLUMN release_at TEXT")
+    db.execute("ALTER TABLE alerts ADD COLUMN batch_id INTEGER")
+    db.execute("CREATE INDEX alerts_waiting ON alerts (channel, state, recipient, release_at)")
+
+
 #: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1_core, _v2_alerts_feedback, _v3_case_notices, _v4_digest_indexes,
+    _v1_core, _v2_alerts_feedback, _v3_case_notices, _v4_digest_indexes, _v5_alert_batches,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -363,11 +363,14 @@ def test_reminder_breach_and_escalation_each_once_across_restarts(tmp_path):
     for minute in range(5):
         tick(store, config, utc("2026-11-17T10:00") + timedelta(minutes=minute))
     rows = outbox(store)
-    moderators = ["slack|C0123456789", "email|moderator@example.org", "email|pe-dept@example.org"]
+    # the default routing: reminders and breach notices to the moderators' chat (Slack), the
+    # escalation by email to the moderators and the head; the source's lead gets each
+    chat = ["slack|C0123456789", "email|pe-dept@example.org"]
     assert rows == (
-        [(f"reminder:case:1|{r}", "reminder") for r in moderators]
-        + [(f"breach:case:1|{r}", "breach") for r in moderators]
-        + [(f"escalation:case:1|{r}", "escalation") for r in moderators + ["email|head@example.org"]]
+        [(f"reminder:case:1|{r}", "reminder") for r in chat]
+        + [(f"breach:case:1|{r}", "breach") for r in chat]
+        + [(f"escalation:case:1|{r}", "escalation")
+           for r in ["email|moderator@example.org", "email|pe-dept@example.org", "email|head@example.org"]]
     )
     payload = json.loads(store.query("SELECT payload FROM alerts WHERE key LIKE 'breach:%' LIMIT 1")[0]["payload"])
     assert payload["case_id"] == 1 and payload["source"] == "page"

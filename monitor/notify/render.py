@@ -49,7 +49,7 @@ REASON_EMOJI = {"threat": ":rotating_light:", "self_harm": ":sos:", "personal_da
 #: the colour of a flagged item's email heading (and of the Teams card), by reason
 REASON_COLOUR = {"threat": "#b00020", "self_harm": "#6a1b9a", "personal_data": "#e65100", "abusive": "#f9a825"}
 
-EMOJI = {"flagged": ":warning:", "seen_late": ":hourglass:", "new_comments": ":speech_balloon:", "reminder": ":alarm_clock:",
+EMOJI = {"flagged": ":warning:", "seen_late": ":hourglass:", "batch": ":inbox_tray:", "new_comments": ":speech_balloon:", "reminder": ":alarm_clock:",
          "breach": ":rotating_light:", "escalation": ":rotating_light:", "source_auth": ":no_entry:",
          "source_down": ":warning:", "source_still_down": ":warning:", "source_recovered": ":white_check_mark:"}
 
@@ -101,6 +101,8 @@ def headline(kind: str, payload: dict[str, Any]) -> str:
         return one_line(payload["title"], TITLE_LIMIT)
     items = payload.get("items") or []
     item = payload.get("item") or {}
+    if kind == "batch":
+        return batch_headline(payload)
     source = payload.get("source") or item.get("source") or "a source"
     template = HEADLINES.get(kind)
     reason = alert_reason(kind, payload)
@@ -112,6 +114,24 @@ def headline(kind: str, payload: dict[str, Any]) -> str:
         source=source, count=len(items), comments="comment" if len(items) == 1 else "comments",
         what=item.get("kind") or "comment",
     ), TITLE_LIMIT)
+
+
+def batch_headline(payload: dict[str, Any]) -> str:
+    """"5 comments to acknowledge (2 due soon)", or the one note's title, for a batch of routine alerts."""
+    items = [i for i in payload.get("items") or [] if isinstance(i, dict)]
+    notes = [n for n in payload.get("notes") or [] if isinstance(n, dict)]
+    if not items:
+        if len(notes) == 1:
+            return str(notes[0].get("title") or "An update from the monitor")
+        return f"{len(notes)} updates from the monitor"
+    soon = sum(1 for i in items if str(i.get("why", "")).startswith("reminder"))
+    title = f"{len(items)} {'comment' if len(items) == 1 else 'comments'} to acknowledge"
+    if soon:
+        title += f" ({soon} due soon)" if len(items) > 1 else " soon"
+    sources = sorted({str(i.get("source")) for i in items if i.get("source")})
+    if len(sources) == 1:
+        title += f" on {sources[0]}"
+    return title
 
 
 def alert_reason(kind: str, payload: dict[str, Any]) -> str | None:
@@ -156,13 +176,29 @@ def slack_message(kind: str, payload: dict[str, Any], tz: ZoneInfo) -> tuple[str
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(_clip(payload["message"]))}})
     if payload.get("text") and not payload_items(payload):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(_clip(payload["text"]))}})
+    blocks.extend(_slack_list(payload, tz, kind))
+    also = payload.get("also")
+    if isinstance(also, dict) and (also.get("items") or also.get("notes")):
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"*Also waiting:* {slack_escape(batch_headline(also))}"}]})
+        shown = {i.get("item_id") for i in payload_items(payload)}
+        rest = [i for i in payload_items(also) if i.get("item_id") not in shown]  # block ids stay unique
+        blocks.extend(_slack_list({**also, "items": rest}, tz, "batch"))
+    return slack_escape(title), blocks
+
+
+def _slack_list(payload: dict[str, Any], tz: ZoneInfo, kind: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for note in [n for n in payload.get("notes") or [] if isinstance(n, dict)][:GROUP_LIMIT]:
+        text = f"*{slack_escape(note.get('title') or '')}*" + (f"\n{slack_escape(_clip(note['message']))}" if note.get("message") else "")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     items = payload_items(payload)
     for item in items[:GROUP_LIMIT]:
         blocks.extend(slack_item_blocks(item, tz, kind=kind))
     if len(items) > GROUP_LIMIT:
         more = len(items) - GROUP_LIMIT
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more: see `monitor cases --open`"}]})
-    return slack_escape(title), blocks
+    return blocks
 
 
 def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[dict[str, Any]]:
@@ -173,6 +209,8 @@ def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[
     text = _clip(item.get("text"))
     lines.append("\n".join("> " + inert_mrkdwn(slack_escape(line)) for line in (text.splitlines() or [""])))
     facts = []
+    if item.get("why"):
+        facts.append(f"*Listed as:* {slack_escape(item['why'])}")
     if item.get("labels"):
         facts.append(f"*Labels:* {slack_escape(_labels(item))}")
     if item.get("reasons"):
@@ -227,13 +265,25 @@ def email_parts(kind: str, payload: dict[str, Any], tz: ZoneInfo, school: str) -
         if payload.get(key) and not (key == "text" and payload_items(payload)):
             text_lines += [str(payload[key]), ""]
             html_parts.append(f"<p>{html.escape(str(payload[key]))}</p>")
+    _email_list(payload, tz, text_lines, html_parts)
+    also = payload.get("also")
+    if isinstance(also, dict) and (also.get("items") or also.get("notes")):
+        text_lines += ["", f"Also waiting: {batch_headline(also)}", ""]
+        html_parts.append(f"<hr><h3>Also waiting: {html.escape(batch_headline(also))}</h3>")
+        _email_list(also, tz, text_lines, html_parts)
+    text_lines.append(f"— {school} social media monitor")
+    html_parts.append(f"<p style=\"color:#666\">{html.escape(school)} social media monitor</p>")
+    return EmailParts(f"[{school}] {title}", "\n".join(text_lines), "\n".join(html_parts))
+
+
+def _email_list(payload: dict[str, Any], tz: ZoneInfo, text_lines: list[str], html_parts: list[str]) -> None:
+    for note in [n for n in payload.get("notes") or [] if isinstance(n, dict)]:
+        text_lines += [str(note.get("title") or ""), str(note.get("message") or ""), ""]
+        html_parts.append(f"<p><b>{html.escape(str(note.get('title') or ''))}</b><br>{html.escape(str(note.get('message') or ''))}</p>")
     for item in payload_items(payload):
         lines, fragment = _email_item(item, tz)
         text_lines += lines + [""]
         html_parts.append(fragment)
-    text_lines.append(f"— {school} social media monitor")
-    html_parts.append(f"<p style=\"color:#666\">{html.escape(school)} social media monitor</p>")
-    return EmailParts(f"[{school}] {title}", "\n".join(text_lines), "\n".join(html_parts))
 
 
 def _email_item(item: dict[str, Any], tz: ZoneInfo) -> tuple[list[str], str]:
@@ -242,6 +292,8 @@ def _email_item(item: dict[str, Any], tz: ZoneInfo) -> tuple[list[str], str]:
     text = _clip(item.get("text"))
     lines = [f"{author} on {source}:", *("  " + line for line in text.splitlines() or [""])]
     facts = []
+    if item.get("why"):
+        facts.append(("Listed as", str(item["why"])))
     if item.get("labels"):
         facts.append(("Labels", _labels(item)))
     if item.get("reasons"):
