@@ -153,7 +153,8 @@ def test_an_acknowledge_button_in_a_batch_closes_its_own_case(tmp_path, store, c
     from monitor.slack_actions import SlackActions
 
     with FakeSlack(clock=clock) as slack:
-        config = make_config(tmp_path, notify={"slack": {**SLACK, "base_url": slack.base_url, "app_token": APP_TOKEN}})
+        config = make_config(tmp_path, notify={"slack": {**SLACK, "base_url": slack.base_url, "app_token": APP_TOKEN,
+                                                         "moderators": ["U0MODERATOR"]}})
         for n in (1, 2, 3):
             enqueue(store, config, comment(store, n, due=clock() + timedelta(hours=20 + n)))
         clock.advance(timedelta(hours=2))
