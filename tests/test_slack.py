@@ -270,7 +270,8 @@ def test_a_grouped_alert_of_long_comments_is_delivered_through_the_outbox(fake, 
     with fake_platform("facebook")() as facebook:
         config = make_config(None, storage={"path": str(store.path)},
                              sources=[{**facebook.source_config("facebook-page"), "official": True}],
-                             notify={"slack": {"token": BOT_TOKEN, "channel": CHANNEL, "base_url": fake.base_url}})
+                             notify={"slack": {"token": BOT_TOKEN, "channel": CHANNEL, "base_url": fake.base_url},
+                                     "routing": {"batch_window": "0s"}})  # the poll's grouped alert, at once
         for n in range(20):
             facebook.add_comment(f"{n} " + "&" * 1600, author="N" * 4000, at=clock() - timedelta(minutes=30 - n))
         assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("facebook-page").ok
