@@ -65,13 +65,27 @@ def fit_logistic(
     theta = prior.copy()
     penalty = np.full(d + 1, 2.0 * l2)
     penalty[d] = 1e-6  # the bias is not pulled
+    def loss(t: np.ndarray) -> float:
+        z = design @ t
+        return float(np.sum(weights * (np.logaddexp(0, z) - y * z)) + 0.5 * np.sum(penalty * (t - prior) ** 2))
+
+    current = loss(theta)
     for _ in range(iterations):
         p = _sigmoid(design @ theta)
         gradient = design.T @ (weights * (p - y)) + penalty * (theta - prior)
         curvature = (design * (weights * p * (1 - p))[:, None]).T @ design + np.diag(penalty)
         step = np.linalg.solve(curvature, gradient)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-6:
+        size = 1.0
+        while size > 1e-4:  # damped: a full Newton step can overshoot on nearly separable data
+            candidate = theta - size * step
+            value = loss(candidate)
+            if value <= current:
+                break
+            size /= 2
+        else:
+            break
+        theta, moved, current = candidate, size * np.max(np.abs(step)), value
+        if moved < 1e-6:
             break
     return theta[:d], float(theta[d])
 

@@ -399,10 +399,12 @@ def _fit_label(f: dict, label: str, school_weight: float, l2: float, prior, impl
                         prior_w=prior.weight[:, column], prior_b=float(prior.bias[column]))
 
 
-def pooled_choice(f: dict, label: str, probs_val: np.ndarray, probs_dev: np.ndarray, band: tuple[float, float]):
+def pooled_choice(f: dict, label: str, probs_val: np.ndarray, probs_dev: np.ndarray, band: tuple[float, float],
+                  floor: float = 0.0):
     """The threshold with the best mean of two macro-F1s, TweetEval validation and the school tune
     halves (for ``hate``, whose school sentences are all negatives, the share of them left
-    unflagged), averaged over +-0.05 to prefer a plateau; with both figures at that threshold."""
+    unflagged), averaged over +-0.05 to prefer a plateau, among those where TweetEval validation
+    keeps ``floor``; with both figures at that threshold."""
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     y_val, y_dev = f[f"{label}_val_y"], f["dev_tune_y"]
     if label == "hate":
@@ -414,7 +416,9 @@ def pooled_choice(f: dict, label: str, probs_val: np.ndarray, probs_dev: np.ndar
     else:
         school = np.array([macro_f1(y_dev, (probs_dev >= t).astype(int)) for t in grid])
     smooth = np.convolve((tweets + school) / 2, np.ones(11) / 11, mode="same")
-    allowed = (grid >= band[0]) & (grid <= band[1])
+    allowed = (grid >= band[0]) & (grid <= band[1]) & (tweets >= floor)
+    if not allowed.any():
+        allowed = (grid >= band[0]) & (grid <= band[1])
     index = int(np.argmax(np.where(allowed, smooth, -1)))
     return float(grid[index]), float(tweets[index]), float(school[index])
 
@@ -447,7 +451,8 @@ def head_only(args: argparse.Namespace) -> None:
             for column, label in enumerate(LABELS):
                 threshold, tweets, school = pooled_choice(
                     f, label, head.probabilities(f[f"{label}_val_x"])[:, column],
-                    head.probabilities(f["dev_tune_x"])[:, column], bands[label])
+                    head.probabilities(f["dev_tune_x"])[:, column], bands[label],
+                    floor=args.min_offensive if label == "offensive" else args.min_hate)
                 chosen[label] = {"threshold": threshold, "val_macro_f1": round(tweets, 4),
                                  "dev_tune": round(school, 4)}
             score = sum(c["val_macro_f1"] + c["dev_tune"] for c in chosen.values())
