@@ -510,14 +510,17 @@ def to_message(row: dict[str, Any]) -> Message:
 
 
 def build_notifiers(config: Config, clock: Any = None) -> dict[str, Any]:
-    """The notifiers the configuration asks for: ``{"slack": ..., "email": ...}``."""
+    """The notifiers the configuration asks for: ``{"slack": ..., "teams": ..., "email": ...}``."""
     from monitor.notify.email import EmailNotifier
     from monitor.notify.slack import SlackNotifier
+    from monitor.notify.teams import TeamsNotifier
 
     notifiers: dict[str, Any] = {}
     tz = config.school.tz
     if config.notify.slack is not None:
         notifiers["slack"] = SlackNotifier(config.notify.slack, tz=tz)
+    if config.notify.teams is not None:
+        notifiers["teams"] = TeamsNotifier(config.notify.teams, tz=tz)
     if config.notify.email is not None:
         kwargs = {"clock": clock} if clock is not None else {}
         notifiers["email"] = EmailNotifier(config.notify.email, tz=tz, school=config.school.name, **kwargs)
