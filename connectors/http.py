@@ -28,6 +28,8 @@ from typing import Any, Iterable, Iterator
 
 import httpcore
 import httpx
+import requests
+import urllib3
 
 from monitor.redact import RedactingFilter
 
@@ -52,6 +54,10 @@ class ResponseTooLarge(httpx.RequestError):
 
 class DeadlineExceeded(httpx.TimeoutException):
     """The request did not complete within the source's ``request_deadline``."""
+
+
+class RequestsResponseTooLarge(requests.RequestException):
+    """The same as :class:`ResponseTooLarge`, for a connector that talks through ``requests`` (X, via tweepy)."""
 
 
 class RedirectRefused(httpx.RequestError):
@@ -252,6 +258,39 @@ def _decoded(response: httpx.Response) -> Iterator[bytes]:
         yield inflater.flush()
     except zlib.error as exc:
         raise httpx.DecodingError(f"the {encoding} body cannot be decoded: {exc}", request=response.request) from exc
+
+
+def read_requests_bounded(response: requests.Response, limit: int, deadline: float) -> bytes:
+    """For a ``requests`` answer fetched with ``stream=True``: the same bounds as :func:`read_bounded`.
+
+    Read with urllib3's ``read1``: one network read at a time (a server dripping bytes cannot hold a
+    read open past the deadline, as a read for a fixed amount would), inflated at most a step at a
+    time (urllib3 2.6 and later).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := response.raw.read1(INFLATE_STEP, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                raise RequestsResponseTooLarge(
+                    f"the answer is larger than {describe_size(limit)} once decoded (max_body): not read further")
+            if time.monotonic() > deadline:
+                raise requests.Timeout("no complete answer within the request deadline")
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        response.close()
+        raise requests.Timeout(str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:  # a body cut short, or not the gzip it claims
+        response.close()
+        raise requests.ConnectionError(str(exc)) from exc
+    except BaseException:
+        response.close()
+        raise
+    content = b"".join(chunks)
+    response._content = content  # what requests' own .content stores once it has read the body
+    response.raw.release_conn()
+    return content
 
 
 def _drain_redirect(response: httpx.Response) -> None:

@@ -21,6 +21,7 @@ Whether a tweet still exists is one lookup, ``GET /2/tweets/:id``.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Literal
@@ -45,6 +46,7 @@ from connectors.base import (
     small_raw,
     user_agent,
 )
+from connectors.http import read_requests_bounded
 
 logger = logging.getLogger(__name__)
 # tweepy's debug lines print the request headers, bearer token included: they never reach a log
@@ -93,18 +95,25 @@ class XSettings(SourceSettings):
 
 
 class BaseURLAdapter(requests.adapters.HTTPAdapter):
-    """Sends what tweepy addresses to api.twitter.com to ``base_url`` instead, with a timeout."""
+    """Sends what tweepy addresses to api.twitter.com to ``base_url`` instead, with a timeout, and
+    reads each answer within the source's ``max_body`` and ``request_deadline`` (``connectors.http``)."""
 
-    def __init__(self, base_url: str, timeout: float):
+    def __init__(self, base_url: str, timeout: float, *, max_body: int, deadline: float):
         super().__init__(max_retries=0)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.max_body = max_body
+        self.deadline = max(deadline, timeout)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if request.url and request.url.startswith(TWITTER_HOST):
             request.url = self.base_url + request.url[len(TWITTER_HOST):]
         kwargs["timeout"] = kwargs.get("timeout") or self.timeout
-        return super().send(request, **kwargs)
+        kwargs["stream"] = True
+        deadline = time.monotonic() + self.deadline
+        response = super().send(request, **kwargs)
+        read_requests_bounded(response, self.max_body, deadline)
+        return response
 
 
 class XConnector(Connector):
@@ -120,7 +129,9 @@ class XConnector(Connector):
         super().__init__(settings, **kwargs)
         self.client = tweepy.Client(bearer_token=settings.bearer_token.get_secret_value(), return_type=dict)
         self.client.user_agent = f"{user_agent()} Tweepy/{tweepy.__version__}"
-        self.client.session.mount(TWITTER_HOST, BaseURLAdapter(settings.base_url, settings.timeout.total_seconds()))
+        self.client.session.mount(TWITTER_HOST, BaseURLAdapter(
+            settings.base_url, settings.timeout.total_seconds(), max_body=settings.max_body or self.max_body_default,
+            deadline=settings.request_deadline.total_seconds()))
 
     @property
     def user_id(self) -> str:

@@ -17,6 +17,7 @@ from monitor.errors import MAX_WAIT
 from monitor.fakes.bluesky import FakeBluesky
 from monitor.fakes.hostile import HostileServer
 from monitor.fakes.server import FakeServer, Response
+from monitor.fakes.x import FakeX
 from monitor.pipeline import Pipeline
 from monitor.store import Store
 from tests.conftest import make_config, make_connector
@@ -91,6 +92,16 @@ def test_each_source_type_has_a_default_cap_and_a_source_can_set_its_own(clock, 
             parse_size(bad)
 
 
+def test_a_gzip_bomb_to_x_through_tweepy_is_cut_at_the_cap_too(clock, hostile):
+    hostile.bomb_size = 100 * MB
+    with FakeX() as fake:
+        x = make_connector(fake, clock, base_url=f"{hostile.url}/bomb", max_body="4MB")
+        outcome, peak = peak_while(lambda: x.fetch(None))
+        x.close()
+    assert isinstance(outcome, TransientError), outcome
+    assert peak < 40 * MB, f"peak {peak / MB:.0f} MB"
+
+
 # -- time ------------------------------------------------------------------------------------
 
 
@@ -110,6 +121,15 @@ def test_headers_dripping_one_byte_at_a_time_are_cut_off_too(clock, hostile):
     rss = feed(f"{hostile.url}/drip-headers?every=0.2", clock, timeout="1s", request_deadline="1s")
     with pytest.raises(TransientError, match="request deadline"):
         rss.fetch(None)
+
+
+def test_x_through_tweepy_is_cut_off_at_the_request_deadline(clock, hostile):
+    hostile.drip_every = 0.2
+    with FakeX() as fake:
+        x = make_connector(fake, clock, base_url=f"{hostile.url}/drip", timeout="1s", request_deadline="1s")
+        with pytest.raises(TransientError, match="in time"):
+            x.fetch(None)
+        x.close()
 
 
 def test_the_deadline_is_never_shorter_than_the_read_timeout(clock, hostile):

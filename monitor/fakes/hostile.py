@@ -54,6 +54,8 @@ class HostileServer:
         self.requests: list[dict[str, Any]] = []
         #: what ``/bomb`` inflates to when the request does not say (``/bomb/...`` as an API's base URL)
         self.bomb_size = 100 * 1024 * 1024
+        #: seconds between the bytes of ``/drip`` when the request does not say
+        self.drip_every = 4.0
         self._stopping = threading.Event()
         self._httpd: _QuietServer | None = None
 
@@ -133,7 +135,7 @@ class HostileServer:
             handler.wfile.write(frame)
 
     def _drip(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
-        every, count = float(query.get("every", 4)), int(query.get("bytes", 10**6))
+        every, count = float(query.get("every", self.drip_every)), int(query.get("bytes", 10**6))
         handler.send_response(200)
         handler.send_header("Content-Type", "application/rss+xml")
         handler.send_header("Content-Length", str(count))
