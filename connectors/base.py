@@ -44,6 +44,7 @@ __all__ = [
     "SourceError",
     "SourceSettings",
     "TransientError",
+    "Written",
     "skip_record",
 ]
 
@@ -119,6 +120,22 @@ class Item:
 
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
+#: what a source may be asked to do on its platform (see ``Connector.reply``, ``hide``, ``delete``)
+ACTION_NAMES: tuple[str, ...] = ("reply", "hide", "delete")
+ActionName = Literal["reply", "hide", "delete"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """A write the platform accepted: the new record's native id (a reply), and the platform's time."""
+
+    native_id: str | None
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.at, datetime) or self.at.tzinfo is None:
+            raise ValueError("at must be a timezone-aware datetime")
+
 
 class SourceSettings(BaseModel):
     """Settings every source has; each connector extends this with its own keys.
@@ -140,6 +157,9 @@ class SourceSettings(BaseModel):
     max_body: ByteSize | None = None
     base_url: str | None = None
     leads: list[str] = Field(default_factory=list)
+    #: what moderators may do on the platform from Slack or the command line (opt-in; the
+    #: connector must support each, and the token must carry the permission it needs)
+    actions: list[ActionName] = Field(default_factory=list)
 
 
 class Connector(ABC):
@@ -200,6 +220,37 @@ class Connector(ABC):
         its case instead of raising alerts. It may raise the usual connector errors.
         """
         return None
+
+    # -- writes (only where ``supported_actions`` names them) --------------------------------
+    #: the writes this connector can make; a source opts in with ``actions = [...]``
+    supported_actions: ClassVar[frozenset[str]] = frozenset()
+    #: the permission (scope) each write needs, as the platform names it, for messages and docs
+    action_scopes: ClassVar[dict[str, str]] = {}
+
+    def reply(self, native_id: str, text: str) -> Written:
+        """Post ``text`` as the school's account in reply to the record ``native_id``.
+
+        AuthError when the token lacks the permission; the usual connector errors otherwise. A
+        TransientError may come after the platform made the write: the caller checks with
+        :meth:`find_reply` before trying again.
+        """
+        raise NotImplementedError(f"{self.type} cannot reply")
+
+    def find_reply(self, native_id: str, text: str) -> Written | None:
+        """The school's reply with exactly ``text`` under ``native_id``, if the platform has one."""
+        raise NotImplementedError(f"{self.type} cannot reply")
+
+    def hide(self, native_id: str) -> Written:
+        """Hide the record from the public (the platform keeps it; the author still sees it)."""
+        raise NotImplementedError(f"{self.type} cannot hide")
+
+    def delete(self, native_id: str) -> Written:
+        """Delete the record from the platform."""
+        raise NotImplementedError(f"{self.type} cannot delete")
+
+    def visibility(self, native_id: str) -> Literal["visible", "hidden", "gone"]:
+        """Whether the record is shown, hidden or gone: how an in-doubt hide or delete is checked."""
+        raise NotImplementedError(f"{self.type} cannot tell")
 
     def close(self) -> None:
         self.http.close()

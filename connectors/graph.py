@@ -302,12 +302,22 @@ class GraphClient:
         query = f"?{target.query.decode('ascii', 'replace')}" if target.query else ""
         return f"{self.base_url}/{path.lstrip('/')}{query}"
 
-    def _get(self, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+    def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        """One POST of a form to ``path`` (a write: a reply, ``is_hidden``); the decoded JSON object."""
+        return self._get(f"{self.base_url}/{path.lstrip('/')}", {}, path, method="POST", data=data)
+
+    def delete(self, path: str) -> dict[str, Any]:
+        """One DELETE of ``path``; the decoded JSON object (``{"success": true}``)."""
+        return self._get(f"{self.base_url}/{path.lstrip('/')}", {}, path, method="DELETE")
+
+    def _get(self, url: str, params: dict[str, Any], what: str, *, method: str = "GET",
+             data: dict[str, Any] | None = None) -> dict[str, Any]:
         self.requests += 1
         try:
             # merged by hand: httpx replaces a URL's query with ``params`` (a next link carries its own)
             target = httpx.URL(url).copy_merge_params({**params, "access_token": self.token})
-            response = self.http.get(target, headers={"Authorization": f"Bearer {self.token}"})
+            response = self.http.request(method, target, headers={"Authorization": f"Bearer {self.token}"},
+                                         data=data)
         except httpx.TimeoutException as exc:
             raise TransientError(f"{self.platform} did not answer in time ({type(exc).__name__})") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:

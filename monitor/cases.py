@@ -223,14 +223,15 @@ def acknowledge(
 
 
 def mark_removed(store: Store, case_id: int, *, by: str = "monitor", at: datetime | None = None,
-                 note: str | None = None) -> Acknowledgement:
-    """The comment vanished from the platform: its open case is closed as removed (audited)."""
+                 note: str | None = None, detail: dict[str, Any] | None = None) -> Acknowledgement:
+    """The comment vanished from the platform (or a moderator hid or deleted it from the monitor):
+    its open case is closed as removed (audited, with ``detail``)."""
     at = require_aware(at, "at") if at is not None else store.now()
     with store.transaction():
         case = get_case(store, case_id)
         if case.state != "open":
             return Acknowledgement(case=case, changed=False)
-        _close(store, case_id, by=by, how="removed", at=at, note=note, state="removed")
+        _close(store, case_id, by=by, how="removed", at=at, note=note, state="removed", detail=detail)
         case = get_case(store, case_id)
     logger.info("source=%s case %d closed: the comment was removed", case.source, case_id)
     return Acknowledgement(case=case, changed=True)

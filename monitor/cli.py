@@ -258,6 +258,56 @@ def ack(ctx: Context, case_id: int, by: str, note: str | None) -> None:
     click.echo(result.message)
 
 
+def _act(ctx: Context, action: str, item_id: int | None, by: str | None, *, case_id: int | None = None,
+         text: str | None = None) -> None:
+    import getpass
+
+    from monitor.app import open_store
+    from monitor.cases import get_case
+    from monitor.platform_actions import act
+
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        if case_id is not None:
+            item_id = get_case(store, case_id).item_id
+        outcome = act(store, config, action=action, item_id=item_id, by=by or getpass.getuser(), how="cli",
+                      text=text)
+    finally:
+        store.close()
+    click.echo(outcome.message)
+    if outcome.state != "done":
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("case_id", type=int)
+@click.option("--text", required=True, metavar="TEXT", help="The reply, posted as the school's account.")
+@click.option("--by", metavar="NAME", help="Who is replying (audited; default: your login name).")
+@pass_ctx
+def reply(ctx: Context, case_id: int, text: str, by: str | None) -> None:
+    """Reply on the platform to a case's comment (once, however often asked); the case closes as met."""
+    _act(ctx, "reply", None, by, case_id=case_id, text=text)
+
+
+@cli.command()
+@click.argument("item_id", type=int)
+@click.option("--by", metavar="NAME", help="Who is hiding it (audited; default: your login name).")
+@pass_ctx
+def hide(ctx: Context, item_id: int, by: str | None) -> None:
+    """Hide a comment on its platform; its case closes as removed."""
+    _act(ctx, "hide", item_id, by)
+
+
+@cli.command()
+@click.argument("item_id", type=int)
+@click.option("--by", metavar="NAME", help="Who is deleting it (audited; default: your login name).")
+@pass_ctx
+def delete(ctx: Context, item_id: int, by: str | None) -> None:
+    """Delete a comment from its platform; its case closes as removed."""
+    _act(ctx, "delete", item_id, by)
+
+
 @cli.command()
 @pass_ctx
 def classify(ctx: Context) -> None:

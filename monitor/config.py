@@ -278,6 +278,31 @@ class DigestSettings(Section):
     time: ClockTime = time(7, 30)
 
 
+class RepliesSettings(Section):
+    """What the Reply dialog offers (editable before it is sent): ``{school}`` and ``{deadline}``
+    (the case's deadline, in the school's time) are filled in."""
+
+    #: the acknowledgement, one per SLA policy
+    acknowledgement: dict[Literal["24h", "2wd"], str] = Field(default_factory=lambda: {
+        "24h": "Thank you for getting in touch. {school} has received your message and will respond "
+               "by {deadline}.",
+        "2wd": "Thank you for getting in touch. {school} has received your message and will respond "
+               "within two working days, by {deadline}.",
+    })
+    #: offered after a hide or delete, to tell the thread's audience; "" offers none
+    removal_notice: str = ""
+
+    @field_validator("acknowledgement", "removal_notice")
+    @classmethod
+    def _fields_known(cls, value: Any) -> Any:
+        for text in (value.values() if isinstance(value, dict) else [value]):
+            try:
+                text.format(school="", deadline="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{text!r} can name only {{school}} and {{deadline}} ({exc})") from None
+        return value
+
+
 class Config(Section):
     school: SchoolSettings = SchoolSettings()
     storage: StorageSettings = StorageSettings()
@@ -286,6 +311,7 @@ class Config(Section):
     sources: list[Any] = Field(default_factory=list)  # SourceSettings subclasses, see load_config
     notify: NotifySettings = NotifySettings()
     digest: DigestSettings = DigestSettings()
+    replies: RepliesSettings = RepliesSettings()
 
     #: the file this was read from (None for the built-in defaults)
     path: Path | None = None
@@ -364,9 +390,18 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = 
             problems.append(Problem((*loc, "type"), str(exc)))
             continue
         try:
-            sources.append(settings_class.model_validate(raw))
+            settings = settings_class.model_validate(raw)
         except ValidationError as exc:
             problems.extend(Problem((*loc, *err["loc"]), _message(err)) for err in exc.errors())
+            continue
+        supported = connector_class(type_name).supported_actions
+        unsupported = [a for a in settings.actions if a not in supported]
+        if unsupported:
+            can = ", ".join(a for a in ("reply", "hide", "delete") if a in supported) or "nothing"
+            problems.append(Problem((*loc, "actions"), f"a {type_name} source cannot {', '.join(unsupported)} "
+                                    f"from the monitor (it can: {can}); remove it from actions"))
+            continue
+        sources.append(settings)
     names = [s.name for s in sources]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(Problem(("sources",), f"two sources are named {name!r}: names must be unique"))

@@ -218,9 +218,36 @@ def _v5_alert_batches(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX alerts_waiting ON alerts (channel, state, recipient, release_at)")
 
 
+def _v6_platform_actions(db: sqlite_utils.Database) -> None:
+    """Writes on the platforms (reply, hide, delete), one row per action, committed before the call."""
+    db.execute(
+        """CREATE TABLE platform_actions (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            action TEXT NOT NULL,
+            source TEXT NOT NULL,
+            item_id INTEGER NOT NULL,
+            case_id INTEGER,
+            text TEXT,
+            by TEXT NOT NULL,
+            by_id TEXT,
+            how TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            tried_at TEXT,
+            done_at TEXT,
+            receipt TEXT,
+            last_error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX platform_actions_state ON platform_actions (state, id)")
+
+
 #: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core, _v2_alerts_feedback, _v3_case_notices, _v4_digest_indexes, _v5_alert_batches,
+    _v6_platform_actions,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -45,6 +45,15 @@ class FakeFacebook(FakeGraph):
         self.route("GET", f"{ROUTE}/published_posts")(self.guarded(self._published))
         self.route("GET", f"{ROUTE}/tagged")(self.guarded(self._tagged))
         self.route("GET", f"{ROUTE}/comments")(self.guarded(self._comments))
+        # the Page's writes (Comment reference: publishing, updating is_hidden, deleting)
+        self.route("POST", f"{ROUTE}/comments")(self.guarded(self._write_reply))
+        self.route("POST", ROUTE)(self.guarded(self._write_hidden))
+        self.route("DELETE", ROUTE)(self.guarded(self._write_delete))
+        #: what the Page token was granted; a write without pages_manage_engagement is refused (#200)
+        self.permissions = {"pages_show_list", "pages_read_engagement", "pages_read_user_content",
+                            "pages_manage_engagement"}
+        #: seconds a write's answer is held back after the write is made (a crash between the two)
+        self.write_delay = 0.0
 
     # -- FakePlatform -------------------------------------------------------------------------
 
@@ -161,6 +170,61 @@ class FakeFacebook(FakeGraph):
                 if comment.get("id") == native_id:
                     return post_id, comment
         raise KeyError(f"no post or comment {native_id!r}")
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _may_write(self) -> Response | None:
+        """Graph's answer to a write the Page token has no permission for (error 200), else None."""
+        if "pages_manage_engagement" in self.permissions:
+            return None
+        # permission errors are codes 200-299 (Graph API "Handling errors" guide)
+        return self.error(403, 200, "(#200) The user hasn't authorized the application to perform this action")
+
+    def _write_reply(self, request: Request) -> Response:
+        """``POST /{object-id}/comments`` with ``message``: the Page comments (replies) on it."""
+        target = request.params["id"]
+        found = self.node(target)
+        if found is None or found[0] == "Page":
+            return self.missing(target)
+        refused = self._may_write()
+        if refused:
+            return refused
+        message = {**request.query, **request.form()}.get("message", "")
+        if not message.strip():
+            return self.error(400, 100, "(#100) Missing message or attachment")
+        comment_id = self._add_comment(target, message, self._page_author(), self.default_time())
+        return Response(200, {"id": comment_id}, delay=self.write_delay)
+
+    def _write_hidden(self, request: Request) -> Response:
+        """``POST /{comment-id}`` with ``is_hidden=true|false``."""
+        found = self.node(request.params["id"])
+        if found is None:
+            return self.missing(request.params["id"])
+        refused = self._may_write()
+        if refused:
+            return refused
+        value = {**request.query, **request.form()}.get("is_hidden")
+        if found[0] != "Comment" or value not in ("true", "false") or not found[1].get("can_hide"):
+            return self.error(400, 100, "(#100) Invalid parameter")
+        found[1]["is_hidden"] = value == "true"
+        return Response(200, {"success": True}, delay=self.write_delay)
+
+    def _write_delete(self, request: Request) -> Response:
+        """``DELETE /{comment-id}``."""
+        found = self.node(request.params["id"])
+        if found is None or found[0] == "Page":
+            return self.missing(request.params["id"])
+        refused = self._may_write()
+        if refused:
+            return refused
+        self.remove(request.params["id"])
+        return Response(200, {"success": True}, delay=self.write_delay)
+
+    def replies_to(self, native_id: str) -> list[dict[str, Any]]:
+        """The replies under a comment or post, oldest first (for tests)."""
+        post_id, parent = self._locate(native_id)
+        return [c for c in self.comments.get(post_id, [])
+                if (parent is None and "parent" not in c) or c.get("parent", {}).get("id") == native_id]
 
     # -- routes -------------------------------------------------------------------------------
 

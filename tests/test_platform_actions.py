@@ -1,0 +1,160 @@
+"""Replies, hides and deletes on the platform, each made exactly once (real HTTP to the fake Graph API).
+
+Also through the command line, with a SIGKILL between the write and its receipt.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+
+from monitor.app import build_pipeline
+from monitor.cases import get_case
+from monitor.errors import ConfigError
+from monitor.fakes import fake_platform
+from monitor.platform_actions import ActionRefused, act, request_action, resume
+from monitor.store import Store
+from tests.conftest import make_config
+from tests.test_alerting import KeywordClassifier
+
+ACK = "Thank you, we have your message and will reply properly soon."
+
+
+@pytest.fixture
+def world(tmp_path, store, clock):
+    with fake_platform("facebook")() as facebook:
+        facebook.default_time = lambda: clock().replace(microsecond=0)
+        config = make_config(tmp_path, sources=[{**facebook.source_config("facebook-page"), "official": True,
+                                                 "actions": ["reply", "hide", "delete"]}])
+        comment = facebook.add_comment("you idiot, when is the trip?", author="Troll", at=clock() - timedelta(minutes=9))
+        assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("facebook-page").ok
+        [case] = store.query("SELECT * FROM cases")
+        yield config, facebook, comment, case
+
+
+def school_replies(facebook, comment):
+    return [c for c in facebook.replies_to(comment) if c.get("from", {}).get("id") == facebook.page_id]
+
+
+def test_a_reply_is_posted_once_and_closes_the_case_as_met_at_its_platform_time(world, store, clock):
+    config, facebook, comment, case = world
+    clock.advance(300)
+    outcome = act(store, config, action="reply", item_id=case["item_id"], by="Jane Smith", how="cli", text=ACK,
+                  clock=clock)
+    assert (outcome.state, outcome.message) == ("done", "Replied by Jane Smith")
+    again = act(store, config, action="reply", item_id=case["item_id"], by="Jane Smith", how="cli", text=ACK,
+                clock=clock)
+    assert again.state == "done" and not again.changed and "already" in again.message
+    [reply] = school_replies(facebook, comment)
+    assert reply["message"] == ACK and reply["id"] == outcome.receipt["native_id"]
+    closed = get_case(store, case["id"])
+    assert (closed.state, closed.closed_by, closed.closed_how, closed.breached) == ("acknowledged", "Jane Smith", "cli", False)
+    assert closed.closed_at == clock()
+    assert [a["action"] for a in store.query("SELECT action FROM audit_log ORDER BY id")] == ["reply", "acknowledge"]
+
+
+def test_an_in_doubt_reply_is_found_on_the_platform_and_not_posted_again(world, store, clock):
+    config, facebook, comment, case = world
+    facebook.write_delay = 30  # the reply is made, its answer never arrives in time
+    connector_config = make_config(store.path.parent, sources=[
+        {**facebook.source_config("facebook-page"), "official": True, "actions": ["reply"], "timeout": "1s",
+         "request_deadline": "1s"}])
+    outcome = act(store, connector_config, action="reply", item_id=case["item_id"], by="Jane", how="cli", text=ACK,
+                  clock=clock)
+    assert outcome.state == "in_doubt" and len(school_replies(facebook, comment)) == 1
+    facebook.write_delay = 0
+    [done] = resume(store, config, clock=clock)
+    assert done.state == "done" and done.receipt["native_id"] == school_replies(facebook, comment)[0]["id"]
+    assert len(school_replies(facebook, comment)) == 1
+    assert get_case(store, case["id"]).state == "acknowledged"
+
+
+def test_hide_then_delete_close_the_case_as_removed(world, store, clock):
+    config, facebook, comment, case = world
+    outcome = act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    assert outcome.state == "done" and facebook.node(comment)[1]["is_hidden"] is True
+    closed = get_case(store, case["id"])
+    assert (closed.state, closed.closed_how, closed.closed_by) == ("removed", "removed", "Jane")
+    assert act(store, config, action="delete", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "done"
+    assert facebook.node(comment) is None
+
+
+def test_without_pages_manage_engagement_the_write_is_refused_with_the_permission_named(world, store, clock):
+    config, facebook, comment, case = world
+    facebook.permissions.discard("pages_manage_engagement")
+    outcome = act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    assert outcome.state == "refused"
+    assert "(#200)" in outcome.message and "needs the pages_manage_engagement permission" in outcome.message
+    assert facebook.node(comment)[1]["is_hidden"] is False and get_case(store, case["id"]).state == "open"
+    facebook.permissions.add("pages_manage_engagement")  # granted since: asking again works
+    assert act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "done"
+
+
+def test_a_source_that_did_not_opt_in_refuses_and_config_checks_support(tmp_path, world, store, clock):
+    config, facebook, comment, case = world
+    plain = make_config(tmp_path, sources=[{**facebook.source_config("facebook-page"), "official": True}])
+    with pytest.raises(ActionRefused, match='add "reply" to its actions'):
+        request_action(store, plain, action="reply", item_id=case["item_id"], by="Jane", how="cli", text=ACK)
+    with pytest.raises(ActionRefused, match="empty"):
+        request_action(store, config, action="reply", item_id=case["item_id"], by="Jane", how="cli", text="  ")
+    with pytest.raises(ConfigError, match="a rss source cannot reply"):
+        make_config(tmp_path, sources=[{"name": "n", "type": "rss", "url": "https://e.example/f", "actions": ["reply"]}])
+    with pytest.raises(ConfigError, match="actions"):
+        make_config(tmp_path, sources=[{**facebook.source_config("f"), "actions": ["block"]}])
+
+
+def write_config(tmp_path, facebook) -> str:
+    source = {**facebook.source_config("facebook-page"), "official": True, "actions": ["reply", "hide", "delete"]}
+    lines = [f'[storage]\npath = "{tmp_path / "monitor.db"}"\n[[sources]]']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in source.items()]
+    path = tmp_path / "monitor.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def cli(config_path, *args) -> list[str]:
+    return [sys.executable, "-m", "monitor.cli", "--config", config_path, *args]
+
+
+def test_cli_reply_killed_between_the_write_and_its_receipt_posts_once(world, store, clock, tmp_path):
+    config, facebook, comment, case = world
+    path = write_config(tmp_path, facebook)
+    facebook.write_delay = 60
+    process = subprocess.Popen(cli(path, "reply", str(case["id"]), "--text", ACK, "--by", "Jane Smith"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not school_replies(facebook, comment) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert len(school_replies(facebook, comment)) == 1
+    assert store.query("SELECT state FROM platform_actions")[0]["state"] == "sending"  # in doubt
+    facebook.write_delay = 0
+    again = subprocess.run(cli(path, "reply", str(case["id"]), "--text", ACK, "--by", "Jane Smith"),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "Replied by Jane Smith" in again.stdout
+    assert len(school_replies(facebook, comment)) == 1
+    reopened = Store(store.path, clock=clock)
+    try:
+        closed = get_case(reopened, case["id"])
+    finally:
+        reopened.close()
+    assert (closed.state, closed.closed_how, closed.breached) == ("acknowledged", "cli", False)
+
+
+def test_cli_hide_and_an_unknown_item(world, tmp_path):
+    config, facebook, comment, case = world
+    path = write_config(tmp_path, facebook)
+    done = subprocess.run(cli(path, "hide", str(case["item_id"]), "--by", "Jane"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "Hidden by Jane" in done.stdout, done.stderr
+    assert facebook.node(comment)[1]["is_hidden"] is True
+    missing = subprocess.run(cli(path, "delete", "999"), capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "no item 999" in missing.stderr
