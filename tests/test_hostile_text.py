@@ -100,7 +100,9 @@ def test_a_newline_in_a_graph_error_forges_no_log_or_status_line(tmp_path, clock
                for line in polled.stderr.splitlines()), polled.stderr
     assert "recovered" in polled.stderr and not any("INFO monitor.pipeline: source=facebook-page recovered" == line[24:]
                                                     for line in polled.stderr.splitlines())
-    assert len(polled.stdout.splitlines()) == 1 and "FAILED" in polled.stdout
+    [failed] = [line for line in polled.stdout.splitlines() if line.startswith("facebook-page")]
+    assert "FAILED" in failed and "recovered" in failed  # the forged log line stays inside the failure's line
+    assert not any(re.match(r"\d{4}-\d\d-\d\d", line) for line in polled.stdout.splitlines())
 
 
 def test_the_log_formatter_escapes_messages_but_keeps_tracebacks():
