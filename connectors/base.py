@@ -24,11 +24,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from connectors.http import MiB, bounded_client, parse_size
 from monitor.clock import Clock, system_clock
-from monitor.config import Duration, Secret
+from monitor.config import PollInterval, Recipient, Secret, Timeout, check_web_address, duration
 from monitor.errors import ActionNeeded, AuthError, RateLimited, SourceError, TransientError
 
 __all__ = [
@@ -140,26 +140,32 @@ class Written:
 class SourceSettings(BaseModel):
     """Settings every source has; each connector extends this with its own keys.
 
-    Unknown keys are refused so that a typo in the configuration is reported, not ignored.
+    Unknown keys are refused so that a typo in the configuration is reported, not ignored, and
+    values are strict (``official = "yes"`` is no boolean). Every ``base_url`` is an http(s) address.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     type: str
     official: bool = False
     enabled: bool = True
-    interval: Duration = timedelta(minutes=5)
-    timeout: Duration = timedelta(seconds=30)
+    interval: PollInterval = timedelta(minutes=5)
+    timeout: Timeout = timedelta(seconds=30)
     #: the longest one request may take in all (connect, headers, body, redirects); at least ``timeout``
-    request_deadline: Duration = timedelta(seconds=60)
+    request_deadline: duration("1s", "1h") = timedelta(seconds=60)
     #: the largest answer read, once decoded; by default the source type's own (see ``Connector``)
     max_body: ByteSize | None = None
     base_url: str | None = None
-    leads: list[str] = Field(default_factory=list)
+    leads: list[Recipient] = Field(default_factory=list)
     #: what moderators may do on the platform from Slack or the command line (opt-in; the
     #: connector must support each, and the token must carry the permission it needs)
     actions: list[ActionName] = Field(default_factory=list)
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        return check_web_address(value)
 
 
 class Connector(ABC):

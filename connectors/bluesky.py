@@ -56,7 +56,7 @@ from connectors.base import (
     skip_record,
 )
 from connectors.webapi import body_json, expect_json, reset_time, send
-from monitor.config import Duration
+from monitor.config import Lookback
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class BlueskySettings(SourceSettings):
     #: the PLC directory, where a did:plc author's DID document (and so their PDS) is found
     plc_url: str = "https://plc.directory"
     page_size: int = Field(default=50, ge=1, le=100)
-    backfill: Duration = timedelta(days=7)
+    backfill: Lookback = timedelta(days=7)
 
 
 class BlueskyConnector(Connector):

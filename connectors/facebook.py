@@ -34,7 +34,7 @@ from connectors.graph import (
 )
 from pydantic import Field
 
-from monitor.config import Duration
+from monitor.config import duration
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class FacebookSettings(GraphSettings):
     page_id: str
     # token: a Page access token of an admin or moderator of the Page (comment ids are withheld otherwise)
     #: comments are read on the posts published within this window
-    comment_window: Duration = timedelta(days=14)
+    comment_window: duration("1h", "400d") = timedelta(days=14)
     #: at most this many recent posts are watched for comments
     max_posts: int = Field(50, ge=1, le=500)
     #: posts by others that tag the Page are collected as mentions (never as comments to answer)

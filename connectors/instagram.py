@@ -41,7 +41,7 @@ from connectors.base import MALFORMED, Cursor, Item, parse_timestamp, small_raw
 from connectors.graph import GraphConnector, GraphObjectMissing, GraphSettings, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
-from monitor.config import Duration
+from monitor.config import duration
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class InstagramSettings(GraphSettings):
     #: the account's username, without @: replies written under it are the school's
     username: str
     # token: a long-lived access token with instagram_basic and instagram_manage_comments
-    comment_window: Duration = timedelta(days=14)
+    comment_window: duration("1h", "400d") = timedelta(days=14)
     max_media: int = Field(50, ge=1, le=500)
     #: media by others that tag the account are collected as mentions
     tags: bool = True

@@ -52,7 +52,7 @@ from connectors.base import (
     skip_record,
 )
 from connectors.webapi import body_json, expect_json, reset_time, send
-from monitor.config import Duration
+from monitor.config import Lookback
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class MastodonSettings(SourceSettings):
     account_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]+$")
     account: str | None = None
     page_size: int = Field(default=40, ge=1, le=40)
-    backfill: Duration = timedelta(days=7)
+    backfill: Lookback = timedelta(days=7)
 
     @model_validator(mode="after")
     def _something_to_read(self) -> "MastodonSettings":

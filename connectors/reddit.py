@@ -49,7 +49,7 @@ from connectors.base import (
     skip_record,
 )
 from connectors.webapi import body_json, expect_json, reset_time, send
-from monitor.config import Duration
+from monitor.config import Lookback
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class RedditSettings(SourceSettings):
     #: with ``subreddit``: its new comments naming any of these words or phrases are collected too
     comment_keywords: list[str] = Field(default_factory=list)
     page_size: int = Field(default=100, ge=1, le=100)
-    backfill: Duration = timedelta(days=7)
+    backfill: Lookback = timedelta(days=7)
 
     @field_validator("base_url")
     @classmethod

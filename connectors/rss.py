@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import httpx
+from pydantic import ValidationInfo, field_validator
 
 from connectors.base import (
     MALFORMED,
@@ -38,6 +39,7 @@ from connectors.base import (
 )
 from connectors.http import MiB, RedirectRefused, ResponseTooLarge, reason
 from monitor.errors import MAX_WAIT
+from monitor.config import check_web_address
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +50,17 @@ TEXT_LIMIT = 5000
 
 class RSSSettings(SourceSettings):
     type: Literal["rss"] = "rss"
+    #: the feed's http(s) address; with a base_url, it may be relative to it
     url: str
     #: "mention" for what others write about the school, "post" for the school's own feed
     kind: Literal["mention", "post"] = "mention"
+
+    @field_validator("url")
+    @classmethod
+    def _feed_address(cls, value: str, info: ValidationInfo) -> str:
+        base = info.data.get("base_url")
+        check_web_address(urljoin(base, value) if base else value)
+        return value
 
 
 class RSSConnector(Connector):

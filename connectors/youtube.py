@@ -51,7 +51,7 @@ from connectors.base import (
 )
 from connectors.oauth import RefreshingToken
 from connectors.webapi import body_json, expect_json, reset_time, send
-from monitor.config import Duration
+from monitor.config import Lookback
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,9 @@ class YouTubeSettings(SourceSettings):
     held_for_review: bool | None = None
     page_size: int = Field(default=100, ge=1, le=100)
     #: how far back the first poll reads
-    backfill: Duration = timedelta(days=7)
+    backfill: Lookback = timedelta(days=7)
     #: threads this recent are re-read for new replies
-    reply_window: Duration = timedelta(days=3)
+    reply_window: Lookback = timedelta(days=3)
 
     @model_validator(mode="after")
     def _credentials(self) -> "YouTubeSettings":

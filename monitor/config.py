@@ -8,6 +8,7 @@ one message per problem, naming the key, the file and line where possible, and w
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,21 +37,46 @@ DEFAULT_PATH = Path("monitor.toml")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+#: no duration key needs more: longer ones would overflow a date (``interval = "1000000w"``)
+_LONGEST = timedelta(days=3660)
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``"90s"``, ``"5m"``, ``"4h"``, ``"2d"``, ``"1w"``, or a number of seconds."""
+    """``"90s"``, ``"5m"``, ``"4h"``, ``"2d"``, ``"1w"``, or a number of seconds (at most ten years)."""
+    seconds = _seconds(value)
+    if seconds > _LONGEST.total_seconds():
+        raise ValueError(f"{value!r} is longer than ten years: write a shorter duration")
+    return timedelta(seconds=seconds)
+
+
+def duration(shortest: str, longest: str) -> Any:
+    """A duration key allowed from ``shortest`` to ``longest`` (inclusive), e.g. ``duration("1s", "1d")``."""
+    low, high = parse_duration(shortest), parse_duration(longest)
+
+    def within(value: Any) -> timedelta:
+        seconds = _seconds(value)
+        if not low.total_seconds() <= seconds <= high.total_seconds():
+            too = "short" if seconds < low.total_seconds() else "long"
+            raise ValueError(f"{value!r} is too {too}: write a duration from {shortest} to {longest}")
+        return timedelta(seconds=seconds)
+
+    return Annotated[timedelta, BeforeValidator(within)]
+
+
+def _seconds(value: Any) -> float:
     if isinstance(value, timedelta):
-        return value
+        return value.total_seconds()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
+        seconds = math.nan
+    if math.isnan(seconds):
         raise ValueError(f'{value!r} is not a duration: write e.g. "90s", "5m", "4h" or "2d"')
     if seconds < 0:
         raise ValueError(f"{value!r}: a duration cannot be negative")
-    return timedelta(seconds=seconds)
+    return seconds
 
 
 def resolve_secret(value: Any) -> Any:
@@ -79,13 +107,95 @@ def parse_clock_time(value: Any) -> time:
     raise ValueError(f'{value!r} is not a time of day: write "HH:MM", e.g. "17:00"')
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_PART = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+#: Slack conversation ids (C public, G private, D direct); users are U or W, user groups S
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
+SLACK_ID = re.compile(r"^[CGDUWS][A-Z0-9]{6,20}$")
+
+
+def check_email_address(value: Any) -> Any:
+    """An address a mail server will take as a recipient: ``local@domain.tld``, no display name.
+
+    The local part is a dot-atom (RFC 5322 3.4.1) of at most 64 characters; the domain has at
+    least two labels of letters, digits and inner hyphens (an international one is checked in
+    its IDNA form).
+    """
+    if not isinstance(value, str):
+        return value  # the field's type refuses it
+    fix = 'write one address such as "office@school.example"'
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"{value!r} is not an email address: {fix}")
+    try:
+        labels = domain.encode("idna").decode("ascii").split(".")
+    except UnicodeError:
+        labels = []
+    if len(local) > 64 or not _LOCAL_PART.match(local) or len(labels) < 2 or not all(map(_LABEL.match, labels)):
+        raise ValueError(f"{value!r} is not an email address: {fix}")
+    return value
+
+
+def check_web_address(value: Any) -> Any:
+    """An absolute ``http://`` or ``https://`` URL with a host: nothing else is fetched."""
+    if not isinstance(value, str):
+        return value
+    fix = 'write a full http:// or https:// address, e.g. "https://example.org/feed.xml"'
+    if any(ord(char) < 33 or ord(char) == 127 for char in value):
+        raise ValueError(f"{value!r} holds spaces or control characters: {fix}")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError(f"{value!r} is not a web address: {fix}") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(f"{value!r} is not a web address: {fix}")
+    return value
+
+
+def check_slack_channel(value: Any) -> Any:
+    if isinstance(value, str) and not SLACK_CHANNEL_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel id: write the id shown at the bottom of the channel's "
+            'details, e.g. "C0123456789" (not its #name)'
+        )
+    return value
+
+
+def check_recipient(value: Any) -> Any:
+    """An email address, or a Slack user or channel id."""
+    if isinstance(value, str) and SLACK_ID.match(value):
+        return value
+    try:
+        return check_email_address(value)
+    except ValueError:
+        raise ValueError(
+            f'{value!r} is neither an email address nor a Slack id: write e.g. "pe-dept@school.example" '
+            'or "U0123456789"'
+        ) from None
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: how often a source is polled
+PollInterval = duration("1s", "1d")
+#: how long one network request may take
+Timeout = duration("100ms", "10m")
+#: how far back a connector reads or watches
+Lookback = duration("0s", "400d")
 Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
 ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
+EmailAddress = Annotated[str, AfterValidator(check_email_address)]
+WebAddress = Annotated[str, AfterValidator(check_web_address)]
+SlackChannel = Annotated[str, AfterValidator(check_slack_channel)]
+Recipient = Annotated[str, AfterValidator(check_recipient)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A table of the file. Strict: TOML values have types, so ``"yes"`` is no boolean and
+    ``"587"`` no port number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SchoolSettings(Section):
@@ -107,7 +217,7 @@ class SchoolSettings(Section):
 
 
 class StorageSettings(Section):
-    path: Path = Path("var/monitor.db")
+    path: Path = Field(default=Path("var/monitor.db"), strict=False)
     retention_days: int = Field(default=400, ge=1, le=36500)
 
 
@@ -118,8 +228,8 @@ class SlaSettings(Section):
     closures: list[str] = Field(default_factory=list)
     #: the school's term dates (.ics file, "" for none): its holiday, half-term, INSET days are closures
     term_calendar: str = ""
-    remind_before: Duration = timedelta(hours=4)
-    escalate_after: Duration = timedelta(hours=4)
+    remind_before: duration("1m", "7d") = timedelta(hours=4)
+    escalate_after: duration("0s", "30d") = timedelta(hours=4)
 
     @field_validator("holidays")
     @classmethod
@@ -166,10 +276,10 @@ SLACK_MODERATOR = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
 class SlackSettings(Section):
     token: Secret
-    channel: str
+    channel: SlackChannel
     app_token: Secret | None = None
-    base_url: str = "https://slack.com/api/"
-    timeout: Duration = timedelta(seconds=30)
+    base_url: WebAddress = "https://slack.com/api/"
+    timeout: Timeout = timedelta(seconds=30)
     #: who may click the buttons: user ids and/or user groups; empty refuses every click
     moderators: list[str] = Field(default_factory=list)
 
@@ -192,16 +302,16 @@ class EmailSettings(Section):
     ssl: bool = False
     username: Secret | None = None
     password: Secret | None = None
-    sender: str
-    moderators: list[str] = Field(default_factory=list)
-    escalate_to: list[str] = Field(default_factory=list)
-    timeout: Duration = timedelta(seconds=30)
+    sender: EmailAddress
+    moderators: list[EmailAddress] = Field(default_factory=list)
+    escalate_to: list[EmailAddress] = Field(default_factory=list)
+    timeout: Timeout = timedelta(seconds=30)
 
 
 class TeamsSettings(Section):
     #: the Teams Workflows webhook ("Post to a channel when a webhook request is received"): a secret
     webhook_url: Secret
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Timeout = timedelta(seconds=30)
 
     @field_validator("webhook_url")
     @classmethod
@@ -233,7 +343,7 @@ class RoutingSettings(Section):
 
     #: routine alerts (new comments, reminders) for one channel and recipient are gathered this
     #: long into one message; "0s" sends each at once
-    batch_window: Duration = timedelta(hours=2)
+    batch_window: duration("0s", "1d") = timedelta(hours=2)
     #: in these hours (school time) routine alerts to ``quiet_channels`` wait for the morning
     quiet_hours: str = "19:00-07:00"
     quiet_channels: list[Literal["slack", "teams", "email"]] = Field(default_factory=lambda: ["email"])
@@ -267,13 +377,13 @@ class NotifySettings(Section):
     teams: TeamsSettings | None = None
     routing: RoutingSettings = RoutingSettings()
     #: a source failing for longer than this alerts once (an auth failure alerts at once)
-    source_down_after: Duration = timedelta(hours=1)
-    #: an unresolved health problem is repeated this often
-    repeat_every: Duration = timedelta(days=1)
+    source_down_after: duration("1m", "7d") = timedelta(hours=1)
+    #: an unresolved health problem is repeated this often ("0s": never)
+    repeat_every: duration("0s", "30d") = timedelta(days=1)
 
 
 class DigestSettings(Section):
-    recipients: list[str] = Field(default_factory=list)
+    recipients: list[EmailAddress] = Field(default_factory=list)
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     time: ClockTime = time(7, 30)
 
@@ -314,7 +424,7 @@ class Config(Section):
     replies: RepliesSettings = RepliesSettings()
 
     #: the file this was read from (None for the built-in defaults)
-    path: Path | None = None
+    path: Path | None = Field(default=None, strict=False)
 
     def source(self, name: str):
         for source in self.sources:
@@ -371,7 +481,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = 
 
     problems: list[Problem] = []
     raw_sources = data.get("sources", [])
-    sources = []
+    sources: list[tuple[int, Any]] = []  # (index in the file, settings)
     if not isinstance(raw_sources, list):
         problems.append(Problem(("sources",), "must be a list of [[sources]] tables"))
         raw_sources = []
@@ -401,13 +511,14 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = 
             problems.append(Problem((*loc, "actions"), f"a {type_name} source cannot {', '.join(unsupported)} "
                                     f"from the monitor (it can: {can}); remove it from actions"))
             continue
-        sources.append(settings)
-    names = [s.name for s in sources]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(Problem(("sources",), f"two sources are named {name!r}: names must be unique"))
+        first = next((i for i, known in sources if known.name == settings.name), None)
+        if first is not None:
+            problems.append(Problem((*loc, "name"), f"two sources are named {settings.name!r} "
+                                    f"(also sources[{first}]): give each a unique name"))
+        sources.append((index, settings))
 
     try:
-        config = Config.model_validate({**data, "sources": sources, "path": path})
+        config = Config.model_validate({**data, "sources": [settings for _, settings in sources], "path": path})
     except ValidationError as exc:
         problems.extend(Problem(tuple(err["loc"]), _message(err)) for err in exc.errors())
         config = None
@@ -430,6 +541,9 @@ class Problem:
         return f"{key}: {self.message} ({at})"
 
 
+_SECRET_KEY = re.compile(r"token|password|secret|key", re.IGNORECASE)
+
+
 def _message(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key (check its spelling; config/monitor.example.toml lists every key)"
@@ -439,7 +553,8 @@ def _message(error: dict[str, Any]) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     value = error.get("input")
-    if error["type"] not in ("value_error",) and isinstance(value, (str, int, float, bool)):
+    secret = any(isinstance(part, str) and _SECRET_KEY.search(part) for part in error["loc"])
+    if isinstance(value, (str, int, float, bool)) and repr(value) not in message and not secret:
         message = f"{message} (got {value!r})"
     return message
 

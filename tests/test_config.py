@@ -127,7 +127,7 @@ def test_slack_moderators_are_user_or_user_group_ids(tmp_path):
 
 def test_env_secret_missing_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
-    path = write(tmp_path, '[notify.slack]\ntoken = "env:NO_SUCH_TOKEN"\nchannel = "C1"\n')
+    path = write(tmp_path, '[notify.slack]\ntoken = "env:NO_SUCH_TOKEN"\nchannel = "C0123456789"\n')
     with pytest.raises(ConfigError, match="environment variable NO_SUCH_TOKEN is not set"):
         load_config(path)
 
@@ -137,7 +137,7 @@ def test_env_and_file_secrets_are_resolved_and_hidden(tmp_path, monkeypatch):
     (tmp_path / "smtp-password").write_text("hunter2\n")
     path = write(
         tmp_path,
-        '[notify.slack]\ntoken = "env:BOT_TOKEN"\nchannel = "C1"\n'
+        '[notify.slack]\ntoken = "env:BOT_TOKEN"\nchannel = "C0123456789"\n'
         f'[notify.email]\nhost = "localhost"\nsender = "m@e.org"\npassword = "file:{tmp_path}/smtp-password"\n',
     )
     config = load_config(path)
@@ -147,7 +147,7 @@ def test_env_and_file_secrets_are_resolved_and_hidden(tmp_path, monkeypatch):
 
 
 def test_missing_secret_file_is_named(tmp_path):
-    path = write(tmp_path, '[notify.slack]\ntoken = "file:/nonexistent/token"\nchannel = "C1"\n')
+    path = write(tmp_path, '[notify.slack]\ntoken = "file:/nonexistent/token"\nchannel = "C0123456789"\n')
     with pytest.raises(ConfigError, match="cannot read secret file /nonexistent/token"):
         load_config(path)
 
