@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
+import re
 import stat
+import tomllib
 from pathlib import Path
+from typing import Any, Iterator, get_args
 
-from monitor.config import Config
+from pydantic import BaseModel, SecretStr
+
+from monitor.config import Config, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +83,75 @@ def describe_routing(config: Config) -> list[str]:
 
 
 def check_permissions(config: Config) -> list[str]:
-    """Warnings for a configuration file readable by others, or a database not private to its user.
+    """Warnings for files others can read: the configuration, the database, ``file:`` secrets; and
+    for secrets written in the configuration itself.
 
     The configuration says where the secrets are, and the database holds what children and parents
-    wrote: neither should be open to the other accounts of the server (group or others).
+    wrote: neither should be open to the other accounts of the server. The deploy guide's own
+    layout is accepted: a configuration (or secret file) of mode 0640 whose group is the service's
+    (``root:school-monitor``), since the service reads it through that group.
     """
     found: list[str] = []
     if config.path is not None:
-        found.extend(_too_open(Path(config.path), "configuration file"))
+        found.extend(_too_open(Path(config.path), "configuration file", group_may_read=True))
     database = config.database_path
     for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         found.extend(_too_open(path, "database file"))
+    found.extend(check_secrets(config))
     return found
+
+
+def check_secrets(config: Config) -> list[str]:
+    """A secret key (a token, a password) written as a literal in the file, or naming a ``file:``
+    that others can read."""
+    if config.path is None:
+        return []
+    try:
+        text = Path(config.path).read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    where = str(config.path)
+    found = []
+    for loc, value in _secret_values(config, raw, ()):
+        if value.startswith("file:"):
+            secret_file = Path(value[5:]).expanduser()
+            found.extend(_too_open(secret_file, f"secret file for {_key(loc)},", group_may_read=True))
+        elif not value.startswith("env:"):
+            found.append(Problem(loc, (
+                "is a secret written in the configuration file itself: move it to the environment file "
+                f'(deploy/README.md) and write {loc[-1]} = "env:NAME", or keep it in a private file and '
+                f'write {loc[-1]} = "file:/path"'
+            )).describe(where, text))
+    return found
+
+
+def _secret_values(model: BaseModel, raw: Any, loc: tuple) -> Iterator[tuple[tuple, str]]:
+    """(location, value as written) of every secret key in ``model``, read from ``raw``."""
+    if not isinstance(raw, dict):
+        return
+    for name, field in type(model).model_fields.items():
+        value, written = getattr(model, name, None), raw.get(name)
+        if _is_secret(field.annotation) and _SECRET_NAME.search(name) and isinstance(written, str):
+            yield (*loc, name), written
+        elif isinstance(value, BaseModel):
+            yield from _secret_values(value, written, (*loc, name))
+        elif isinstance(value, list) and isinstance(written, list):
+            for index, (part, part_written) in enumerate(zip(value, written)):
+                if isinstance(part, BaseModel):
+                    yield from _secret_values(part, part_written, (*loc, name, index))
+
+
+#: secret keys that must not be written in the file (a user name may be)
+_SECRET_NAME = re.compile(r"token|password|secret|key", re.IGNORECASE)
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_is_secret(arg) for arg in get_args(annotation))
+
+
+def _key(loc: tuple) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
 
 
 def warn_about_permissions(config: Config) -> list[str]:
@@ -99,14 +162,34 @@ def warn_about_permissions(config: Config) -> list[str]:
     return found
 
 
-def _too_open(path: Path, what: str) -> list[str]:
+def _too_open(path: Path, what: str, *, group_may_read: bool = False) -> list[str]:
+    """A warning if ``path`` is open to others (or to its group, unless ``group_may_read`` and the
+    group is one this process runs with: the service reading its configuration through its group)."""
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        status = os.stat(path)
     except OSError:
         return []
-    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+    mode = stat.S_IMODE(status.st_mode)
+    shared_with_us = status.st_gid == os.getegid() or status.st_gid in os.getgroups()
+    allowed = stat.S_IRGRP if group_may_read and shared_with_us else 0
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO) & ~allowed:
         return []
+    group = _group_name(status.st_gid)
+    who = "other accounts on this server" if mode & stat.S_IRWXO else f"the group {group}"
+    if allowed:
+        fix = f"chmod 640 {path} (its group {group} reads it)"
+    elif group_may_read:
+        fix = f"chmod 600 {path}, or 640 with the service's group (deploy/README.md: root:school-monitor)"
+    else:
+        fix = f"chmod 600 {path}"
     return [
-        f"{what} {path} has mode {mode:o}: other accounts on this server can "
-        f"{'read' if mode & (stat.S_IRGRP | stat.S_IROTH) else 'use'} it; run: chmod 600 {path}"
+        f"{what} {path} has mode {mode:o}: {who} can "
+        f"{'read' if mode & (stat.S_IRGRP | stat.S_IROTH) else 'use'} it; run: {fix}"
     ]
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

@@ -11,9 +11,10 @@ and runs the real pipeline through a week of posts (``monitor.demo_data``) on a
                                  ─► what the moderator received is shown
     Monday 07:30 after the week ─► the weekly digest, emailed to the principal and archived
 
-Everything it writes is inside its folder (``./demo-output`` by default): the database, the
-configuration, the ``.eml`` files, a transcript of the Slack messages, the digest, a log and the
-caches of the libraries it loads. A part that fails (a fake, the classifier, a notifier) is
+Everything it writes is inside its folder (``./demo-output`` by default), private to the user
+(the folder 0700, its files 0600, whatever the umask): the database, the configuration, the
+``.eml`` files, a transcript of the Slack messages, the digest, a log and the caches of the
+libraries it loads. A part that fails (a fake, the classifier, a notifier) is
 reported and the demo goes on without it, so it always finishes with its summary.
 """
 
@@ -39,6 +40,7 @@ from typing import Any, Callable, Iterator
 from monitor.clock import ManualClock
 from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
+from monitor.files import FOLDER_MODE, private_umask
 from monitor.sanitize import PrintableFormatter
 from monitor.store import from_db, to_db
 
@@ -673,6 +675,7 @@ def prepare_folder(folder: Path) -> Path:
     if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
         raise DemoError(f"{folder} is not empty and was not made by `monitor demo`: give another folder (--dir PATH)")
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(FOLDER_MODE)
     for name in OUTPUTS:
         path = folder / name
         if path.is_dir():
@@ -726,9 +729,13 @@ def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = N
     """
     from monitor.demo_view import QuietView
 
+    with private_umask():  # the demo's database, mails and digest are as private as a real one's
+        return _run_demo(Path(folder), fast=fast, view=view or QuietView(), days=days)
+
+
+def _run_demo(folder: Path, *, fast: bool, view: Any, days: int) -> DemoSummary:
     started = time.monotonic()
-    folder = prepare_folder(Path(folder))
-    view = view or QuietView()
+    folder = prepare_folder(folder)
     run = DemoRun(folder=folder, fast=fast, view=view, days=days)
     with contained(folder), ExitStack() as stack:
         view.status("starting the local fake platforms")

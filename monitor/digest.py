@@ -732,12 +732,11 @@ def archive_path(config: Config, week: str) -> Path:
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Write atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-    return path
+    """Write atomically (a reader never sees half a file), private to the monitor's user: a
+    digest names the children and parents who wrote."""
+    from monitor.files import write_private
+
+    return write_private(path, text)
 
 
 def outbox_key(week: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.errors import StoreError
-from monitor.store import Store, to_db
+from monitor.store import Store, create_private, to_db
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def backup_database(
 
 def _copy(source_path: Path, partial: Path) -> None:
     partial.unlink(missing_ok=True)
+    create_private(partial)  # mode 0600 whatever the umask: a backup holds what the database holds
     source = sqlite3.connect(str(source_path), timeout=30)
     try:
         source.execute("PRAGMA busy_timeout = 30000")

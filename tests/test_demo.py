@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections import Counter
@@ -30,10 +31,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
         if not key.startswith(("XDG_", "MPLCONFIGDIR", "HF_", "MONITOR_"))
     }
     env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), PYTHONDONTWRITEBYTECODE="1", COLUMNS="100")
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "demo", "--fast"], cwd=root / "work", env=env,
-        capture_output=True, text=True, timeout=600,
-    )
+    previous = os.umask(0o022)  # the usual umask, which would make every new file readable by all
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "demo", "--fast"], cwd=root / "work", env=env,
+            capture_output=True, text=True, timeout=600,
+        )
+    finally:
+        os.umask(previous)
     folder = root / "work" / "demo-output"
     summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else None
     return root, folder, done, summary
@@ -58,6 +63,15 @@ def test_nothing_is_written_outside_the_demo_folder(demo_run):
     ]
     assert outside == []
     assert (folder / "monitor.db").is_file() and (folder / ".cache").is_dir()
+
+
+def test_everything_the_demo_writes_is_private(demo_run):
+    _root, folder, done, _summary = demo_run
+    assert done.returncode == 0
+    modes = {path.relative_to(folder): stat.S_IMODE(path.stat().st_mode) for path in [folder, *folder.rglob("*")]}
+    assert {Path("monitor.db"), Path("summary.json"), Path("digests"), Path("mail")} <= set(modes)
+    shared = {str(path): f"{mode:o}" for path, mode in modes.items() if mode & 0o077}
+    assert shared == {}, "readable by other accounts"
 
 
 def test_every_seeded_post_was_collected(demo_run):

@@ -328,7 +328,8 @@ def test_open_files_draw_a_warning_and_private_ones_none(tmp_path, clock):
     (tmp_path / "monitor.db").chmod(0o640)
     warnings = check_permissions(load_config(config_path))
     assert len(warnings) == 2
-    assert f"configuration file {config_path} has mode 644" in warnings[0] and "chmod 600" in warnings[0]
+    assert f"configuration file {config_path} has mode 644" in warnings[0]
+    assert f"chmod 640 {config_path} (its group" in warnings[0], "its group is this process's: it may read"
     assert "database file" in warnings[1] and "mode 640" in warnings[1]
 
 
