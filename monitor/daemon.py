@@ -3,12 +3,22 @@
 One APScheduler job per source on its interval, with jitter so that sources do not all fire at
 once; ``max_instances=1`` keeps two polls of one source from overlapping and ``coalesce`` turns a
 backlog of missed runs into one. A failing source backs off (see ``Pipeline.poll``) and never
-stops the others. SIGTERM or SIGINT lets the running jobs finish, then closes the database.
+stops the others.
+
+Polls run in their own pool of workers (``polls``); the housekeeping jobs (the heartbeat that feeds
+systemd's watchdog, the outbox dispatcher, the SLA clock, the digest, the health check, the purge)
+run in another, with a thread for each, so a server that keeps every poll hanging (one byte at a
+time) cannot starve them, nor can one of them starve another.
+
+SIGTERM or SIGINT lets the running jobs finish for up to :data:`STOP_GRACE` seconds, then closes
+the database and exits without waiting for a job still hanging: a poll cut short has moved no
+cursor, so the next start repeats it and nothing is lost.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import threading
@@ -30,16 +40,22 @@ from monitor.systemd import Watchdog, notify, watchdog_interval
 
 logger = logging.getLogger(__name__)
 
+#: seconds a stop waits for running jobs before it leaves them (systemd's TimeoutStopSec is 2 min)
+STOP_GRACE = 10.0
+#: the executor of the source polls; every other job runs in "default"
+POLLS = "polls"
+
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A periodic job: ``func()`` run on ``trigger``."""
+    """A periodic job: ``func()`` run on ``trigger``, in the scheduler's ``executor``."""
 
     id: str
     func: Callable[[], Any]
     trigger: BaseTrigger
     first_run: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    executor: str = "default"
 
 
 def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
@@ -57,6 +73,7 @@ def source_jobs(config: Config, pipeline: Pipeline) -> list[JobSpec]:
                 trigger=IntervalTrigger(seconds=seconds, jitter=jitter or None),
                 # a small stagger so that a restart does not fire every source in the same second
                 first_run=now + timedelta(seconds=random.uniform(0, min(5.0, seconds))),
+                executor=POLLS,
             )
         )
     return jobs
@@ -99,8 +116,9 @@ def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock,
     from monitor.sla_clock import tick
 
     still_there = pipeline.still_there if pipeline is not None else None
+    # first soon after start: deadlines passed while the monitor was off are noticed at once
     return JobSpec(id="sla-clock", func=lambda: tick(store, config, clock(), still_there),
-                   trigger=IntervalTrigger(seconds=60))
+                   trigger=IntervalTrigger(seconds=60), first_run=datetime.now(timezone.utc) + timedelta(seconds=5))
 
 
 def purge_job(config: Config, store: Store) -> JobSpec:
@@ -135,13 +153,20 @@ class Daemon:
         on_stop: Callable[[], None] | None = None,
         on_start: Callable[[], None] | None = None,
         workers: int = 4,
+        stop_grace: float = STOP_GRACE,
     ):
         self.jobs = jobs
         self.on_stop = on_stop
         self.on_start = on_start
+        self.stop_grace = stop_grace
         self.stopped = threading.Event()
+        #: the jobs still running when the last stop stopped waiting for them
+        self.abandoned: list[str] = []
+        self._running: dict[str, int] = {}
+        self._idle = threading.Condition()
+        housekeeping = sum(1 for job in jobs if job.executor != POLLS)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(workers)},
+            executors={POLLS: ThreadPoolExecutor(workers), "default": ThreadPoolExecutor(max(1, housekeeping))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
@@ -151,22 +176,36 @@ class Daemon:
             options = dict(job.options)
             if job.first_run is not None:  # APScheduler reads next_run_time=None as "paused"
                 options["next_run_time"] = job.first_run
-            self.scheduler.add_job(_guarded(job), job.trigger, id=job.id, name=job.id, **options)
+            self.scheduler.add_job(self._tracked(job), job.trigger, id=job.id, name=job.id,
+                                   executor=job.executor, **options)
         self.scheduler.start()
         logger.info("monitor started: %d jobs (%s)", len(self.jobs), ", ".join(j.id for j in self.jobs))
         if self.on_start:
             self.on_start()
 
     def stop(self) -> None:
-        """Finish the running jobs, then stop. Safe to call twice."""
+        """Let the running jobs finish for up to ``stop_grace`` seconds, then stop. Safe to call twice.
+
+        A job still running then is left to the process's exit (see :attr:`abandoned`).
+        """
         if self.stopped.is_set():
             return
         self.stopped.set()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
+        self.abandoned = self._wait_for_jobs(self.stop_grace)
+        if self.abandoned:
+            logger.warning(
+                "stopping without %s, still running after %.0fs: nothing is lost, a poll cut short "
+                "moved no cursor and is repeated at the next start", ", ".join(self.abandoned), self.stop_grace,
+            )
         if self.on_stop:
             self.on_stop()
         logger.info("monitor stopped")
+
+    def running_jobs(self) -> list[str]:
+        with self._idle:
+            return sorted(self._running)
 
     def run_forever(self, tick: Callable[[], None] | None = None, tick_every: float = 10.0) -> None:
         """Start, then wait for SIGTERM/SIGINT; ``tick`` runs in the main thread between waits."""
@@ -185,6 +224,32 @@ class Daemon:
                     tick()
         finally:
             self.stop()
+
+    def _tracked(self, job: JobSpec) -> Callable[[], None]:
+        """The guarded job, counted while it runs (for the stop); none starts once stopping."""
+        guarded = _guarded(job)
+
+        def run() -> None:
+            with self._idle:
+                if self.stopped.is_set():
+                    return
+                self._running[job.id] = self._running.get(job.id, 0) + 1
+            try:
+                guarded()
+            finally:
+                with self._idle:
+                    self._running[job.id] -= 1
+                    if not self._running[job.id]:
+                        del self._running[job.id]
+                    self._idle.notify_all()
+
+        return run
+
+    def _wait_for_jobs(self, timeout: float) -> list[str]:
+        """Wait until no job runs, for at most ``timeout`` seconds; returns those still running."""
+        with self._idle:
+            self._idle.wait_for(lambda: not self._running, timeout=timeout)
+            return sorted(self._running)
 
 
 def _guarded(job: JobSpec) -> Callable[[], None]:
@@ -230,13 +295,17 @@ def run_daemon(config: Config) -> None:
     daemon = Daemon(jobs, on_stop=stopped, on_start=lambda: notify("READY=1\nSTATUS=monitoring"))
     tick_every = min(10.0, watchdog_interval() / 3) if watchdog_interval() else 10.0
     daemon.run_forever(tick=watchdog.tick, tick_every=tick_every)
+    if daemon.abandoned:
+        # the interpreter would wait at exit for the worker threads still hanging in a request
+        logging.shutdown()
+        os._exit(0)
 
 
 def supervise(jobs: list[JobSpec], running: Callable[[], bool]) -> Watchdog:
     """A watchdog for systemd, fed by a heartbeat job appended to ``jobs``.
 
-    The heartbeat runs in the scheduler's worker pool like every job: if it has not run for three
-    of its periods (or half the unit's WatchdogSec, if shorter), the keep-alives stop.
+    The heartbeat runs in the housekeeping pool, which polls do not use: if it has not run for
+    three of its periods (or half the unit's WatchdogSec, if shorter), the keep-alives stop.
     """
     every = 10.0
     limit = watchdog_interval()

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 #: The longest a failing source waits between attempts (a rate limit's own reset may be later).
 MAX_BACKOFF = timedelta(hours=1)
+#: seconds an existence check waits for the source's poll to end before it says "cannot tell"
+STILL_THERE_WAIT = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,16 +119,22 @@ class Pipeline:
             settings = self.config.source(source)
         except ConfigError:  # a source removed from the configuration cannot tell
             return None
-        with self._lock(source):
-            try:
-                return self.connector(source).exists(native_id)
-            except AuthError as exc:
-                self._fail(settings, self.store.source_state(source), exc)
-                return None
-            except Exception as exc:  # noqa: BLE001
-                logger.warning("source=%s could not check whether %s still exists: %s",
-                               source, native_id, describe_failure(exc)[1])
-                return None
+        lock = self._lock(source)
+        # a poll hanging on a slow server holds the lock: the SLA clock must not hang behind it
+        if not lock.acquire(timeout=STILL_THERE_WAIT):
+            logger.info("source=%s is busy polling: cannot check now whether %s still exists", source, native_id)
+            return None
+        try:
+            return self.connector(source).exists(native_id)
+        except AuthError as exc:
+            self._fail(settings, self.store.source_state(source), exc)
+            return None
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("source=%s could not check whether %s still exists: %s",
+                           source, native_id, describe_failure(exc)[1])
+            return None
+        finally:
+            lock.release()
 
     def _lock(self, name: str) -> threading.Lock:
         """One lock per source: a poll and an existence check never share a connector at once."""

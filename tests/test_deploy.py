@@ -54,6 +54,16 @@ def test_unit_has_the_required_hardening_and_supervision():
     assert settings["EnvironmentFile"] == ["/etc/school-monitor/monitor.env"]
 
 
+def test_unit_bounds_memory_and_threads():
+    settings = unit_settings()
+    assert settings["MemoryMax"] == ["1G"] and settings["MemoryHigh"] == ["768M"]
+    assert int(settings["TasksMax"][0]) >= 64, "the pools, the model's threads and Socket Mode fit"
+    from monitor.daemon import STOP_GRACE
+
+    minutes = int(settings["TimeoutStopSec"][0].removesuffix("min"))
+    assert STOP_GRACE < minutes * 60 / 4, "the daemon stops by itself well before systemd kills it"
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path):
     # verify checks that ExecStart exists: point it at a stand-in executable, nothing else changes
