@@ -162,7 +162,8 @@ class SourceSettings(BaseModel):
     #: connector must support each, and the token must carry the permission it needs)
     actions: list[ActionName] = Field(default_factory=list)
 
-    @field_validator("base_url", check_fields=False)
+    # a platform's address keys (base_url, an OAuth token_url, Bluesky's plc_url) take http(s) only
+    @field_validator("base_url", "token_url", "plc_url", check_fields=False)
     @classmethod
     def _web_address(cls, value: str | None) -> str | None:
         return check_web_address(value)

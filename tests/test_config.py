@@ -117,7 +117,7 @@ def test_duplicate_source_names_are_refused(tmp_path):
 
 
 def test_slack_moderators_are_user_or_user_group_ids(tmp_path):
-    slack = '[notify.slack]\ntoken = "xoxb-1"\nchannel = "C1"\n'
+    slack = '[notify.slack]\ntoken = "xoxb-1"\nchannel = "C0123456789"\n'
     config = load_config(write(tmp_path, slack + 'moderators = ["U0JANE", "W0GRID", "S0MODS"]\n'))
     assert config.notify.slack.moderators == ["U0JANE", "W0GRID", "S0MODS"]
     for bad in ('"nobody"', '""', '"C0CHANNEL"', '"u0jane"', "1"):

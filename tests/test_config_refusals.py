@@ -169,6 +169,10 @@ def test_leads_are_addresses_or_slack_ids(tmp_path):
     ('[[sources]]\nname = "news"\ntype = "rss"\nurl = "https://news.example/a b"\n', "sources[0].url"),
     ('[notify.slack]\ntoken = "env:BOT"\nchannel = "C0123456789"\nbase_url = "file:///tmp/slack"\n',
      "notify.slack.base_url"),
+    ('[[sources]]\nname = "r"\ntype = "reddit"\nqueries = ["x"]\nusername = "u"\ntoken_url = "file:///etc/shadow"\n',
+     "sources[0].token_url"),
+    ('[[sources]]\nname = "b"\ntype = "bluesky"\nidentifier = "a.bsky.social"\npassword = "env:BOT"\n'
+     'plc_url = "file:///etc/passwd"\n', "sources[0].plc_url"),
 ])
 def test_only_http_and_https_addresses_are_fetched(tmp_path, text, key):
     message = refusal(tmp_path, text)
