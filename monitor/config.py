@@ -110,9 +110,9 @@ def parse_clock_time(value: Any) -> time:
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL_PART = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-#: Slack conversation ids (C public, G private, D direct); users are U or W, user groups S
-SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,20}$")
-SLACK_ID = re.compile(r"^[CGDUWS][A-Z0-9]{6,20}$")
+#: Slack conversation ids (C public, G private, D direct); a message can go to those or to a user (U, W)
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+SLACK_ID = re.compile(r"^[CGDUW][A-Z0-9]{2,20}$")
 
 
 def check_email_address(value: Any) -> Any:

@@ -152,12 +152,14 @@ class Daemon:
         *,
         on_stop: Callable[[], None] | None = None,
         on_start: Callable[[], None] | None = None,
+        on_stopping: Callable[[], None] | None = None,
         workers: int = 4,
         stop_grace: float = STOP_GRACE,
     ):
         self.jobs = jobs
         self.on_stop = on_stop
         self.on_start = on_start
+        self.on_stopping = on_stopping
         self.stop_grace = stop_grace
         self.stopped = threading.Event()
         #: the jobs still running when the last stop stopped waiting for them
@@ -191,6 +193,8 @@ class Daemon:
         if self.stopped.is_set():
             return
         self.stopped.set()
+        if self.on_stopping:
+            self.on_stopping()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.abandoned = self._wait_for_jobs(self.stop_grace)
@@ -288,11 +292,8 @@ def run_daemon(config: Config) -> None:
     daemon: Daemon
     watchdog = supervise(jobs, lambda: daemon.scheduler.running)
 
-    def stopped() -> None:
-        notify("STOPPING=1")
-        close()
-
-    daemon = Daemon(jobs, on_stop=stopped, on_start=lambda: notify("READY=1\nSTATUS=monitoring"))
+    daemon = Daemon(jobs, on_stop=close, on_start=lambda: notify("READY=1\nSTATUS=monitoring"),
+                    on_stopping=lambda: notify("STOPPING=1"))
     tick_every = min(10.0, watchdog_interval() / 3) if watchdog_interval() else 10.0
     daemon.run_forever(tick=watchdog.tick, tick_every=tick_every)
     if daemon.abandoned:

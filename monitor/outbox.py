@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import SLACK_ID, Config
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message
 from monitor.sanitize import printable
@@ -34,9 +33,6 @@ from monitor.routing import URGENT, deadline_limits, is_routine, moderator_chann
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
-
-_SLACK_ID = re.compile(r"^[CGDUW][A-Z0-9]{6,}$")
-
 
 @dataclass(frozen=True, kw_only=True)
 class Alert:
@@ -82,7 +78,7 @@ def routes(config: Config, alert: Alert) -> list[tuple[str, str | None]]:
     for recipient in extra:
         if "@" in recipient and email is not None:
             found.append(("email", recipient))
-        elif _SLACK_ID.match(recipient) and slack is not None:
+        elif SLACK_ID.match(recipient) and slack is not None:
             found.append(("slack", recipient))
     return list(dict.fromkeys(found))
 

@@ -150,9 +150,10 @@ def test_the_slack_channel_must_be_a_channel_id(tmp_path, channel):
 
 
 def test_leads_are_addresses_or_slack_ids(tmp_path):
-    message = refusal(tmp_path, FEED + 'leads = ["pe@school.example", "U0123ABCD", "nobody", ""]\n')
+    message = refusal(tmp_path, FEED + 'leads = ["pe@school.example", "U0123ABCD", "nobody", "", "S0123MODS"]\n')
     assert "sources[0].leads[2]: 'nobody' is neither an email address nor a Slack id" in message
     assert "sources[0].leads[3]" in message and "leads[0]" not in message and "leads[1]" not in message
+    assert "sources[0].leads[4]" in message, "a user group cannot be sent a message"
 
 
 @pytest.mark.parametrize("text, key", [

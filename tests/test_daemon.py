@@ -248,6 +248,8 @@ def test_sigterm_stops_the_daemon_while_every_poll_hangs(tmp_path, notify_socket
             assert receive() == "WATCHDOG=1"
             keepalives += 1
         process.send_signal(signal.SIGTERM)
+        while receive() != "STOPPING=1":  # said at once, before the wait for running jobs
+            pass
         _, stderr = process.communicate(timeout=90)  # a bound: the unit's TimeoutStopSec is 2 min
     finally:
         drip.close()
