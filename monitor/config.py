@@ -111,8 +111,8 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL_PART = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 #: Slack conversation ids (C public, G private, D direct); a message can go to those or to a user (U, W)
-SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
-SLACK_ID = re.compile(r"^[CGDUW][A-Z0-9]{2,20}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,20}$")
+SLACK_ID = re.compile(r"^[CGDUW][A-Z0-9]{1,20}$")
 
 
 def check_email_address(value: Any) -> Any:
