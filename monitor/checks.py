@@ -143,7 +143,7 @@ def _secret_values(model: BaseModel, raw: Any, loc: tuple) -> Iterator[tuple[tup
 
 
 #: secret keys that must not be written in the file (a user name may be)
-_SECRET_NAME = re.compile(r"token|password|secret|key", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"token|password|secret|key|webhook", re.IGNORECASE)
 
 
 def _is_secret(annotation: Any) -> bool:
