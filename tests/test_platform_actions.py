@@ -158,3 +158,13 @@ def test_cli_hide_and_an_unknown_item(world, tmp_path):
     assert facebook.node(comment)[1]["is_hidden"] is True
     missing = subprocess.run(cli(path, "delete", "999"), capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no item 999" in missing.stderr
+
+
+def test_status_says_which_write_was_refused_and_why(world, store, clock):
+    from monitor.status import collect_status, format_status
+
+    config, facebook, comment, case = world
+    facebook.permissions.discard("pages_manage_engagement")
+    act(store, config, action="delete", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    text = format_status(collect_status(config, store, clock), config.school.tz)
+    assert "refused: delete of item 2 on facebook-page by Jane" in text and "pages_manage_engagement" in text
