@@ -381,7 +381,9 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
     from pathlib import Path
 
     from monitor.app import open_store
-    from monitor.digest import parse_week, publish, render_text
+    from monitor.digest.render import render_text
+    from monitor.digest.send import publish
+    from monitor.digest.week import parse_week
 
     config = ctx.config()
     week = parse_week(week) if week else None

@@ -128,7 +128,7 @@ def purge_job(config: Config, store: Store) -> JobSpec:
 def digest_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
     """The weekly digest, checked every minute: queued at ``digest.weekday`` ``digest.time`` (school
     time zone), or at start when the server was off at that moment; the outbox key makes it once."""
-    from monitor.digest import send_due_digest
+    from monitor.digest.send import send_due_digest
 
     return JobSpec(
         id="digest",

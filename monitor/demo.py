@@ -579,19 +579,17 @@ class DemoRun:
     # -- the digest ---------------------------------------------------------------------------------
 
     def digest_time(self) -> datetime | None:
-        from monitor.digest import local_midnight
+        from monitor.digest.week import local_midnight
 
         monday = (week_start_utc() + timedelta(days=7)).astimezone(self.config.school.tz).date()
         return local_midnight(monday, self.config.school.tz) + timedelta(hours=7, minutes=30)
 
     def make_digest(self, now: datetime) -> Path | None:
-        from monitor import digest
+        from monitor.digest.send import send_digest
+        from monitor.digest.week import week_of
 
-        week = digest.week_of((now - timedelta(days=7)).astimezone(self.config.school.tz).date())
-        if hasattr(digest, "publish"):
-            return digest.publish(self.store, self.config, week, now=now, send=True).archive
-        result = digest.send_digest(self.store, self.config, week, now=now)
-        return getattr(result, "archive", None) or digest.archive_path(self.config, week)
+        week = week_of((now - timedelta(days=7)).astimezone(self.config.school.tz).date())
+        return send_digest(self.store, self.config, week, now=now).archive
 
     # -- the summary ----------------------------------------------------------------------------------
 
