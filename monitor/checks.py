@@ -24,6 +24,8 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
         flags = ", ".join(f for f in ("official" if source.official else "", "disabled" if not source.enabled else "") if f)
         every = int(source.interval.total_seconds())
         notes.append(f"source {source.name}: {source.type}, every {every}s" + (f" ({flags})" if flags else ""))
+    notes.extend(describe_action_needs(config))
+    warnings.extend(check_action_buttons(config))
     notes.extend(describe_routing(config))
     warnings.extend(check_permissions(config))
     if not config.sources:
@@ -45,6 +47,30 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     if config.digest.recipients and config.notify.email is None:
         warnings.append("[digest] recipients are set but there is no [notify.email]: the weekly digest cannot be sent")
     return warnings, notes
+
+
+def describe_action_needs(config: Config) -> list[str]:
+    """For each source that opts into writes: the permission the platform will ask of its token."""
+    from connectors import connector_class
+
+    notes = []
+    for source in (s for s in config.sources if s.actions):
+        scopes = connector_class(source.type).action_scopes
+        needs = sorted({scopes.get(action, "?") for action in source.actions})
+        notes.append(f"source {source.name}: {', '.join(source.actions)} from the monitor need "
+                     f"{' and '.join(needs)} on its token (a refusal is told when first tried, and in `monitor status`)")
+    return notes
+
+
+def check_action_buttons(config: Config) -> list[str]:
+    """Writes opted into, but no way to click them from Slack."""
+    if not any(s.actions for s in config.sources):
+        return []
+    slack = config.notify.slack
+    if slack is None or slack.app_token is None:
+        return ["some sources allow reply/hide/delete, but without notify.slack.app_token there are no Slack "
+                "buttons: only `monitor reply`, `monitor hide` and `monitor delete` can make them"]
+    return []
 
 
 def check_slack_moderators(config: Config) -> list[str]:

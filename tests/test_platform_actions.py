@@ -168,3 +168,12 @@ def test_status_says_which_write_was_refused_and_why(world, store, clock):
     act(store, config, action="delete", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
     text = format_status(collect_status(config, store, clock), config.school.tz)
     assert "refused: delete of item 2 on facebook-page by Jane" in text and "pages_manage_engagement" in text
+
+
+def test_check_config_names_the_permission_the_actions_need(world):
+    from monitor.checks import check_configuration
+
+    config, facebook, comment, case = world
+    warnings, notes = check_configuration(config)
+    assert any("facebook-page: reply, hide, delete from the monitor need pages_manage_engagement" in n for n in notes)
+    assert any("without notify.slack.app_token there are no Slack buttons" in w for w in warnings)
