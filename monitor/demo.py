@@ -722,10 +722,20 @@ def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = N
     ``days`` shortens the week (the digest comes only after a whole one). The summary is also
     written to ``summary.json`` in the folder.
     """
+    started = time.monotonic()
+    # the demo's emails, transcript, log and digest hold names and comments: readable by their owner only
+    saved_umask = os.umask(0o077)
+    try:
+        return _run_demo(folder, started, fast=fast, view=view, days=days)
+    finally:
+        os.umask(saved_umask)
+
+
+def _run_demo(folder: Path, started: float, *, fast: bool, view: Any, days: int) -> DemoSummary:
     from monitor.demo_view import QuietView
 
-    started = time.monotonic()
     folder = prepare_folder(Path(folder))
+    folder.chmod(0o700)
     view = view or QuietView()
     run = DemoRun(folder=folder, fast=fast, view=view, days=days)
     with contained(folder), ExitStack() as stack:

@@ -357,6 +357,7 @@ def test_send_queues_one_email_per_recipient_with_inline_chart(seeded):
     assert base64.b64decode(payload["images"]["digest-chart"])[:4] == b"\x89PNG"
     assert result.archive == config.database_path.parent / "digests" / "2026-W47.html"
     archived = result.archive.read_text(encoding="utf-8")
+    assert result.archive.stat().st_mode & 0o777 == 0o600  # names and comments, like the database
     assert "data:image/png;base64," in archived and "12</strong> mentions" in archived
     assert send.send_digest(store, config, WEEK, now=NOW).queued == 0
     assert len(digest_rows(store)) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -54,10 +55,12 @@ def archive_path(config: Config, week: str) -> Path:
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Write atomically (a reader never sees half a file)."""
+    """Write atomically (a reader never sees half a file), readable by its owner only like the database."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
+    partial.unlink(missing_ok=True)
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)
     partial.replace(path)
     return path
 
