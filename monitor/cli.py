@@ -94,14 +94,16 @@ def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) ->
         store.close()
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in results], indent=2))
-        click.echo(delivery["summary"], err=True)
+        if delivery["summary"]:
+            click.echo(delivery["summary"], err=True)
     else:
         for r in results:
             if r.ok:
                 click.echo(f"{r.source}: {r.fetched} fetched, {r.new} new, {r.flagged} flagged")
             else:
                 click.echo(f"{r.source}: FAILED ({r.error_kind}): {printable(r.error)}")
-        click.echo(delivery["summary"])
+        if delivery["summary"]:
+            click.echo(delivery["summary"])
     if any(not r.ok for r in results):
         sys.exit(1)
 

@@ -404,3 +404,33 @@ def test_batches_under_sigkill_lose_nothing_and_double_nothing(tmp_path):
     assert len(messages) < written  # and gathered
     keys = [m.metadata["event_payload"]["key"] for m in messages]
     assert len(keys) == len(set(keys))
+
+
+def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
+    import subprocess
+    import sys
+
+    from monitor.fakes.facebook import FakeFacebook
+
+    now = datetime.now(timezone.utc)
+    with FakeFacebook() as facebook, FakeSlack() as slack:
+        post = facebook.add_post("Sports day", at=now - timedelta(hours=2))
+        path = tmp_path / "monitor.toml"
+        path.write_text(
+            f'[storage]\npath = "{tmp_path / "monitor.db"}"\n'
+            f'[[sources]]\nname = "page"\ntype = "facebook"\nofficial = true\ntagged = false\n'
+            f'base_url = "{facebook.source_config("x")["base_url"]}"\npage_id = "{facebook.page_id}"\n'
+            f'token = "{facebook.token}"\n'
+            f'[notify.slack]\ntoken = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\nbase_url = "{slack.base_url}"\n',
+            encoding="utf-8")
+        path.chmod(0o600)
+        command = [sys.executable, "-m", "monitor.cli", "--config", str(path), "poll"]
+        assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode == 0
+        facebook.add_comment("I will stab you at the gate", reply_to=post, at=now - timedelta(minutes=5))
+        facebook.add_comment("what time is pick-up?", reply_to=post, at=now - timedelta(minutes=4))
+        polled = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert polled.returncode == 0, polled.stderr
+        [threat] = slack.messages  # sent by the poll itself, not left for the daemon
+        assert threat.text.startswith("Threat of violence")
+    assert "alerts: 1 sent" in polled.stdout
+    assert "1 routine alerts wait in a batch that `monitor run` sends from" in polled.stdout
