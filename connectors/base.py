@@ -24,11 +24,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from connectors.http import MiB, bounded_client, parse_size
 from monitor.clock import Clock, system_clock
-from monitor.config import Duration, Secret
+from monitor.config import Duration, Secret, web_url
 from monitor.errors import ActionNeeded, AuthError, RateLimited, SourceError, TransientError
 
 __all__ = [
@@ -160,6 +160,12 @@ class SourceSettings(BaseModel):
     #: what moderators may do on the platform from Slack or the command line (opt-in; the
     #: connector must support each, and the token must carry the permission it needs)
     actions: list[ActionName] = Field(default_factory=list)
+
+    @field_validator("base_url", "token_url", "plc_url", check_fields=False)
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        """Every address a source type has, its own or overridden (a subclass's default is trusted)."""
+        return None if value is None else web_url(value)
 
 
 class Connector(ABC):

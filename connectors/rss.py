@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import httpx
+from pydantic import ValidationInfo, field_validator
 
 from connectors.base import (
     MALFORMED,
@@ -37,6 +38,7 @@ from connectors.base import (
     skip_record,
 )
 from connectors.http import MiB, RedirectRefused, ResponseTooLarge, reason
+from monitor.config import web_url
 from monitor.errors import MAX_WAIT
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,12 @@ class RSSSettings(SourceSettings):
     url: str
     #: "mention" for what others write about the school, "post" for the school's own feed
     kind: Literal["mention", "post"] = "mention"
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str, info: ValidationInfo) -> str:
+        """The feed's full address, or one relative to ``base_url`` where that is set."""
+        return value if info.data.get("base_url") else web_url(value)
 
 
 class RSSConnector(Connector):

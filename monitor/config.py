@@ -79,6 +79,17 @@ def parse_clock_time(value: Any) -> time:
     raise ValueError(f'{value!r} is not a time of day: write "HH:MM", e.g. "17:00"')
 
 
+def web_url(value: Any) -> Any:
+    """An absolute http(s) address with a host; anything else is refused with the form to write."""
+    from urllib.parse import urlsplit
+
+    if isinstance(value, str):
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() in ("http", "https") and parts.hostname:
+            return value.strip()
+    raise ValueError(f'{value!r} is not a web address: write it in full, e.g. "https://host.example/path"')
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
 ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
@@ -172,6 +183,11 @@ class SlackSettings(Section):
     timeout: Duration = timedelta(seconds=30)
     #: who may click the buttons: user ids and/or user groups; empty refuses every click
     moderators: list[str] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        return web_url(value)
 
     @field_validator("moderators")
     @classmethod
