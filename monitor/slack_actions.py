@@ -516,7 +516,11 @@ def _items(payload: str) -> list[dict[str, Any]]:
         data = json.loads(payload)
     except (TypeError, ValueError):
         return []
-    return payload_items(data) if isinstance(data, dict) else []
+    if not isinstance(data, dict):
+        return []
+    # an urgent alert may carry routine news along ("also"): its comments have buttons too
+    also = data.get("also") if isinstance(data.get("also"), dict) else {}
+    return payload_items(data) + payload_items(also)
 
 
 def _who(click: Click) -> dict[str, str]:

@@ -434,3 +434,20 @@ def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
         assert threat.text.startswith("Threat of violence")
     assert "alerts: 1 sent" in polled.stdout
     assert "1 routine alerts wait in a batch that `monitor run` sends from" in polled.stdout
+
+
+def test_a_button_on_news_carried_by_an_urgent_message_acts_on_its_case(tmp_path, store, clock):
+    from monitor.fakes.slack import APP_TOKEN, block_actions
+    from monitor.slack_actions import SlackActions
+
+    with FakeSlack(clock=clock) as slack:
+        config = make_config(tmp_path, notify={"slack": {**SLACK, "base_url": slack.base_url, "app_token": APP_TOKEN,
+                                                         "moderators": ["U0MODERATOR"]}})
+        enqueue(store, config, comment(store, 1, due=clock() + timedelta(hours=20)))
+        insult = {"item_id": 91, "source": "page", "text": "you idiot", "flagged": True, "labels": {"offensive": 0.9}}
+        enqueue(store, config, Alert(key="flagged:item:91", kind="flagged", payload={"source": "page", "item": insult}))
+        dispatcher(store, config, clock).run()
+        [carrier] = slack.messages
+        assert listed(carrier) == [1]
+        SlackActions(config, store, clock=clock).handle(block_actions(carrier, "acknowledge", block_id="actions:1"))
+    assert store.query("SELECT state FROM cases WHERE id = 1")[0]["state"] == "acknowledged"
