@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor import digest as dg  # noqa: E402
 from monitor.clock import ManualClock  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
+from monitor.digest import render, send, week  # noqa: E402
 from monitor.store import Store, to_db  # noqa: E402
 
 WEEK_START = datetime(2026, 11, 16, tzinfo=timezone.utc)  # Monday of 2026-W47 (GMT)
@@ -106,11 +106,11 @@ def main() -> None:
         started = time.perf_counter()
         seed(store, args.items, random.Random(47))
         print(f"seeded {2 * args.items} items in {time.perf_counter() - started:.1f} s")
-        build, digest = timed(lambda: dg.build_digest(store, config, "2026-W47", now=NOW), args.runs)
-        html, _ = timed(lambda: dg.render_html(digest), args.runs)
-        text, _ = timed(lambda: dg.render_text(digest), args.runs)
-        chart, _ = timed(lambda: dg.render_chart(digest), args.runs)
-        publish, _ = timed(lambda: dg.send_digest(store, config, "2026-W47", now=NOW), 1)
+        build, digest = timed(lambda: week.build_digest(store, config, "2026-W47", now=NOW), args.runs)
+        html, _ = timed(lambda: render.render_html(digest), args.runs)
+        text, _ = timed(lambda: render.render_text(digest), args.runs)
+        chart, _ = timed(lambda: render.render_chart(digest), args.runs)
+        publish, _ = timed(lambda: send.send_digest(store, config, "2026-W47", now=NOW), 1)
         store.close()
     print(f"mentions this week: {digest.mentions}, flagged: {digest.flagged_total}, cases: {digest.ack.received}")
     print(f"build_digest:  {build:.3f} s (target <= 3 s)")

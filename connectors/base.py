@@ -28,7 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from connectors.http import MiB, bounded_client, parse_size
 from monitor.clock import Clock, system_clock
-from monitor.config import PollInterval, Recipient, Secret, Timeout, check_web_address, duration
+from monitor.config import PollInterval, Recipient, Secret, Timeout, duration, web_url
 from monitor.errors import ActionNeeded, AuthError, RateLimited, SourceError, TransientError
 
 __all__ = [
@@ -162,11 +162,11 @@ class SourceSettings(BaseModel):
     #: connector must support each, and the token must carry the permission it needs)
     actions: list[ActionName] = Field(default_factory=list)
 
-    # a platform's address keys (base_url, an OAuth token_url, Bluesky's plc_url) take http(s) only
     @field_validator("base_url", "token_url", "plc_url", check_fields=False)
     @classmethod
-    def _web_address(cls, value: str | None) -> str | None:
-        return check_web_address(value)
+    def _web_url(cls, value: str | None) -> str | None:
+        """Every address a source type has, its own or overridden (a subclass's default is trusted)."""
+        return None if value is None else web_url(value)
 
 
 class Connector(ABC):

@@ -17,21 +17,11 @@ a comment or visitor post the Page hid counts as gone (the Page dealt with it), 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import MALFORMED, Cursor, Item, SourceError, TransientError, Written, parse_timestamp, small_raw
-from connectors.graph import (
-    NONEXISTENT_SUBCODE,
-    OBJECT_ID,
-    GraphConnector,
-    GraphObjectMissing,
-    GraphSettings,
-    checkpoint,
-    newest_first,
-    next_cursor,
-)
+from connectors.base import MALFORMED, Cursor, Item, parse_timestamp, small_raw
+from connectors.graph import GraphConnector, GraphObjectMissing, GraphSettings, checkpoint, newest_first, next_cursor
 from pydantic import Field
 
 from monitor.config import duration
@@ -79,57 +69,11 @@ class FacebookConnector(GraphConnector):
     supported_actions = frozenset({"reply", "hide", "delete"})
     action_scopes = {"reply": "pages_manage_engagement", "hide": "pages_manage_engagement",
                      "delete": "pages_manage_engagement"}
+    reply_edge, hide_param, text_field, time_field = "comments", "is_hidden", "message", "created_time"
+    reply_fields = "id,message,created_time,from{id}"
 
-    def reply(self, native_id: str, text: str) -> Written:
-        with _gone_is_final(native_id):
-            body = self.graph.post(f"{_object_id(native_id)}/comments", {"message": text})
-        new_id = body.get("id")
-        if not isinstance(new_id, str) or not OBJECT_ID.fullmatch(new_id):
-            raise TransientError(f"Facebook answered the reply to {native_id} without the new comment's id")
-        return Written(native_id=new_id, at=self._created(new_id))
-
-    def find_reply(self, native_id: str, text: str) -> Written | None:
-        params = {"fields": "id,message,created_time,from{id}", "filter": "stream",
-                  "order": "reverse_chronological", "limit": 100}
-        for page in self.graph.pages(f"{_object_id(native_id)}/comments", params):
-            for record in page:
-                if (isinstance(record, dict) and _author(record)[0] == self.page_id
-                        and str(record.get("message") or "").strip() == text.strip()):
-                    return Written(native_id=str(record["id"]), at=self.timestamp(record["created_time"]))
-        return None
-
-    def hide(self, native_id: str) -> Written:
-        with _gone_is_final(native_id):
-            self._succeeded(self.graph.post(_object_id(native_id), {"is_hidden": "true"}), "hide", native_id)
-        return Written(native_id=None, at=self.clock())
-
-    def delete(self, native_id: str) -> Written:
-        with _gone_is_final(native_id):
-            self._succeeded(self.graph.delete(_object_id(native_id)), "delete", native_id)
-        return Written(native_id=None, at=self.clock())
-
-    def visibility(self, native_id: str):
-        try:
-            record = self.graph.get(_object_id(native_id), {"fields": "id,is_hidden"})
-        except GraphObjectMissing as exc:
-            if exc.subcode != NONEXISTENT_SUBCODE:
-                raise
-            self._confirm_owner_readable()
-            return "gone"
-        return "hidden" if record.get("is_hidden") is True else "visible"
-
-    def _created(self, native_id: str):
-        """The new comment's own created_time (the clock's time if it cannot be read just now)."""
-        try:
-            return self.timestamp(self.graph.get(native_id, {"fields": "created_time"})["created_time"])
-        except (SourceError, *MALFORMED) as exc:
-            logger.warning("source=%s the time of reply %s cannot be read (%s): using the clock's", self.name,
-                           native_id, exc)
-            return self.clock()
-
-    def _succeeded(self, body: dict[str, Any], what: str, native_id: str) -> None:
-        if body.get("success") is not True:
-            raise TransientError(f"Facebook answered the {what} of {native_id} without success: true")
+    def by_school(self, record: dict[str, Any]) -> bool:
+        return _author(record)[0] == self.page_id
 
     @property
     def page_id(self) -> str:
@@ -248,20 +192,3 @@ def _count(value: Any) -> int | None:
         return value["count"]
     return None
 
-
-def _object_id(native_id: str) -> str:
-    """A Graph object id, checked: anything else would name another path than the one object."""
-    if not isinstance(native_id, str) or not OBJECT_ID.fullmatch(native_id):
-        raise ValueError(f"not a Facebook object id: {native_id!r}")
-    return native_id
-
-
-@contextmanager
-def _gone_is_final(native_id: str):
-    """A write on an object that no longer exists (100/33) cannot succeed later: a ValueError, not a retry."""
-    try:
-        yield
-    except GraphObjectMissing as exc:
-        if exc.subcode != NONEXISTENT_SUBCODE:
-            raise
-        raise ValueError(f"{native_id} no longer exists on Facebook ({exc})") from exc

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Iterator
@@ -37,8 +38,10 @@ from connectors.base import (
     Cursor,
     RateLimited,
     Secret,
+    SourceError,
     SourceSettings,
     TransientError,
+    Written,
     parse_timestamp,
     skip_record,
 )
@@ -173,6 +176,70 @@ class GraphConnector(Connector):
         if not isinstance(hidden, bool):
             raise TransientError(f"{self.platform} answered {self.hidden_field}={hidden!r} for {native_id}")
         return not hidden
+
+    # -- writes (for the subclasses that name them in ``supported_actions``) -----------------------
+    #: the edge a reply is published to, the parameter that hides, the text and time fields of a comment
+    reply_edge: ClassVar[str] = "comments"
+    hide_param: ClassVar[str] = "is_hidden"
+    text_field: ClassVar[str] = "message"
+    time_field: ClassVar[str] = "created_time"
+    reply_fields: ClassVar[str] = "id"
+
+    def by_school(self, record: dict[str, Any]) -> bool:
+        """Whether a comment record was written by the account itself."""
+        raise NotImplementedError
+
+    def reply(self, native_id: str, text: str) -> Written:
+        with _gone_is_final(native_id, self.platform):
+            body = self.graph.post(f"{_object_id(native_id)}/{self.reply_edge}", {"message": text})
+        new_id = body.get("id")
+        if not isinstance(new_id, str) or not OBJECT_ID.fullmatch(new_id):
+            raise TransientError(f"{self.platform} answered the reply to {native_id} without the new comment's id")
+        return Written(native_id=new_id, at=self._created(new_id))
+
+    def find_reply(self, native_id: str, text: str) -> Written | None:
+        params = {"fields": self.reply_fields, "limit": 100}
+        if self.reply_edge == "comments":
+            params.update(filter="stream", order="reverse_chronological")
+        for page in self.graph.pages(f"{_object_id(native_id)}/{self.reply_edge}", params):
+            for record in page:
+                if (isinstance(record, dict) and self.by_school(record)
+                        and str(record.get(self.text_field) or "").strip() == text.strip()):
+                    return Written(native_id=str(record["id"]), at=self.timestamp(record[self.time_field]))
+        return None
+
+    def hide(self, native_id: str) -> Written:
+        with _gone_is_final(native_id, self.platform):
+            self._succeeded(self.graph.post(_object_id(native_id), {self.hide_param: "true"}), "hide", native_id)
+        return Written(native_id=None, at=self.clock())
+
+    def delete(self, native_id: str) -> Written:
+        with _gone_is_final(native_id, self.platform):
+            self._succeeded(self.graph.delete(_object_id(native_id)), "delete", native_id)
+        return Written(native_id=None, at=self.clock())
+
+    def visibility(self, native_id: str):
+        try:
+            record = self.graph.get(_object_id(native_id), {"fields": self.lookup_fields})
+        except GraphObjectMissing as exc:
+            if exc.subcode != NONEXISTENT_SUBCODE:
+                raise
+            self._confirm_owner_readable()
+            return "gone"
+        return "hidden" if self.hidden_field and record.get(self.hidden_field) is True else "visible"
+
+    def _created(self, native_id: str) -> datetime:
+        """The new comment's own time on the platform (the clock's, if it cannot be read just now)."""
+        try:
+            return self.timestamp(self.graph.get(native_id, {"fields": self.time_field})[self.time_field])
+        except (SourceError, KeyError, TypeError, ValueError) as exc:
+            logger.warning("source=%s the time of reply %s cannot be read (%s): using the clock's", self.name,
+                           native_id, exc)
+            return self.clock()
+
+    def _succeeded(self, body: dict[str, Any], what: str, native_id: str) -> None:
+        if body.get("success") is not True:
+            raise TransientError(f"{self.platform} answered the {what} of {native_id} without success: true")
 
     def missing_unclear(self, native_id: str) -> bool | None:
         """What "does not exist" means where it does not prove a deletion (see ``missing_means_gone``)."""
@@ -450,3 +517,21 @@ def newest_first(pages: Iterator[list[Any]], to_item: Callable[[Any], Any], floo
         if floor is not None and times and times[-1] < floor and all(a >= b for a, b in zip(times, times[1:])):
             return found
     return found
+
+
+def _object_id(native_id: str) -> str:
+    """A Graph object id, checked: anything else would name another path than the one object."""
+    if not isinstance(native_id, str) or not OBJECT_ID.fullmatch(native_id):
+        raise ValueError(f"not a Graph object id: {native_id!r}")
+    return native_id
+
+
+@contextmanager
+def _gone_is_final(native_id: str, platform: str):
+    """A write on an object that does not exist (100/33) cannot succeed later: a ValueError, not a retry."""
+    try:
+        yield
+    except GraphObjectMissing as exc:
+        if exc.subcode != NONEXISTENT_SUBCODE:
+            raise
+        raise ValueError(f"{native_id} no longer exists on {platform} ({exc})") from exc

@@ -82,6 +82,18 @@ class InstagramConnector(GraphConnector):
         "and update the source's token (with ads_read too when the Page role comes through Business Manager)"
     )
 
+    # Writes (IG Comment and IG Comment Replies reference): POST /{ig-comment-id}/replies with message
+    # (a reply to a reply joins its top-level comment), POST /{ig-comment-id} hide=true, and
+    # DELETE /{ig-comment-id}; each needs instagram_manage_comments.
+    supported_actions = frozenset({"reply", "hide", "delete"})
+    action_scopes = {"reply": "instagram_manage_comments", "hide": "instagram_manage_comments",
+                     "delete": "instagram_manage_comments"}
+    reply_edge, hide_param, text_field, time_field = "replies", "hide", "text", "timestamp"
+    reply_fields = "id,text,timestamp,username"
+
+    def by_school(self, record: dict[str, Any]) -> bool:
+        return record.get("username") == self.settings.username  # type: ignore[attr-defined]
+
     def owner_edge(self) -> str:
         return f"{self.settings.user_id}/media"  # type: ignore[attr-defined]
 

@@ -56,7 +56,8 @@ class AlertsHook(PipelineHook):
         late = seen_late(store, cases, batch.polled_at)
         for stored in new:
             if stored.id in flagged:
-                item = describe_item(rows[stored.id], cases.get(stored.id), batch.verdicts[stored.id])
+                item = describe_item(rows[stored.id], cases.get(stored.id), batch.verdicts[stored.id],
+                                     actions=batch.source.actions)
                 if stored.id in late:
                     item["seen_at"] = to_db(batch.polled_at)
                 enqueue(store, self.config, Alert(
@@ -69,7 +70,8 @@ class AlertsHook(PipelineHook):
         overdue = [c for c in unflagged if c["item_id"] in late]
         grouped = [c for c in unflagged if c["item_id"] not in late]
         if overdue:
-            items = [{**describe_item(rows[c["item_id"]], c), "seen_at": to_db(batch.polled_at)} for c in overdue]
+            items = [{**describe_item(rows[c["item_id"]], c, actions=batch.source.actions),
+                      "seen_at": to_db(batch.polled_at)} for c in overdue]
             ids = [c["id"] for c in overdue]
             enqueue(store, self.config, Alert(
                 key=f"seen_late:{batch.source.name}:{min(ids)}-{max(ids)}", kind="seen_late",
@@ -79,7 +81,7 @@ class AlertsHook(PipelineHook):
             logger.warning("source=%s %d comments first seen after their deadline: one notice written",
                            batch.source.name, len(ids))
         if grouped:
-            items = [describe_item(rows[c["item_id"]], c) for c in grouped]
+            items = [describe_item(rows[c["item_id"]], c, actions=batch.source.actions) for c in grouped]
             ids = [c["id"] for c in grouped]
             enqueue(store, self.config, Alert(
                 key=f"new_comments:{batch.source.name}:{min(ids)}-{max(ids)}",
@@ -239,8 +241,10 @@ def items_by_id(store: Store, item_ids: list[int]) -> dict[int, dict[str, Any]]:
     return found
 
 
-def describe_item(row: dict[str, Any], case: dict[str, Any] | None, verdict: Any = None) -> dict[str, Any]:
-    """The ``item`` part of an alert payload (see docs/ALERTS.md)."""
+def describe_item(row: dict[str, Any], case: dict[str, Any] | None, verdict: Any = None, *,
+                  actions: Any = ()) -> dict[str, Any]:
+    """The ``item`` part of an alert payload (see docs/ALERTS.md); ``actions``: what the source lets
+    moderators do on the platform (its Slack buttons)."""
     item: dict[str, Any] = {
         "item_id": row["id"], "source": row["source"], "kind": row["kind"],
         "author": row["author_name"] or row["author_handle"] or row["author_id"],
@@ -252,5 +256,7 @@ def describe_item(row: dict[str, Any], case: dict[str, Any] | None, verdict: Any
         item.update(flagged=bool(verdict.flagged), score=round(float(verdict.score), 3),
                     labels={k: round(float(v), 3) for k, v in dict(verdict.labels).items()},
                     reasons=list(verdict.reasons))
+    if actions:
+        item["actions"] = list(actions)
     return item
 

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     """(warnings, notes) about a valid configuration."""
     from connectors import connector_class
+    from monitor.routing import span
 
     warnings: list[str] = []
     notes: list[str] = [f"school: {config.school.name} ({config.school.timezone})"]
@@ -28,8 +29,9 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     for source in config.sources:
         warnings.extend(f"source {source.name}: {w}" for w in connector_class(source.type).config_warnings(source))
         flags = ", ".join(f for f in ("official" if source.official else "", "disabled" if not source.enabled else "") if f)
-        every = int(source.interval.total_seconds())
-        notes.append(f"source {source.name}: {source.type}, every {every}s" + (f" ({flags})" if flags else ""))
+        notes.append(f"source {source.name}: {source.type}, every {span(source.interval)}" + (f" ({flags})" if flags else ""))
+    notes.extend(describe_action_needs(config))
+    warnings.extend(check_action_buttons(config))
     notes.extend(describe_routing(config))
     warnings.extend(check_permissions(config))
     if not config.sources:
@@ -44,13 +46,37 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     routing = config.notify.routing
     if routing.batch_window >= config.sla.remind_before:
         warnings.append(
-            f"notify.routing.batch_window ({routing.batch_window}) is not shorter than sla.remind_before "
-            f"({config.sla.remind_before}): a new comment could be told after its reminder was due"
+            f"notify.routing.batch_window ({span(routing.batch_window)}) is not shorter than sla.remind_before "
+            f"({span(config.sla.remind_before)}): a new comment could be told after its reminder was due"
         )
     warnings.extend(check_slack_moderators(config))
     if config.digest.recipients and config.notify.email is None:
         warnings.append("[digest] recipients are set but there is no [notify.email]: the weekly digest cannot be sent")
     return warnings, notes
+
+
+def describe_action_needs(config: Config) -> list[str]:
+    """For each source that opts into writes: the permission the platform will ask of its token."""
+    from connectors import connector_class
+
+    notes = []
+    for source in (s for s in config.sources if s.actions):
+        scopes = connector_class(source.type).action_scopes
+        needs = sorted({scopes.get(action, "?") for action in source.actions})
+        notes.append(f"source {source.name}: {', '.join(source.actions)} from the monitor need "
+                     f"{' and '.join(needs)} on its token (a refusal is told when first tried, and in `monitor status`)")
+    return notes
+
+
+def check_action_buttons(config: Config) -> list[str]:
+    """Writes opted into, but no way to click them from Slack."""
+    if not any(s.actions for s in config.sources):
+        return []
+    slack = config.notify.slack
+    if slack is None or slack.app_token is None:
+        return ["some sources allow reply/hide/delete, but without notify.slack.app_token there are no Slack "
+                "buttons: only `monitor reply`, `monitor hide` and `monitor delete` can make them"]
+    return []
 
 
 def check_slack_moderators(config: Config) -> list[str]:
@@ -67,10 +93,10 @@ def check_slack_moderators(config: Config) -> list[str]:
 def describe_routing(config: Config) -> list[str]:
     """The effective routing table, one line per alert kind: who gets it, on which channel, when."""
     from monitor.outbox import Alert, routes
-    from monitor.routing import routing_table
+    from monitor.routing import routing_table, span
 
     routing = config.notify.routing
-    lines = [f"routing (batch_window {routing.batch_window}, quiet_hours {routing.quiet_hours or 'none'} "
+    lines = [f"routing (batch_window {span(routing.batch_window)}, quiet_hours {routing.quiet_hours or 'none'} "
              f"on {', '.join(routing.quiet_channels) or 'no channel'}):"]
     for row in routing_table(config):
         probe = Alert(key="", kind=row["kind"], payload={}, escalate=row["kind"] == "escalation")

@@ -94,14 +94,16 @@ def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) ->
         store.close()
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in results], indent=2))
-        click.echo(delivery["summary"], err=True)
+        if delivery["summary"]:
+            click.echo(delivery["summary"], err=True)
     else:
         for r in results:
             if r.ok:
                 click.echo(f"{r.source}: {r.fetched} fetched, {r.new} new, {r.flagged} flagged")
             else:
                 click.echo(f"{r.source}: FAILED ({r.error_kind}): {printable(r.error)}")
-        click.echo(delivery["summary"])
+        if delivery["summary"]:
+            click.echo(delivery["summary"])
     if any(not r.ok for r in results):
         sys.exit(1)
 
@@ -381,7 +383,9 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
     from pathlib import Path
 
     from monitor.app import open_store
-    from monitor.digest import parse_week, publish, render_text
+    from monitor.digest.render import render_text
+    from monitor.digest.send import publish
+    from monitor.digest.week import parse_week
 
     config = ctx.config()
     week = parse_week(week) if week else None

@@ -174,6 +174,15 @@ def check_recipient(value: Any) -> Any:
             f'{value!r} is neither an email address nor a Slack id: write e.g. "pe-dept@school.example" '
             'or "U0123456789"'
         ) from None
+def web_url(value: Any) -> Any:
+    """An absolute http(s) address with a host; anything else is refused with the form to write."""
+    from urllib.parse import urlsplit
+
+    if isinstance(value, str):
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() in ("http", "https") and parts.hostname:
+            return value.strip()
+    raise ValueError(f'{value!r} is not a web address: write it in full, e.g. "https://host.example/path"')
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -282,6 +291,11 @@ class SlackSettings(Section):
     timeout: Timeout = timedelta(seconds=30)
     #: who may click the buttons: user ids and/or user groups; empty refuses every click
     moderators: list[str] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        return web_url(value)
 
     @field_validator("moderators")
     @classmethod

@@ -83,7 +83,18 @@ def build_jobs(config: Config, store: Store, pipeline: Pipeline, clock: Clock = 
     """Every job the daemon runs: the sources, then the periodic capabilities."""
     return source_jobs(config, pipeline) + [
         purge_job(config, store), sla_clock_job(config, store, clock, pipeline), digest_job(config, store, clock),
-    ] + alert_jobs(config, store, clock)
+    ] + alert_jobs(config, store, clock) + platform_action_jobs(config, store, clock)
+
+
+def platform_action_jobs(config: Config, store: Store, clock: Clock = system_clock) -> list[JobSpec]:
+    """Replies, hides and deletes left pending or in doubt (a crash, a timeout) are checked on the
+    platform and finished, soon after a start and then every two minutes."""
+    if not any(source.actions for source in config.sources):
+        return []
+    from monitor.platform_actions import resume
+
+    return [JobSpec(id="platform-actions", func=lambda: resume(store, config, clock=clock),
+                    trigger=IntervalTrigger(minutes=2), first_run=datetime.now(timezone.utc) + timedelta(seconds=5))]
 
 
 def alert_jobs(config: Config, store: Store, clock: Clock = system_clock) -> list[JobSpec]:
@@ -135,7 +146,7 @@ def purge_job(config: Config, store: Store) -> JobSpec:
 def digest_job(config: Config, store: Store, clock: Clock = system_clock) -> JobSpec:
     """The weekly digest, checked every minute: queued at ``digest.weekday`` ``digest.time`` (school
     time zone), or at start when the server was off at that moment; the outbox key makes it once."""
-    from monitor.digest import send_due_digest
+    from monitor.digest.send import send_due_digest
 
     return JobSpec(
         id="digest",

@@ -11,10 +11,9 @@ and runs the real pipeline through a week of posts (``monitor.demo_data``) on a
                                  ─► what the moderator received is shown
     Monday 07:30 after the week ─► the weekly digest, emailed to the principal and archived
 
-Everything it writes is inside its folder (``./demo-output`` by default), private to the user
-(the folder 0700, its files 0600, whatever the umask): the database, the configuration, the
-``.eml`` files, a transcript of the Slack messages, the digest, a log and the caches of the
-libraries it loads. A part that fails (a fake, the classifier, a notifier) is
+Everything it writes is inside its folder (``./demo-output`` by default): the database, the
+configuration, the ``.eml`` files, a transcript of the Slack messages, the digest, a log and the
+caches of the libraries it loads. A part that fails (a fake, the classifier, a notifier) is
 reported and the demo goes on without it, so it always finishes with its summary.
 """
 
@@ -40,7 +39,6 @@ from typing import Any, Callable, Iterator
 from monitor.clock import ManualClock
 from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
-from monitor.files import FOLDER_MODE, private_umask
 from monitor.sanitize import PrintableFormatter
 from monitor.store import from_db, to_db
 
@@ -581,19 +579,17 @@ class DemoRun:
     # -- the digest ---------------------------------------------------------------------------------
 
     def digest_time(self) -> datetime | None:
-        from monitor.digest import local_midnight
+        from monitor.digest.week import local_midnight
 
         monday = (week_start_utc() + timedelta(days=7)).astimezone(self.config.school.tz).date()
         return local_midnight(monday, self.config.school.tz) + timedelta(hours=7, minutes=30)
 
     def make_digest(self, now: datetime) -> Path | None:
-        from monitor import digest
+        from monitor.digest.send import send_digest
+        from monitor.digest.week import week_of
 
-        week = digest.week_of((now - timedelta(days=7)).astimezone(self.config.school.tz).date())
-        if hasattr(digest, "publish"):
-            return digest.publish(self.store, self.config, week, now=now, send=True).archive
-        result = digest.send_digest(self.store, self.config, week, now=now)
-        return getattr(result, "archive", None) or digest.archive_path(self.config, week)
+        week = week_of((now - timedelta(days=7)).astimezone(self.config.school.tz).date())
+        return send_digest(self.store, self.config, week, now=now).archive
 
     # -- the summary ----------------------------------------------------------------------------------
 
@@ -675,7 +671,6 @@ def prepare_folder(folder: Path) -> Path:
     if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
         raise DemoError(f"{folder} is not empty and was not made by `monitor demo`: give another folder (--dir PATH)")
     folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(FOLDER_MODE)
     for name in OUTPUTS:
         path = folder / name
         if path.is_dir():
@@ -727,15 +722,21 @@ def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = N
     ``days`` shortens the week (the digest comes only after a whole one). The summary is also
     written to ``summary.json`` in the folder.
     """
+    started = time.monotonic()
+    # the demo's emails, transcript, log and digest hold names and comments: readable by their owner only
+    saved_umask = os.umask(0o077)
+    try:
+        return _run_demo(folder, started, fast=fast, view=view, days=days)
+    finally:
+        os.umask(saved_umask)
+
+
+def _run_demo(folder: Path, started: float, *, fast: bool, view: Any, days: int) -> DemoSummary:
     from monitor.demo_view import QuietView
 
-    with private_umask():  # the demo's database, mails and digest are as private as a real one's
-        return _run_demo(Path(folder), fast=fast, view=view or QuietView(), days=days)
-
-
-def _run_demo(folder: Path, *, fast: bool, view: Any, days: int) -> DemoSummary:
-    started = time.monotonic()
-    folder = prepare_folder(folder)
+    folder = prepare_folder(Path(folder))
+    folder.chmod(0o700)
+    view = view or QuietView()
     run = DemoRun(folder=folder, fast=fast, view=view, days=days)
     with contained(folder), ExitStack() as stack:
         view.status("starting the local fake platforms")

@@ -465,7 +465,8 @@ class Dispatcher:
 
 def deliver_once(store: Store, config: Config, *, send: bool = True) -> dict[str, Any]:
     """One pass of the dispatcher (``monitor poll``): sends what is due now, and says plainly what
-    is left for the daemon (rows waiting for a batch or the quiet hours, or for a retry)."""
+    is left for the daemon (rows waiting for a batch or the quiet hours, or for a retry). The
+    summary is empty when there was nothing to send and nothing is left."""
     report = DispatchReport()
     notifiers = build_notifiers(config) if send else {}
     try:
@@ -486,8 +487,9 @@ def deliver_once(store: Store, config: Config, *, send: bool = True) -> dict[str
         first = min(from_db(b["until"]) for b in batches).astimezone(config.school.tz)
         parts.append(f"{waiting} routine alerts wait in a batch that `monitor run` sends from "
                      f"{first:%a %d %b %H:%M %Z}")
+    quiet = not (report.sent or report.failed or pending or waiting)
     return {"sent": report.sent, "failed": report.failed, "queued": pending, "batched": waiting,
-            "summary": "; ".join(parts)}
+            "summary": "" if quiet else "; ".join(parts)}
 
 
 def to_message(row: dict[str, Any]) -> Message:

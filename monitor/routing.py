@@ -177,7 +177,7 @@ def routing_table(config: Any) -> list[dict[str, Any]]:
         if kind in URGENT:
             when = "at once"
         elif routing.batch_window.total_seconds() > 0:
-            when = f"batched ({_span(routing.batch_window)})"
+            when = f"batched ({span(routing.batch_window)})"
         else:
             when = "at once"
         quiet = [c for c in channels if kind in ROUTINE and routing.quiet and c in routing.quiet_channels]
@@ -186,7 +186,8 @@ def routing_table(config: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _span(value: timedelta) -> str:
+def span(value: timedelta) -> str:
+    """A duration as the configuration writes it: ``30m``, ``2h``, ``45s``."""
     seconds = int(value.total_seconds())
     if seconds % 3600 == 0:
         return f"{seconds // 3600}h"

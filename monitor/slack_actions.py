@@ -17,7 +17,14 @@ Then it is acted on:
 - **Acknowledge**: the case is acknowledged by the Slack user's name (``monitor.cases.acknowledge``,
   ``how="slack"``), which writes the audit log;
 - **Escalate**: an escalation alert goes to the moderators and ``notify.email.escalate_to``;
-- **Not abusive**: the item, its text and the verdict are kept in ``feedback`` for retraining.
+- **Not abusive**: the item, its text and the verdict are kept in ``feedback`` for retraining;
+- **Reply** (sources with ``"reply"`` in ``actions``): a modal opens (``views.open`` with the click's
+  ``trigger_id``) holding the school's acknowledgement (``[replies]``), editable. Its submission
+  (``view_submission``) passes the same gate again, the case and item named in the view's
+  ``private_metadata`` verified against the posted alert, and the reply is written on the platform
+  once (:mod:`monitor.platform_actions`); the case closes as met at the reply's platform time;
+- **Hide**, **Delete** (behind Slack's confirmation dialog): made on the platform once; the case
+  closes as removed. A refusal (a missing permission) is told to the moderator, only them.
 
 Every audit row carries the Slack user's id and name, and the message is updated (``chat.update``)
 to say who did what, when. A new action is a name in :data:`ACTIONS` and a method of that name
@@ -37,15 +44,18 @@ from typing import Any
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MonitorError, NotifyError
-from monitor.notify.render import format_local, payload_items, slack_escape
+from monitor.notify.render import format_local, inert_mrkdwn, payload_items, slack_escape
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Alert, enqueue
-from monitor.sanitize import printable
+from monitor.sanitize import one_line, printable
 from monitor.store import Store, to_db
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("acknowledge", "escalate", "not_abusive")
+ACTIONS = ("acknowledge", "escalate", "not_abusive", "reply", "hide", "delete")
+#: the modal's callback id, and its one input (block id, action id)
+REPLY_VIEW = "reply"
+REPLY_INPUT = ("reply", "text")
 #: how long a user group's membership is trusted before it is asked again
 GROUP_CACHE = timedelta(minutes=5)
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -74,6 +84,7 @@ class Click:
     case_id: int | None
     channel: str
     ts: str
+    trigger_id: str | None = None
 
 
 class SlackActions:
@@ -124,13 +135,16 @@ class SlackActions:
         from slack_sdk.socket_mode.response import SocketModeResponse
 
         client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-        if request.type != "interactive" or not isinstance(request.payload, dict) \
-                or request.payload.get("type") != "block_actions":
+        if request.type != "interactive" or not isinstance(request.payload, dict):
             return
+        kind = request.payload.get("type")
         try:
-            self.handle(request.payload)
+            if kind == "block_actions":
+                self.handle(request.payload)
+            elif kind == "view_submission":
+                self.submit(request.payload)
         except Exception:  # noqa: BLE001 - one bad click must not stop the listener
-            logger.exception("Slack click could not be handled")
+            logger.exception("Slack %s could not be handled", printable(kind))
 
     # -- the gate -----------------------------------------------------------------------------------
 
@@ -145,6 +159,8 @@ class SlackActions:
                 self._refuse(payload, action, str(exc))
                 continue
             outcome = getattr(self, click.action_id)(click)
+            if outcome is None:  # nothing to show on the message (a modal opened, a refusal told)
+                continue
             done.append(outcome)
             self._update_message(payload, action, outcome)
         return done
@@ -163,8 +179,40 @@ class SlackActions:
         self.require_moderator(user_id)
         item_id, case_id = self.verify_value(action.get("value"), channel, ts)
         name = self.notifier.user_name(user_id, fallback=user.get("name") or user.get("username"))
+        trigger = payload.get("trigger_id")
         return Click(action_id=action["action_id"], user_id=user_id, name=name, item_id=item_id,
-                     case_id=case_id, channel=channel, ts=ts)
+                     case_id=case_id, channel=channel, ts=ts, trigger_id=trigger if isinstance(trigger, str) else None)
+
+    def authorise_submission(self, payload: dict[str, Any]) -> tuple[Click, str]:
+        """The gate again for a submitted Reply modal: a moderator, and the case and item named in the
+        view's ``private_metadata`` verified against the alert they were shown on; (click, reply text)."""
+        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        user_id = user.get("id")
+        if not isinstance(user_id, str) or not _SLACK_USER.match(user_id):
+            raise Refused(NOT_A_MODERATOR)
+        view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
+        if view.get("callback_id") != REPLY_VIEW:
+            raise Refused(BAD_BUTTON)
+        try:
+            meta = json.loads(view.get("private_metadata") or "")
+        except (TypeError, ValueError):
+            meta = None
+        if not isinstance(meta, dict) or set(meta) != {"case", "item", "channel", "ts"} \
+                or not all(isinstance(meta[k], str) for k in ("channel", "ts")):
+            raise Refused(BAD_BUTTON)
+        if meta["channel"] != self.settings.channel:
+            raise Refused(WRONG_CHANNEL)
+        self.require_moderator(user_id)
+        item_id, case_id = self.verify_value(json.dumps({"case": meta["case"], "item": meta["item"]}),
+                                             meta["channel"], meta["ts"])
+        block, element = REPLY_INPUT
+        values = ((view.get("state") or {}).get("values") or {}) if isinstance(view.get("state"), dict) else {}
+        entered = ((values.get(block) or {}).get(element) or {}).get("value") if isinstance(values, dict) else None
+        if not isinstance(entered, str) or not entered.strip():
+            raise Refused("The reply was empty, so nothing was posted.")
+        name = self.notifier.user_name(user_id, fallback=user.get("name") or user.get("username"))
+        return Click(action_id="reply", user_id=user_id, name=name, item_id=item_id, case_id=case_id,
+                     channel=meta["channel"], ts=meta["ts"]), entered
 
     def require_moderator(self, user_id: str) -> None:
         """Refused unless ``user_id`` is listed in ``notify.slack.moderators`` or in a group listed there."""
@@ -298,6 +346,122 @@ class SlackActions:
         logger.info("source=%s item %s marked not abusive by %s from Slack", row["source"], click.item_id, click.name)
         return f"Marked not abusive by {click.name}"
 
+    # -- acting on the platform ----------------------------------------------------------------------
+
+    def reply(self, click: Click) -> None:
+        """Open the Reply modal, holding the school's acknowledgement, for the moderator who clicked."""
+        if not self._allowed(click, "reply"):
+            return None
+        if click.trigger_id is None:
+            self._tell(click, BAD_BUTTON)
+            return None
+        try:
+            self.notifier.open_view(click.trigger_id, self._reply_view(click))
+        except NotifyError as exc:
+            logger.warning("Slack: the Reply dialog for item %s could not be opened: %s", click.item_id, exc)
+            self._tell(click, f"The reply dialog could not be opened ({exc}). Click Reply again.")
+        return None
+
+    def submit(self, payload: dict[str, Any]) -> str | None:
+        """A submitted Reply modal: the gate, then the reply written once; the alert updated."""
+        try:
+            click, text = self.authorise_submission(payload)
+        except Refused as exc:
+            user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+            logger.warning("Slack reply refused: by %s: %s", printable(user.get("id")), exc)
+            if isinstance(user.get("id"), str) and _SLACK_USER.match(user["id"]):
+                try:
+                    self.notifier.tell(self.settings.channel, user["id"], str(exc))
+                except NotifyError as error:
+                    logger.warning("Slack: cannot tell %s that the reply was refused: %s", user["id"], error)
+            return None
+        outcome = self._platform(click, "reply", text)
+        if outcome is not None:
+            self._update_posted(click, outcome)
+        return outcome
+
+    def hide(self, click: Click) -> str | None:
+        return self._platform(click, "hide") if self._allowed(click, "hide") else None
+
+    def delete(self, click: Click) -> str | None:
+        return self._platform(click, "delete") if self._allowed(click, "delete") else None
+
+    def _allowed(self, click: Click, action: str) -> bool:
+        source = self.store.query("SELECT source FROM items WHERE id = ?", (click.item_id,))
+        try:
+            allowed = bool(source) and action in self.config.source(source[0]["source"]).actions
+        except MonitorError:
+            allowed = False
+        if not allowed:
+            self._tell(click, f"This source does not allow {action} from the monitor. Nothing was changed.")
+        return allowed
+
+    def _platform(self, click: Click, action: str, text: str | None = None) -> str | None:
+        from monitor.platform_actions import act
+
+        try:
+            outcome = act(self.store, self.config, action=action, item_id=click.item_id, by=click.name, how="slack",
+                          text=text, by_id=click.user_id, clock=self.clock)
+        except MonitorError as exc:
+            self._tell(click, f"Nothing was done: {exc}")
+            return None
+        if outcome.state != "done":
+            self._tell(click, outcome.message)
+            return None
+        return outcome.message
+
+    def _reply_view(self, click: Click) -> dict[str, Any]:
+        from monitor.platform_actions import REPLY_LIMIT
+
+        row = self.store.query("SELECT source, text, created_at, COALESCE(author_name, author_handle, 'someone') AS "
+                               "author FROM items WHERE id = ?", (click.item_id,))[0]
+        quoted = "\n".join("> " + inert_mrkdwn(slack_escape(line)) for line in (row["text"][:500].splitlines() or [""]))
+        meta = {"case": click.case_id, "item": click.item_id, "channel": click.channel, "ts": click.ts}
+        return {
+            "type": "modal", "callback_id": REPLY_VIEW, "private_metadata": json.dumps(meta),
+            "title": {"type": "plain_text", "text": "Reply as the school"},
+            "submit": {"type": "plain_text", "text": "Post reply"},
+            "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{inert_mrkdwn(slack_escape(one_line(row['author'], 80)))}* "
+                                                                       f"on {slack_escape(row['source'])}:\n{quoted}"}},
+                {"type": "input", "block_id": REPLY_INPUT[0],
+                 "label": {"type": "plain_text", "text": "Your reply, posted publicly as the school"},
+                 "element": {"type": "plain_text_input", "action_id": REPLY_INPUT[1], "multiline": True,
+                             "max_length": REPLY_LIMIT, "initial_value": self.acknowledgement(click)[:REPLY_LIMIT]}},
+            ],
+        }
+
+    def acknowledgement(self, click: Click) -> str:
+        """The school's acknowledgement for this comment: its policy's template, name and deadline filled in."""
+        policy, due = self.config.sla.policy, None
+        if click.case_id is not None:
+            case = self.store.query("SELECT policy, due_at FROM cases WHERE id = ?", (click.case_id,))
+            if case:
+                policy, due = case[0]["policy"], case[0]["due_at"]
+        template = self.config.replies.acknowledgement.get(policy) or ""
+        deadline = format_local(due, self.config.school.tz) if due else "the next working day"
+        return template.format(school=self.config.school.name, deadline=deadline)
+
+    def _tell(self, click: Click, text: str) -> None:
+        try:
+            self.notifier.tell(click.channel, click.user_id, text)
+        except NotifyError as exc:
+            logger.warning("Slack: cannot tell %s: %s", click.user_id, exc)
+
+    def _update_posted(self, click: Click, outcome: str) -> None:
+        """Update the alert a modal was opened from (its blocks read back from the channel)."""
+        try:
+            message = self.notifier.message(click.channel, click.ts)
+        except NotifyError as exc:
+            logger.warning("Slack message %s could not be read to update it: %s", click.ts, exc)
+            return
+        if message is None:
+            return
+        action = {"action_id": click.action_id, "block_id": f"actions:{click.item_id}"}
+        self._update_message({"container": {"channel_id": click.channel, "message_ts": click.ts}, "message": message},
+                             action, outcome)
+
     def _update_message(self, payload: dict[str, Any], action: dict[str, Any], outcome: str) -> None:
         channel, ts = _where(payload)
         message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
@@ -310,6 +474,11 @@ class SlackActions:
             logger.warning("Slack message %s could not be updated after a click: %s", ts, exc)
 
 
+#: a click that closes the case, and the buttons it takes away with it
+CLOSES_CASE = {"acknowledge": {"acknowledge"}, "reply": {"acknowledge", "reply"},
+               "hide": {"acknowledge", "hide"}, "delete": {"acknowledge", "hide", "delete", "reply"}}
+
+
 def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome: str, when: datetime, tz) -> list[dict[str, Any]]:
     """The message's blocks with the clicked button gone and a line saying who did what, when."""
     result = []
@@ -318,8 +487,9 @@ def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome
             result.append(block)
             continue
         remaining = [e for e in block.get("elements", []) if e.get("action_id") != action.get("action_id")]
-        if action.get("action_id") == "acknowledge" and not outcome.startswith("Could not"):
-            remaining = [e for e in remaining if e.get("action_id") != "acknowledge"]
+        if action.get("action_id") in CLOSES_CASE and not outcome.startswith("Could not"):
+            gone = CLOSES_CASE[action["action_id"]]
+            remaining = [e for e in remaining if e.get("action_id") not in gone]
         if remaining:
             result.append({**block, "elements": remaining})
         line = f":white_check_mark: {slack_escape(outcome)}, {format_local(when.isoformat(), tz)}"
@@ -346,7 +516,11 @@ def _items(payload: str) -> list[dict[str, Any]]:
         data = json.loads(payload)
     except (TypeError, ValueError):
         return []
-    return payload_items(data) if isinstance(data, dict) else []
+    if not isinstance(data, dict):
+        return []
+    # an urgent alert may carry routine news along ("also"): its comments have buttons too
+    also = data.get("also") if isinstance(data.get("also"), dict) else {}
+    return payload_items(data) + payload_items(also)
 
 
 def _who(click: Click) -> dict[str, str]:

@@ -60,7 +60,10 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
     failed_alerts = store.query(
         "SELECT channel, recipient, kind, last_error FROM alerts WHERE state = 'failed' ORDER BY id DESC LIMIT 5"
     )
+    actions = store.query("""SELECT action, source, item_id, state, by, last_error FROM platform_actions
+                             WHERE state IN ('refused', 'pending', 'sending') ORDER BY id DESC LIMIT 10""")
     return {
+        "platform_actions": [{**a, "state": "in doubt" if a["state"] == "sending" else a["state"]} for a in actions],
         "school": config.school.name,
         "database": str(store.path),
         "checked_at": _iso(now),
@@ -111,6 +114,11 @@ def format_status(status: dict[str, Any], tz) -> str:
                      f"{batch['recipient'] or ''} wait {why} until {_local(batch['until'], tz)}".replace("  ", " "))
     for failure in outbox["recent_failures"]:
         lines.append(f"    failed {failure['kind']} to {failure['channel']} {failure['recipient'] or ''}: {failure['last_error']}")
+    if status.get("platform_actions"):
+        lines += ["", "Replies, hides and deletes not made:"]
+        for action in status["platform_actions"]:
+            lines.append(f"    {action['state']}: {action['action']} of item {action['item_id']} on {action['source']} "
+                         f"by {action['by']}: {action['last_error'] or 'not tried yet'}")
     return "\n".join(lines)
 
 

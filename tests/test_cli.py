@@ -134,3 +134,14 @@ def test_check_config_says_slack_clicks_are_refused_without_moderators(configure
     config.write_text(config.read_text() + 'moderators = ["U0JANE", "S0MODS"]\n')
     result = run("check-config", cwd=folder)
     assert result.returncode == 0 and "moderators" not in result.stderr
+
+
+def test_check_config_writes_durations_as_the_configuration_does(tmp_path):
+    (tmp_path / "monitor.toml").write_text(
+        '[[sources]]\nname = "news"\ntype = "rss"\nurl = "http://127.0.0.1:9/feed"\ninterval = "30m"\n'
+        '[notify.routing]\nbatch_window = "90m"\n'
+    )
+    result = run("check-config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "source news: rss, every 30m" in result.stdout
+    assert "routing (batch_window 90m," in result.stdout

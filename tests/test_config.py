@@ -116,6 +116,37 @@ def test_duplicate_source_names_are_refused(tmp_path):
         load_config(write(tmp_path, source + source))
 
 
+@pytest.mark.parametrize("source, key", [
+    ('type = "rss"\nurl = "news.example.org/feed"', "url"),
+    ('type = "rss"\nurl = "ftp://news.example.org/feed"', "url"),
+    ('type = "mastodon"\nhashtags = ["ravenswood"]\nbase_url = "mastodon.social"', "base_url"),
+    ('type = "bluesky"\nhandle = "school.example"\nplc_url = "plc.directory"', "plc_url"),
+    ('type = "reddit"\nsubreddit = "ravenswood"\ntoken = "t"\ntoken_url = "https:///api/v1/access_token"', "token_url"),
+])
+def test_an_address_without_scheme_or_host_is_named_with_its_line(tmp_path, source, key):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, f'[[sources]]\nname = "s"\n{source}\n'))
+    message = str(error.value)
+    assert f"sources[0].{key}:" in message and "is not a web address" in message
+    assert f"line {source.count(chr(10)) + 3}" in message
+
+
+def test_addresses_written_in_full_or_relative_to_base_url_are_accepted(tmp_path):
+    config = load_config(write(
+        tmp_path,
+        '[[sources]]\nname = "a"\ntype = "rss"\nurl = "feed.xml"\nbase_url = "http://127.0.0.1:8080/news/"\n'
+        '[[sources]]\nname = "b"\ntype = "rss"\nurl = " https://news.example.org/feed "\n'
+        '[notify.slack]\ntoken = "xoxb-1"\nchannel = "C1"\nbase_url = "http://127.0.0.1:9000/api/"\n',
+    ))
+    assert [source.url for source in config.sources] == ["feed.xml", "https://news.example.org/feed"]
+    assert config.notify.slack.base_url == "http://127.0.0.1:9000/api/"
+
+
+def test_slack_base_url_must_be_a_web_address(tmp_path):
+    with pytest.raises(ConfigError, match=r"notify\.slack\.base_url: 'slack\.com/api' is not a web address.*line 4"):
+        load_config(write(tmp_path, '[notify.slack]\ntoken = "xoxb-1"\nchannel = "C1"\nbase_url = "slack.com/api"\n'))
+
+
 def test_slack_moderators_are_user_or_user_group_ids(tmp_path):
     slack = '[notify.slack]\ntoken = "xoxb-1"\nchannel = "C0123456789"\n'
     config = load_config(write(tmp_path, slack + 'moderators = ["U0JANE", "W0GRID", "S0MODS"]\n'))

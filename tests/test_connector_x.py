@@ -36,6 +36,12 @@ def paths(fake):
     return [r.path for r in fake.requests]
 
 
+def test_a_mention_links_to_its_author_handle(fake, connect, clock):
+    mention = fake.add_mention("@RavensWoodSch any news on the astro pitch?", author="@thornbury_dad", at=ago(clock, 5))
+    item = by_id(connect().fetch(None)[0])[mention]
+    assert item.url == f"https://x.com/thornbury_dad/status/{mention}"
+
+
 def test_replies_under_school_posts_are_read_over_several_pages(fake, connect, clock):
     post = fake.add_post("Sports day results 🏅", at=ago(clock, 300))
     comments = [fake.add_comment(f"Well done {n}", reply_to=post, author=f"Parent {n}", at=ago(clock, 200 - n)) for n in range(8)]

@@ -182,3 +182,14 @@ def test_posts_of_a_platform_without_a_fake_go_to_another(tmp_path: Path, monkey
     first_day = [p for p in demo_posts() if p.at < week_start_utc() + timedelta(days=1)]
     assert summary.delivered == len(first_day) > 10
     assert set(summary.sources) == {"rss-demo", "facebook-demo"}
+
+
+def test_what_the_demo_writes_is_readable_by_its_owner_only(demo_run):
+    """The emails, Slack transcript, log, digest and database hold names and comments."""
+    _root, folder, done, _summary = demo_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    shared = sorted(
+        f"{oct(path.stat().st_mode & 0o777)} {path.relative_to(folder)}"
+        for path in [folder, *folder.rglob("*")] if path.stat().st_mode & 0o077
+    )
+    assert shared == []

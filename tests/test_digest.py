@@ -17,13 +17,14 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 from html import escape as html_escape, unescape as html_unescape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from connectors.base import Item
-from monitor import digest as dg
 from monitor.clock import ManualClock
+from monitor.digest import render, send, week
 from monitor.store import Store, to_db
 from tests.conftest import make_config
 
@@ -161,7 +162,7 @@ def seeded(tmp_path):
 @pytest.fixture
 def digest(seeded):
     store, config, _ = seeded
-    return dg.build_digest(store, config, WEEK, now=NOW)
+    return week.build_digest(store, config, WEEK, now=NOW)
 
 
 # -- the numbers --------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ def test_top_mentions_by_engagement_then_recency(digest):
     top = [(m.source, m.engagement) for m in digest.top]
     assert top == [("x-search", 120), ("facebook-page", 40), ("local-news", 5), ("x-search", 0), ("facebook-page", None)]
     assert digest.top[1].excerpt == "You are all useless idiots"
-    assert digest.top[2].excerpt == "A very long word " + LONG_WORD[: dg.EXCERPT_LENGTH - 17] + "…"
+    assert digest.top[2].excerpt == "A very long word " + LONG_WORD[: week.EXCERPT_LENGTH - 17] + "…"
     assert digest.top[4].excerpt == "text of fb6"  # no engagement figure: the most recent first
     assert digest.top[0].url == "https://example.org/x-search/x1"
 
@@ -210,19 +211,19 @@ def test_acknowledgement_performance(digest):
 
 def test_long_lists_are_cut_but_counted(seeded, monkeypatch):
     store, config, _ = seeded
-    monkeypatch.setattr(dg, "BREACHES_LISTED", 1)
-    monkeypatch.setattr(dg, "FLAGGED_LISTED", 2)
-    digest = dg.build_digest(store, config, WEEK, now=NOW)
+    monkeypatch.setattr(week, "BREACHES_LISTED", 1)
+    monkeypatch.setattr(week, "FLAGGED_LISTED", 2)
+    digest = week.build_digest(store, config, WEEK, now=NOW)
     assert len(digest.ack.breaches) == 1 and digest.ack.breached == 2
     assert len(digest.flagged) == 2 and digest.flagged_total == 3
-    text = dg.render_text(digest)
+    text = render.render_text(digest)
     assert "- and 1 more breaches" in text and "- and 1 more\n" in text
-    assert "and 1 more: <code>monitor cases</code>" in dg.render_html(digest)
+    assert "and 1 more: <code>monitor cases</code>" in render.render_html(digest)
 
 
 def test_pending_case_becomes_overdue_when_built_later(seeded):
     store, config, _ = seeded
-    later = dg.build_digest(store, config, WEEK, now=at(24, 9))
+    later = week.build_digest(store, config, WEEK, now=at(24, 9))
     assert (later.ack.overdue, later.ack.pending) == (3, 0)
     assert later.ack.on_time_share == pytest.approx(3 / 7)
 
@@ -251,7 +252,7 @@ def test_source_health_names_blind_periods(digest):
 
 
 def test_rendered_text_carries_the_figures(digest):
-    text = dg.render_text(digest)
+    text = render.render_text(digest)
     assert "12 mentions (+8 (+200%) on last week's 4), 3 flagged" in text
     assert "- facebook-page: 7 / 3" in text
     assert "- Acknowledged on time: 3 of 5 (60%)" in text
@@ -262,7 +263,7 @@ def test_rendered_text_carries_the_figures(digest):
 
 
 def test_html_escapes_hostile_text_and_links_only_http(digest):
-    html = dg.render_html(digest)
+    html = render.render_html(digest)
     assert "<script>" not in html and "<b>bold</b>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     assert "javascript:" not in html
@@ -273,16 +274,16 @@ def test_html_escapes_hostile_text_and_links_only_http(digest):
 
 def test_excerpt_is_one_line_and_cut_at_a_word():
     text = "word " * 60 + "\n\tend"
-    cut = dg.excerpt(text, 50)
+    cut = week.excerpt(text, 50)
     assert "\n" not in cut and cut.endswith("…") and len(cut) <= 51
     assert cut == ("word " * 10).strip() + "…"
-    assert dg.excerpt(LONG_WORD, 20) == LONG_WORD[:20] + "…"
+    assert week.excerpt(LONG_WORD, 20) == LONG_WORD[:20] + "…"
 
 
 def test_chart_is_a_png(digest):
-    png = dg.render_chart(digest)
+    png = render.render_chart(digest)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert dg.standalone_html(digest, png).count("data:image/png;base64,") == 1
+    assert render.standalone_html(digest, png).count("data:image/png;base64,") == 1
 
 
 # -- weeks and time zones -----------------------------------------------------------------------
@@ -298,7 +299,7 @@ def test_week_in_summer_time_starts_at_local_midnight(tmp_path):
             item("x-search", "last", datetime(2026, 7, 12, 22, 59, tzinfo=UTC), kind="mention"),  # Sun 23:59 BST
             item("x-search", "after", datetime(2026, 7, 12, 23, 0, tzinfo=UTC), kind="mention"),  # next Monday
         ])
-        digest = dg.build_digest(store, config, "2026-W28", now=NOW)
+        digest = week.build_digest(store, config, "2026-W28", now=NOW)
     finally:
         store.close()
     assert digest.mentions == 2 and digest.mentions_last_week == 1
@@ -306,31 +307,31 @@ def test_week_in_summer_time_starts_at_local_midnight(tmp_path):
 
 
 def test_week_with_a_clock_change_lasts_169_hours():
-    start, end = dg.week_bounds("2026-W43", dg.ZoneInfo("Europe/London"))  # clocks go back Sun 25 Oct
+    start, end = week.week_bounds("2026-W43", ZoneInfo("Europe/London"))  # clocks go back Sun 25 Oct
     assert end - start == timedelta(hours=169)
 
 
 @pytest.mark.parametrize("bad", ["2026-47", "2027-W53", "2026-W00", "26-W01", "", "2026-W1"])
 def test_malformed_week_is_refused(bad):
-    with pytest.raises(dg.DigestError, match="not an ISO week"):
-        dg.parse_week(bad)
+    with pytest.raises(week.DigestError, match="not an ISO week"):
+        week.parse_week(bad)
 
 
 def test_default_week_is_the_last_complete_one_in_school_time():
-    london = dg.ZoneInfo("Europe/London")
-    assert dg.last_complete_week(at(23, 0), london) == "2026-W47"
-    assert dg.last_complete_week(at(22, 23, 59), london) == "2026-W46"
-    auckland = dg.ZoneInfo("Pacific/Auckland")  # already Monday 23 Nov there
-    assert dg.last_complete_week(at(22, 12), auckland) == "2026-W47"
+    london = ZoneInfo("Europe/London")
+    assert week.last_complete_week(at(23, 0), london) == "2026-W47"
+    assert week.last_complete_week(at(22, 23, 59), london) == "2026-W46"
+    auckland = ZoneInfo("Pacific/Auckland")  # already Monday 23 Nov there
+    assert week.last_complete_week(at(22, 12), auckland) == "2026-W47"
 
 
 def test_due_week_follows_the_configured_weekday_and_time(tmp_path):
     monday = config_for(tmp_path)
-    assert dg.due_week(monday, at(23, 7, 29)) == "2026-W46"
-    assert dg.due_week(monday, at(23, 7, 30)) == "2026-W47"
+    assert send.due_week(monday, at(23, 7, 29)) == "2026-W46"
+    assert send.due_week(monday, at(23, 7, 30)) == "2026-W47"
     friday = config_for(tmp_path, digest={"recipients": ["p@example.org"], "weekday": "fri", "time": "16:00"})
-    assert dg.due_week(friday, at(27, 15, 59)) == "2026-W46"
-    assert dg.due_week(friday, at(27, 16, 0)) == "2026-W47"
+    assert send.due_week(friday, at(27, 15, 59)) == "2026-W46"
+    assert send.due_week(friday, at(27, 16, 0)) == "2026-W47"
 
 
 # -- sending once, archive ----------------------------------------------------------------------
@@ -342,7 +343,7 @@ def digest_rows(store: Store) -> list[dict]:
 
 def test_send_queues_one_email_per_recipient_with_inline_chart(seeded):
     store, config, _ = seeded
-    result = dg.send_digest(store, config, WEEK, now=NOW)
+    result = send.send_digest(store, config, WEEK, now=NOW)
     assert result.queued == 2
     rows = digest_rows(store)
     assert [(r["key"], r["channel"], r["recipient"]) for r in rows] == [
@@ -356,8 +357,9 @@ def test_send_queues_one_email_per_recipient_with_inline_chart(seeded):
     assert base64.b64decode(payload["images"]["digest-chart"])[:4] == b"\x89PNG"
     assert result.archive == config.database_path.parent / "digests" / "2026-W47.html"
     archived = result.archive.read_text(encoding="utf-8")
+    assert result.archive.stat().st_mode & 0o777 == 0o600  # names and comments, like the database
     assert "data:image/png;base64," in archived and "12</strong> mentions" in archived
-    assert dg.send_digest(store, config, WEEK, now=NOW).queued == 0
+    assert send.send_digest(store, config, WEEK, now=NOW).queued == 0
     assert len(digest_rows(store)) == 2
 
 
@@ -368,7 +370,7 @@ def test_queued_digest_arrives_by_smtp_with_the_chart_inline(seeded):
     from tests.smtp_server import Recorder, start_smtp
 
     store, config, clock = seeded
-    dg.send_digest(store, config, WEEK, now=NOW)
+    send.send_digest(store, config, WEEK, now=NOW)
     row = store.query("SELECT * FROM alerts WHERE key = 'digest:2026-W47|email|principal@example.org'")[0]
     recorder = Recorder()
     controller = start_smtp(recorder)
@@ -393,9 +395,9 @@ def test_send_without_recipients_is_a_clear_error(tmp_path):
     config = config_for(tmp_path, digest={"recipients": []})
     store = Store(config.database_path, clock=ManualClock(NOW))
     try:
-        with pytest.raises(dg.DigestError, match=r"\[digest\] recipients"):
-            dg.send_digest(store, config, WEEK)
-        assert dg.send_due_digest(store, config, now=NOW) is None
+        with pytest.raises(week.DigestError, match=r"\[digest\] recipients"):
+            send.send_digest(store, config, WEEK)
+        assert send.send_due_digest(store, config, now=NOW) is None
     finally:
         store.close()
 
@@ -444,9 +446,9 @@ def test_server_off_at_the_moment_sends_at_start(tmp_path):
             "INSERT INTO alerts (key, kind, channel, recipient, payload, created_at) VALUES (?, 'digest', 'email', 'p', '{}', ?)",
             ("digest:2026-W46|email|principal@example.org", to_db(at(16, 7, 30))),
         )
-        result = dg.send_due_digest(store, config)
+        result = send.send_due_digest(store, config)
         assert result is not None and result.week == "2026-W47" and result.queued == 2
-        assert dg.send_due_digest(store, config) is None
+        assert send.send_due_digest(store, config) is None
     finally:
         store.close()
 
@@ -589,7 +591,7 @@ def measure_at_phone_width(browser: str, pages: dict[str, str], tmp_path: Path) 
 
 def test_html_fits_a_375px_phone_without_horizontal_overflow(digest, tmp_path):
     browser = chromium()
-    html = dg.standalone_html(digest)
+    html = render.standalone_html(digest)
     assert LONG_URL in html and LONG_WORD[:100] in html  # the hardest content is on the page
     result = measure_at_phone_width(browser, {"digest": html, "control": CONTROL}, tmp_path)
     assert result["control"]["bad"] == ["DIV:600"]  # the measurement does see an overflow
@@ -599,8 +601,6 @@ def test_html_fits_a_375px_phone_without_horizontal_overflow(digest, tmp_path):
 
 
 def test_a_first_week_says_there_was_nothing_last_week():
-    from monitor.digest import change_text
-
-    assert change_text(99, 0) == "none last week"
-    assert change_text(12, 4) == "+8 (+200%)"
-    assert change_text(4, 4) == "no change"
+    assert render.change_text(99, 0) == "none last week"
+    assert render.change_text(12, 4) == "+8 (+200%)"
+    assert render.change_text(4, 4) == "no change"

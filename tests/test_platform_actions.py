@@ -26,20 +26,32 @@ from tests.test_alerting import KeywordClassifier
 ACK = "Thank you, we have your message and will reply properly soon."
 
 
-@pytest.fixture
-def world(tmp_path, store, clock):
-    with fake_platform("facebook")() as facebook:
+#: each platform's write permission, and the field that says a comment is hidden
+PLATFORMS = {"facebook": ("pages_manage_engagement", "is_hidden"), "instagram": ("instagram_manage_comments", "hidden")}
+
+
+def school_replies(fake, comment):
+    """The school account's replies in the comment's thread, on the fake platform."""
+    if fake.type == "instagram":
+        return [r for r in fake.replies_to(comment) if r.get("username") == fake.username]
+    return [c for c in fake.replies_to(comment) if c.get("from", {}).get("id") == fake.page_id]
+
+
+def hidden(fake, comment) -> bool:
+    return fake.node(comment)[1][PLATFORMS[fake.type][1]] is True
+
+
+@pytest.fixture(params=sorted(PLATFORMS))
+def world(request, tmp_path, store, clock):
+    with fake_platform(request.param)() as facebook:
         facebook.default_time = lambda: clock().replace(microsecond=0)
         config = make_config(tmp_path, sources=[{**facebook.source_config("facebook-page"), "official": True,
                                                  "actions": ["reply", "hide", "delete"]}])
         comment = facebook.add_comment("you idiot, when is the trip?", author="Troll", at=clock() - timedelta(minutes=9))
+        assert not school_replies(facebook, comment)
         assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("facebook-page").ok
         [case] = store.query("SELECT * FROM cases")
         yield config, facebook, comment, case
-
-
-def school_replies(facebook, comment):
-    return [c for c in facebook.replies_to(comment) if c.get("from", {}).get("id") == facebook.page_id]
 
 
 def test_a_reply_is_posted_once_and_closes_the_case_as_met_at_its_platform_time(world, store, clock):
@@ -52,7 +64,7 @@ def test_a_reply_is_posted_once_and_closes_the_case_as_met_at_its_platform_time(
                 clock=clock)
     assert again.state == "done" and not again.changed and "already" in again.message
     [reply] = school_replies(facebook, comment)
-    assert reply["message"] == ACK and reply["id"] == outcome.receipt["native_id"]
+    assert reply.get("message", reply.get("text")) == ACK and reply["id"] == outcome.receipt["native_id"]
     closed = get_case(store, case["id"])
     assert (closed.state, closed.closed_by, closed.closed_how, closed.breached) == ("acknowledged", "Jane Smith", "cli", False)
     assert closed.closed_at == clock()
@@ -78,21 +90,22 @@ def test_an_in_doubt_reply_is_found_on_the_platform_and_not_posted_again(world, 
 def test_hide_then_delete_close_the_case_as_removed(world, store, clock):
     config, facebook, comment, case = world
     outcome = act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
-    assert outcome.state == "done" and facebook.node(comment)[1]["is_hidden"] is True
+    assert outcome.state == "done" and hidden(facebook, comment)
     closed = get_case(store, case["id"])
     assert (closed.state, closed.closed_how, closed.closed_by) == ("removed", "removed", "Jane")
     assert act(store, config, action="delete", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "done"
     assert facebook.node(comment) is None
 
 
-def test_without_pages_manage_engagement_the_write_is_refused_with_the_permission_named(world, store, clock):
+def test_without_the_write_permission_the_write_is_refused_with_the_permission_named(world, store, clock):
     config, facebook, comment, case = world
-    facebook.permissions.discard("pages_manage_engagement")
+    facebook.permissions.discard(PLATFORMS[facebook.type][0])
     outcome = act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
     assert outcome.state == "refused"
-    assert "(#200)" in outcome.message and "needs the pages_manage_engagement permission" in outcome.message
-    assert facebook.node(comment)[1]["is_hidden"] is False and get_case(store, case["id"]).state == "open"
-    facebook.permissions.add("pages_manage_engagement")  # granted since: asking again works
+    scope = PLATFORMS[facebook.type][0]
+    assert "(#200)" in outcome.message and f"needs the {scope} permission" in outcome.message
+    assert not hidden(facebook, comment) and get_case(store, case["id"]).state == "open"
+    facebook.permissions.add(scope)  # granted since: asking again works
     assert act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "done"
 
 
@@ -103,7 +116,7 @@ def test_a_source_that_did_not_opt_in_refuses_and_config_checks_support(tmp_path
         request_action(store, plain, action="reply", item_id=case["item_id"], by="Jane", how="cli", text=ACK)
     with pytest.raises(ActionRefused, match="empty"):
         request_action(store, config, action="reply", item_id=case["item_id"], by="Jane", how="cli", text="  ")
-    with pytest.raises(ConfigError, match="a rss source cannot reply"):
+    with pytest.raises(ConfigError, match=r"a rss source cannot reply from the monitor \(it can: nothing\)"):
         make_config(tmp_path, sources=[{"name": "n", "type": "rss", "url": "https://e.example/f", "actions": ["reply"]}])
     with pytest.raises(ConfigError, match="actions"):
         make_config(tmp_path, sources=[{**facebook.source_config("f"), "actions": ["block"]}])
@@ -155,6 +168,26 @@ def test_cli_hide_and_an_unknown_item(world, tmp_path):
     done = subprocess.run(cli(path, "hide", str(case["item_id"]), "--by", "Jane"), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "Hidden by Jane" in done.stdout, done.stderr
-    assert facebook.node(comment)[1]["is_hidden"] is True
+    assert hidden(facebook, comment)
     missing = subprocess.run(cli(path, "delete", "999"), capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no item 999" in missing.stderr
+
+
+def test_status_says_which_write_was_refused_and_why(world, store, clock):
+    from monitor.status import collect_status, format_status
+
+    config, facebook, comment, case = world
+    facebook.permissions.discard(PLATFORMS[facebook.type][0])
+    act(store, config, action="delete", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    text = format_status(collect_status(config, store, clock), config.school.tz)
+    assert "refused: delete of item 2 on facebook-page by Jane" in text and PLATFORMS[facebook.type][0] in text
+
+
+def test_check_config_names_the_permission_the_actions_need(world):
+    from monitor.checks import check_configuration
+
+    config, facebook, comment, case = world
+    warnings, notes = check_configuration(config)
+    scope = PLATFORMS[facebook.type][0]
+    assert any(f"facebook-page: reply, hide, delete from the monitor need {scope}" in n for n in notes)
+    assert any("without notify.slack.app_token there are no Slack buttons" in w for w in warnings)

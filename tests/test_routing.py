@@ -404,3 +404,50 @@ def test_batches_under_sigkill_lose_nothing_and_double_nothing(tmp_path):
     assert len(messages) < written  # and gathered
     keys = [m.metadata["event_payload"]["key"] for m in messages]
     assert len(keys) == len(set(keys))
+
+
+def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
+    import subprocess
+    import sys
+
+    from monitor.fakes.facebook import FakeFacebook
+
+    now = datetime.now(timezone.utc)
+    with FakeFacebook() as facebook, FakeSlack() as slack:
+        post = facebook.add_post("Sports day", at=now - timedelta(hours=2))
+        path = tmp_path / "monitor.toml"
+        path.write_text(
+            f'[storage]\npath = "{tmp_path / "monitor.db"}"\n'
+            f'[[sources]]\nname = "page"\ntype = "facebook"\nofficial = true\ntagged = false\n'
+            f'base_url = "{facebook.source_config("x")["base_url"]}"\npage_id = "{facebook.page_id}"\n'
+            f'token = "{facebook.token}"\n'
+            f'[notify.slack]\ntoken = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\nbase_url = "{slack.base_url}"\n',
+            encoding="utf-8")
+        path.chmod(0o600)
+        command = [sys.executable, "-m", "monitor.cli", "--config", str(path), "poll"]
+        assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode == 0
+        facebook.add_comment("I will stab you at the gate", reply_to=post, at=now - timedelta(minutes=5))
+        facebook.add_comment("what time is pick-up?", reply_to=post, at=now - timedelta(minutes=4))
+        polled = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert polled.returncode == 0, polled.stderr
+        [threat] = slack.messages  # sent by the poll itself, not left for the daemon
+        assert threat.text.startswith("Threat of violence")
+    assert "alerts: 1 sent" in polled.stdout
+    assert "1 routine alerts wait in a batch that `monitor run` sends from" in polled.stdout
+
+
+def test_a_button_on_news_carried_by_an_urgent_message_acts_on_its_case(tmp_path, store, clock):
+    from monitor.fakes.slack import APP_TOKEN, block_actions
+    from monitor.slack_actions import SlackActions
+
+    with FakeSlack(clock=clock) as slack:
+        config = make_config(tmp_path, notify={"slack": {**SLACK, "base_url": slack.base_url, "app_token": APP_TOKEN,
+                                                         "moderators": ["U0MODERATOR"]}})
+        enqueue(store, config, comment(store, 1, due=clock() + timedelta(hours=20)))
+        insult = {"item_id": 91, "source": "page", "text": "you idiot", "flagged": True, "labels": {"offensive": 0.9}}
+        enqueue(store, config, Alert(key="flagged:item:91", kind="flagged", payload={"source": "page", "item": insult}))
+        dispatcher(store, config, clock).run()
+        [carrier] = slack.messages
+        assert listed(carrier) == [1]
+        SlackActions(config, store, clock=clock).handle(block_actions(carrier, "acknowledge", block_id="actions:1"))
+    assert store.query("SELECT state FROM cases WHERE id = 1")[0]["state"] == "acknowledged"

@@ -437,7 +437,8 @@ recipients = ["head@school.example"]
 def test_secrets_never_reach_logs_database_outbox_alerts_or_digest(tmp_path, monkeypatch, caplog):
     from monitor.alerting import AlertsHook
     from monitor.cases import CasesHook
-    from monitor.digest import publish, week_of
+    from monitor.digest.send import publish
+    from monitor.digest.week import week_of
     from monitor.outbox import Dispatcher, build_notifiers
 
     for name, value in SECRETS.items():

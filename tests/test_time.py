@@ -18,7 +18,8 @@ import pytest
 from classifiers.base import NullClassifier
 from monitor.app import build_hooks
 from monitor.clock import ManualClock
-from monitor.digest import send_due_digest, week_monday
+from monitor.digest.send import send_due_digest
+from monitor.digest.week import week_monday
 from monitor.fakes.facebook import FakeFacebook
 from monitor.pipeline import Pipeline
 from monitor.sla_clock import tick

@@ -50,6 +50,15 @@ class FakeInstagram(FakeGraph):
         self.route("GET", f"{ROUTE}/tags")(self.guarded(self._tags))
         self.route("GET", f"{ROUTE}/comments")(self.guarded(self._comments))
         self.route("GET", f"{ROUTE}/replies")(self.guarded(self._replies))
+        # the account's writes (IG Comment and IG Comment Replies reference)
+        self.route("POST", f"{ROUTE}/replies")(self.guarded(self._write_reply))
+        self.route("POST", ROUTE)(self.guarded(self._write_hidden))
+        self.route("DELETE", ROUTE)(self.guarded(self._write_delete))
+        #: what the token was granted; a write without instagram_manage_comments is refused (#200)
+        self.permissions = {"instagram_basic", "instagram_manage_comments", "pages_read_engagement",
+                            "pages_show_list"}
+        #: seconds a write's answer is held back after the write is made (a crash between the two)
+        self.write_delay = 0.0
 
     # -- FakePlatform -------------------------------------------------------------------------
 
@@ -180,6 +189,54 @@ class FakeInstagram(FakeGraph):
                                     "next": f"{self.url}/{VERSION}/{comment['id']}/replies?after=bmVzdGVk"}
             served["replies"] = nested
         return served
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _comment_or_refusal(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
+        found = self.node(request.params["id"])
+        if found is None or found[0] != "Comment":
+            return None, self.missing(request.params["id"])
+        if "instagram_manage_comments" not in self.permissions:
+            # permission errors are codes 200-299 (Graph API "Handling errors" guide)
+            return None, self.error(403, 200, "(#200) The user hasn't authorized the application to perform this action")
+        top = self._top_level(request.params["id"])
+        record = top if top["id"] == request.params["id"] else next(r for r in top["_replies"]
+                                                                     if r["id"] == request.params["id"])
+        return record, None
+
+    def _write_reply(self, request: Request) -> Response:
+        """``POST /{ig-comment-id}/replies`` with ``message``: a reply to a reply joins its top-level comment."""
+        record, refused = self._comment_or_refusal(request)
+        if refused:
+            return refused
+        message = {**request.query, **request.form()}.get("message", "")
+        if not message.strip():
+            return self.error(400, 100, "(#100) The parameter message is required")
+        reply_id = self._add_comment(request.params["id"], message, self.username, self.default_time())
+        return Response(200, {"id": reply_id}, delay=self.write_delay)
+
+    def _write_hidden(self, request: Request) -> Response:
+        """``POST /{ig-comment-id}`` with ``hide=true|false``."""
+        record, refused = self._comment_or_refusal(request)
+        if refused:
+            return refused
+        value = {**request.query, **request.form()}.get("hide")
+        if value not in ("true", "false"):
+            return self.error(400, 100, "(#100) Invalid parameter")
+        record["hidden"] = value == "true"
+        return Response(200, {"success": True}, delay=self.write_delay)
+
+    def _write_delete(self, request: Request) -> Response:
+        """``DELETE /{ig-comment-id}``."""
+        record, refused = self._comment_or_refusal(request)
+        if refused:
+            return refused
+        self.remove(request.params["id"])
+        return Response(200, {"success": True}, delay=self.write_delay)
+
+    def replies_to(self, native_id: str) -> list[dict[str, Any]]:
+        """The replies in a comment's thread, oldest first (for tests)."""
+        return list(self._top_level(native_id)["_replies"])
 
     # -- routes -------------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 It answers what the monitor uses, in Slack's wire format (every method is a POST to
 ``/api/<method>`` with a JSON or form body, or a GET with query parameters, and a bearer token):
 ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``conversations.history`` (with
-message metadata), ``conversations.open``, ``users.info``, ``usergroups.users.list``, ``auth.test``
-and ``apps.connections.open``, which returns the ``ws://`` URL of the websocket endpoint it serves.
+message metadata, ``oldest``, ``latest`` and ``inclusive``), ``conversations.open``, ``users.info``,
+``usergroups.users.list``, ``auth.test``, ``views.open`` (a modal, with a trigger id from a click
+used once, checked against Slack's view limits) and ``apps.connections.open``, which returns the
+``ws://`` URL of the websocket endpoint it serves.
 Every message is recorded; tests script faults on top (``script(Response(429, headers={"Retry-After":
 "3"}))``, ``ok:false`` errors) and can push a ``block_actions`` click through the websocket and wait
-for the client's ack.
+for the client's ack, and submit an opened modal (``view_submission``) the same way.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class FakeSlack(FakeServer):
         self.usergroups: dict[str, list[str]] = {}
         self.usergroup_calls = 0
         self.acks: dict[str, dict[str, Any]] = {}
+        #: modals opened with ``views.open``: view id -> {"view": ..., "user": ...}
+        self.views: dict[str, dict[str, Any]] = {}
+        self._triggers: dict[str, str] = {}  # trigger id -> the user whose click issued it (usable once)
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
@@ -78,7 +83,7 @@ class FakeSlack(FakeServer):
             "conversations.history": self._history, "conversations.open": self._open,
             "chat.postEphemeral": self._post_ephemeral, "usergroups.users.list": self._usergroup_users,
             "users.info": self._user_info, "auth.test": self._auth_test,
-            "apps.connections.open": self._connections_open,
+            "apps.connections.open": self._connections_open, "views.open": self._views_open,
         }.items():
             self._api(method, handler)
 
@@ -118,7 +123,11 @@ class FakeSlack(FakeServer):
             return self._changed.wait_for(lambda: bool(self._sockets), timeout)
 
     def push_action(self, payload: dict[str, Any]) -> str:
-        """Send a ``block_actions`` envelope to every connected client; returns its envelope id."""
+        """Send a ``block_actions`` (or ``view_submission``) envelope to every connected client; returns
+        its envelope id. A click's ``trigger_id`` becomes usable, once, for ``views.open``."""
+        if isinstance(payload.get("trigger_id"), str) and isinstance(payload.get("user"), dict):
+            with self._lock:
+                self._triggers[payload["trigger_id"]] = payload["user"].get("id")
         envelope_id = str(uuid.uuid4())
         envelope = {"envelope_id": envelope_id, "type": "interactive", "accepts_response_payload": False,
                     "payload": payload, "retry_attempt": 0, "retry_reason": ""}
@@ -233,6 +242,37 @@ class FakeSlack(FakeServer):
             self.ephemeral.append(Ephemeral(channel=channel, user=user, text=str(params.get("text") or "")))
         return {"ok": True, "message_ts": self._next_ts()}
 
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """views.open (docs.slack.dev/reference/methods/views.open): a trigger id is single-use."""
+        trigger = str(params.get("trigger_id") or "")
+        with self._lock:
+            if trigger not in self._triggers:
+                return {"ok": False, "error": "invalid_trigger_id"}
+            user = self._triggers.pop(trigger)
+        view = _json(params.get("view"))
+        problem = check_view(view)
+        if problem:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+        view_id = f"V{next(self._ids):08d}"
+        with self._lock:
+            self.views[view_id] = {"view": view, "user": user}
+        return {"ok": True, "view": {**view, "id": view_id, "state": {"values": {}}}}
+
+    def submission(self, view_id: str, values: dict[str, dict[str, str]], *, user: str | None = None,
+                   name: str = "jsmith") -> dict[str, Any]:
+        """The ``view_submission`` payload of the modal ``view_id`` with its inputs set to ``values``
+        (block id -> action id -> text), as submitted by the user who opened it unless ``user`` says."""
+        opened = self.views[view_id]
+        view = opened["view"]
+        state = {block: {action: {"type": "plain_text_input", "value": text} for action, text in actions.items()}
+                 for block, actions in values.items()}
+        who = user or opened["user"]
+        return {"type": "view_submission", "team": {"id": "T0FAKE"}, "user": {"id": who, "username": name, "name": name},
+                "api_app_id": "A0FAKE", "trigger_id": f"{next(self._ids)}.submit",
+                "view": {"id": view_id, "type": "modal", "callback_id": view.get("callback_id", ""),
+                         "private_metadata": view.get("private_metadata", ""), "state": {"values": state},
+                         "blocks": view.get("blocks", [])}}
+
     def _usergroup_users(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.usergroup_calls += 1
@@ -246,10 +286,16 @@ class FakeSlack(FakeServer):
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
         oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
         limit = min(int(params.get("limit") or 100), 999)
         start = int(params.get("cursor") or 0)
         metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
-        found = [m for m in reversed(self.messages) if m.channel == channel and float(m.ts) > oldest]
+
+        def within(ts: float) -> bool:
+            return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+        found = [m for m in reversed(self.messages) if m.channel == channel and within(float(m.ts))]
         page = found[start : start + limit]
         more = start + limit < len(found)
         return {"ok": True, "messages": [_as_message(m, metadata) for m in page], "has_more": more,
@@ -289,7 +335,7 @@ def block_actions(message: Posted, action_id: str, *, user: str = MODERATOR_ID, 
                     "actions": [{"action_id": action_id, "block_id": block.get("block_id"),
                                  "value": element.get("value"), "type": "button", "action_ts": message.ts}],
                     "response_url": "",
-                    "trigger_id": "trigger",
+                    "trigger_id": f"{uuid.uuid4().int % 10**12}.{message.ts}",
                 }
     raise LookupError(f"no {action_id!r} button in message {message.ts}")
 
@@ -372,6 +418,10 @@ def _check_block(block: Any) -> tuple[str | None, int]:
         for element in elements:
             if not isinstance(element, dict):
                 return "elements: must be objects", 0
+            if "confirm" in element:
+                problem = _check_confirm(element["confirm"])
+                if problem:
+                    return f"confirm: {problem}", 0
             if len(str(element.get("value") or "")) > LIMITS["button_value"]:
                 return f"value must be less than {LIMITS['button_value'] + 1} characters", 0
             if len(str(element.get("action_id") or "")) > LIMITS["id"]:
@@ -386,6 +436,66 @@ def _check_block(block: Any) -> tuple[str | None, int]:
             return problem, 0
         length += count
     return None, length
+
+
+def _check_confirm(confirm: Any) -> str | None:
+    """A confirmation dialog object (docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object)."""
+    if not isinstance(confirm, dict):
+        return "must be an object"
+    for key, limit in (("title", 100), ("text", 300), ("confirm", 30), ("deny", 30)):
+        obj = confirm.get(key)
+        if not isinstance(obj, dict) or obj.get("type") != "plain_text":
+            return f"{key} must be a plain_text object"
+        problem, _ = _text_of(obj, limit)
+        if problem:
+            return f"{key} {problem}"
+    if confirm.get("style") not in (None, "primary", "danger"):
+        return "style must be primary or danger"
+    return None
+
+
+def check_view(view: Any) -> str | None:
+    """What is wrong with a modal view (Slack's documented limits), or None."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return "view.type must be modal"
+    for key, required in (("title", True), ("submit", False), ("close", False)):
+        obj = view.get(key)
+        if obj is None and not required:
+            continue
+        if not isinstance(obj, dict) or obj.get("type") != "plain_text":
+            return f"view.{key} must be a plain_text object"
+        problem, _ = _text_of(obj, 24)
+        if problem:
+            return f"view.{key} {problem}"
+    if len(str(view.get("private_metadata") or "")) > 3000:
+        return "view.private_metadata must be less than 3001 characters"
+    if len(str(view.get("callback_id") or "")) > 255:
+        return "view.callback_id must be less than 256 characters"
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not blocks or len(blocks) > 100:
+        return "view.blocks must hold between 1 and 100 blocks"
+    has_input = False
+    for index, block in enumerate(blocks):
+        if isinstance(block, dict) and block.get("type") == "input":
+            has_input = True
+            element = block.get("element")
+            problem, _ = _text_of(block.get("label"), 2000)
+            if problem:
+                return f"view.blocks[{index}].label {problem}"
+            if not isinstance(element, dict) or element.get("type") != "plain_text_input" or not element.get("action_id"):
+                return f"view.blocks[{index}].element must be a plain_text_input with an action_id"
+            max_length = element.get("max_length", 3000)
+            if not isinstance(max_length, int) or not 1 <= max_length <= 3000:
+                return f"view.blocks[{index}].element.max_length must be 1 to 3000"
+            if len(str(element.get("initial_value") or "")) > max_length:
+                return f"view.blocks[{index}].element.initial_value is longer than max_length"
+            continue
+        problem, _ = _check_block(block)
+        if problem:
+            return f"view.blocks[{index}] {problem}"
+    if view.get("submit") is None and has_input:
+        return "view.submit is required when the view has input blocks"
+    return None
 
 
 def _params(request: Request) -> dict[str, Any]:

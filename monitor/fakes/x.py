@@ -136,7 +136,9 @@ class FakeX(FakePlatform):
             self.deleted_users.add(user_id)
             return user_id
         user_id = str(int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:12], 16))
-        self.users.setdefault(user_id, {"id": user_id, "username": re.sub(r"\W+", "_", name)[:15], "name": name})
+        # an author written as a handle ("@ex_rw_2019") is that username; a name becomes one
+        username = re.sub(r"\W+", "_", name.removeprefix("@"))[:15]
+        self.users.setdefault(user_id, {"id": user_id, "username": username, "name": name})
         return user_id
 
     def _add(self, text: str, author_id: str, at: datetime, *, reply_to: str | None = None) -> str:

@@ -227,7 +227,8 @@ def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[
 
 
 def slack_buttons(item: dict[str, Any], *, kind: str) -> list[dict[str, Any]]:
-    """Acknowledge (when a case is open), Escalate, and Not abusive (for a flagged item)."""
+    """Acknowledge (when a case is open), Escalate, Not abusive (for a flagged item), and the platform
+    actions the item's source allows (Reply; Hide and Delete behind a confirmation)."""
     if item.get("item_id") is None:
         return []
     value = json.dumps({"case": item.get("case_id"), "item": item.get("item_id")})
@@ -237,7 +238,25 @@ def slack_buttons(item: dict[str, Any], *, kind: str) -> list[dict[str, Any]]:
     buttons.append(_button("Escalate", "escalate", value, "danger"))
     if item.get("flagged") or kind == "flagged":
         buttons.append(_button("Not abusive", "not_abusive", value))
+    actions = item.get("actions") if isinstance(item.get("actions"), list) else []
+    if "reply" in actions:
+        buttons.append(_button("Reply", "reply", value))
+    if "hide" in actions:
+        buttons.append({**_button("Hide", "hide", value), "confirm": _confirm(
+            "Hide this comment?", "It is hidden from everyone on the platform except its author and their friends.",
+            "Hide")})
+    if "delete" in actions:
+        buttons.append({**_button("Delete", "delete", value, "danger"), "confirm": _confirm(
+            "Delete this comment?", "It is deleted from the platform for good: the monitor keeps its copy.",
+            "Delete")})
     return buttons
+
+
+def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
+    """Slack's confirmation dialog, shown before the click is sent."""
+    return {"title": {"type": "plain_text", "text": title}, "text": {"type": "plain_text", "text": text},
+            "confirm": {"type": "plain_text", "text": confirm}, "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger"}
 
 
 def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:

@@ -121,6 +121,18 @@ class SlackNotifier(Notifier):
         """A message only ``user`` sees, in ``channel`` (``chat.postEphemeral``)."""
         self._call("chat_postEphemeral", channel, channel=channel, user=user, text=text)
 
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """Open a modal for the person who clicked (``views.open`` with the click's ``trigger_id``,
+        usable once and within three seconds); the view's id."""
+        return str(self._call("views_open", "a modal", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The posted message at ``ts`` in ``channel`` (its text and blocks), or None."""
+        response = self._call("conversations_history", channel, channel=channel, latest=ts, oldest=ts,
+                              inclusive=True, limit=1)
+        found = [m for m in response.get("messages") or [] if m.get("ts") == ts]
+        return found[0] if found else None
+
     def _conversation_id(self, destination: str) -> str:
         if destination[:1] in ("U", "W"):  # a person: their direct-message conversation
             return self._call("conversations_open", destination, users=destination)["channel"]["id"]

@@ -1,10 +1,8 @@
-"""The weekly digest for the principal: what was said about the school, and how well it answered.
+"""The week and its figures: which week is meant, and what the store says happened in it.
 
-:func:`build_digest` computes a :class:`Digest` from the store (every number by SQL);
-:func:`render_html`, :func:`render_text` and :func:`render_chart` turn it into an email's parts;
-:func:`send_digest` archives the HTML beside the database and puts the email in the outbox under
-the key ``digest:<YYYY-Www>``, so a week's digest is queued once, never twice; :func:`send_due_digest`
-is the daemon's weekly job, which also catches up a digest missed while the server was off.
+:func:`parse_week`, :func:`week_bounds` and :func:`last_complete_week` do the week arithmetic in the
+school's time zone; :func:`build_digest` computes a :class:`Digest` from the store (every number by
+SQL), the record that :mod:`monitor.digest.render` turns into an email's parts.
 
 Definitions (the digest's footer repeats the short form of them):
 
@@ -35,34 +33,24 @@ Definitions (the digest's footer repeats the short form of them):
   the source resumed from where it stopped, so its items were collected late but not lost.
 - **The chart** shows mentions and flagged items per day of the week.
 
-All external text (comments, names, source names, URLs) is escaped in the HTML (Jinja2 autoescape);
-only ``http``/``https`` URLs become links.
+Text taken from the platforms is cut to one line (:func:`excerpt`) and only ``http``/``https`` URLs
+are kept (:func:`safe_url`) before rendering.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import io
-import logging
+import json
 import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.sanitize import one_line
 from monitor.store import BLIND_KINDS, Store, from_db, to_db
-
-if TYPE_CHECKING:
-    from monitor.outbox import Alert
-
-logger = logging.getLogger(__name__)
 
 #: The kinds of item that count as mentions (see the module docstring).
 MENTION_KINDS = ("comment", "reply", "mention")
@@ -72,8 +60,6 @@ FLAGGED_LISTED = 25
 #: the breaches listed one by one, the first received first; the counts cover all of them
 BREACHES_LISTED = 25
 EXCERPT_LENGTH = 140
-CHART_CID = "digest-chart"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MENTION = f"i.by_school = 0 AND i.kind IN ({', '.join(repr(k) for k in MENTION_KINDS)})"
@@ -127,18 +113,6 @@ def last_complete_week(now: datetime, tz: ZoneInfo) -> str:
     """The last ISO week that has ended by ``now`` in ``tz``."""
     today = require_aware(now, "now").astimezone(tz).date()
     return week_of(today - timedelta(days=today.isoweekday()))
-
-
-def last_scheduled_send(now: datetime, config: Config) -> datetime:
-    """The latest moment at or before ``now`` when a digest was due (``digest.weekday`` at ``digest.time``)."""
-    tz = config.school.tz
-    local = require_aware(now, "now").astimezone(tz)
-    monday = local.date() - timedelta(days=local.weekday())
-    day = monday + timedelta(days=WEEKDAYS.index(config.digest.weekday))
-    moment = datetime.combine(day, config.digest.time, tzinfo=tz)
-    if moment > local:
-        moment = datetime.combine(day - timedelta(days=7), config.digest.time, tzinfo=tz)
-    return moment.astimezone(timezone.utc)
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -402,8 +376,6 @@ def _flagged(store: Store, start: datetime, end: datetime, tz: ZoneInfo) -> tupl
 
 
 def _labels(raw: str | None) -> tuple[str, ...]:
-    import json
-
     try:
         labels = json.loads(raw or "{}")
     except ValueError:
@@ -521,7 +493,7 @@ def _outages(store: Store, start: datetime, end: datetime, now: datetime) -> tup
     return tuple(outages)
 
 
-# -- small helpers ------------------------------------------------------------------------------
+# -- figures and text ------------------------------------------------------------------------------
 
 
 def median(values: list[float]) -> float | None:
@@ -562,270 +534,8 @@ def safe_url(url: str | None) -> str | None:
     return url if re.match(r"^https?://[^\s\"'<>]+$", url, re.IGNORECASE) else None
 
 
-def short_url(url: str, length: int = 60) -> str:
-    """A link's visible text: the address without its scheme, cut with an ellipsis."""
-    text = re.sub(r"^https?://", "", url, flags=re.IGNORECASE)
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
 def local_text(moment: datetime | None, tz: ZoneInfo) -> str:
     """``Tue 17 Nov 14:05`` in the school's time zone."""
     if moment is None:
         return ""
     return moment.astimezone(tz).strftime("%a %d %b %H:%M")
-
-
-def duration_text(value: timedelta | None) -> str:
-    """``2 h 05 min``, ``3 d 4 h``, ``45 min``; a dash for none."""
-    if value is None:
-        return "–"
-    minutes = max(0, round(value.total_seconds() / 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min"
-
-
-def change_text(now: int, before: int) -> str:
-    """``+12 (+30%)``, ``-3 (-10%)``, ``no change``, ``none last week``."""
-    delta = now - before
-    if delta == 0:
-        return "no change"
-    if before == 0:
-        return "none last week"
-    return f"{delta:+d} ({delta / before:+.0%})"
-
-
-# -- rendering ----------------------------------------------------------------------------------
-
-#: Inline styles (many mail clients drop <style>): a single column that wraps everything.
-CSS = {
-    "wrap": (
-        "max-width:640px;margin:0 auto;padding:16px;background:#ffffff;color:#1f2937;"
-        "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:15px;"
-        "line-height:1.45;overflow-wrap:anywhere;word-break:break-word;box-sizing:border-box;"
-    ),
-    "h1": "font-size:20px;line-height:1.3;margin:4px 0 12px 0;",
-    "h2": "font-size:17px;margin:20px 0 6px 0;padding-bottom:2px;border-bottom:2px solid #e5e7eb;",
-    "h3": "font-size:15px;margin:12px 0 4px 0;",
-    "table": "width:100%;max-width:100%;border-collapse:collapse;table-layout:fixed;",
-    "th": (
-        "text-align:left;padding:4px 6px;border-bottom:1px solid #d1d5db;font-weight:600;"
-        "overflow-wrap:anywhere;word-break:break-word;"
-    ),
-    "td": (
-        "text-align:left;vertical-align:top;padding:4px 6px;border-bottom:1px solid #eef0f2;"
-        "overflow-wrap:anywhere;word-break:break-word;"
-    ),
-    "a": "color:#1d4ed8;overflow-wrap:anywhere;word-break:break-all;",
-    "card": "margin:0 0 10px 0;padding:6px 8px;border-left:3px solid #d1d5db;background:#f9fafb;",
-    "muted": "color:#6b7280;font-size:13px;",
-}
-
-
-@functools.lru_cache(maxsize=8)
-def _environment(tz: ZoneInfo, autoescape: bool):
-    """A Jinja2 environment per zone (kept: templates compile once)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-        autoescape=autoescape,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        # plain text (a terminal, an email): every value on one line, without control characters
-        finalize=None if autoescape else _one_line_value,
-    )
-    env.filters.update(
-        local=lambda moment: local_text(moment, tz),
-        day_long=lambda value: _as_date(value, tz).strftime("%a %d %b %Y"),
-        day_short=lambda value: _as_date(value, tz).strftime("%a %d %b"),
-        duration=duration_text,
-        pct=lambda share: f"{share:.0%}",
-        change=change_text,
-        short_url=short_url,
-    )
-    return env
-
-
-def _one_line_value(value: Any) -> Any:
-    return one_line(value) if isinstance(value, str) else value
-
-
-def _as_date(value: date | datetime, tz: ZoneInfo) -> date:
-    return value.astimezone(tz).date() if isinstance(value, datetime) else value
-
-
-def _context(digest: Digest) -> dict[str, Any]:
-    return {"d": digest, "css": CSS, "last_day": week_monday(digest.week) + timedelta(days=6)}
-
-
-def render_html(digest: Digest, chart_src: str | None = f"cid:{CHART_CID}") -> str:
-    """The email's HTML; ``chart_src`` is the chart's address (``cid:`` in the email, ``data:`` in a file)."""
-    env = _environment(ZoneInfo(digest.timezone), autoescape=True)
-    return env.get_template("digest.html").render(**_context(digest), chart_src=chart_src)
-
-
-def render_text(digest: Digest) -> str:
-    """The plain-text alternative."""
-    env = _environment(ZoneInfo(digest.timezone), autoescape=False)
-    return env.get_template("digest.txt").render(**_context(digest))
-
-
-def render_chart(digest: Digest) -> bytes:
-    """A PNG bar chart of mentions and flagged items per day (matplotlib, Agg, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    labels = [day.day.strftime("%a %d") for day in digest.by_day]
-    positions = range(len(labels))
-    figure = Figure(figsize=(6.4, 2.6), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.bar([p - 0.2 for p in positions], [d.mentions for d in digest.by_day], width=0.4, label="mentions", color="#3b82f6")
-    axes.bar([p + 0.2 for p in positions], [d.flagged for d in digest.by_day], width=0.4, label="flagged", color="#dc2626")
-    axes.set_xticks(list(positions), labels)
-    axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.set_ylim(0, max([d.mentions for d in digest.by_day] + [1]) * 1.1)
-    axes.legend(frameon=False, fontsize=10, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
-    axes.tick_params(labelsize=10)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def standalone_html(digest: Digest, png: bytes | None = None) -> str:
-    """The HTML with the chart embedded, viewable as a file in any browser."""
-    return render_html(digest, data_uri(png if png is not None else render_chart(digest)))
-
-
-# -- archiving and sending ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Published:
-    """What :func:`publish` did with a week's digest."""
-
-    digest: Digest
-    archive: Path
-    out: Path | None = None
-    #: outbox rows added (0: this week's digest was queued before); None when not sent
-    queued: int | None = None
-
-    @property
-    def week(self) -> str:
-        return self.digest.week
-
-
-def archive_path(config: Config, week: str) -> Path:
-    """``<database folder>/digests/<YYYY-Www>.html``."""
-    return config.database_path.parent / "digests" / f"{parse_week(week)}.html"
-
-
-def write_file(path: Path, text: str) -> Path:
-    """Write atomically (a reader never sees half a file), private to the monitor's user: a
-    digest names the children and parents who wrote."""
-    from monitor.files import write_private
-
-    return write_private(path, text)
-
-
-def outbox_key(week: str) -> str:
-    return f"digest:{parse_week(week)}"
-
-
-def already_queued(store: Store, week: str) -> bool:
-    """Whether this week's digest is in the outbox (rows are keyed ``digest:<week>|<channel>|<recipient>``)."""
-    prefix = outbox_key(week) + "|"
-    row = store.execute(
-        "SELECT 1 FROM alerts WHERE key >= ? AND key < ? LIMIT 1", (prefix, prefix[:-1] + "}")
-    ).fetchone()
-    return row is not None
-
-
-def digest_alert(config: Config, digest: Digest, png: bytes) -> Alert:
-    """The outbox intent: an email to ``digest.recipients`` only, the chart inline by Content-ID."""
-    from monitor.outbox import Alert
-
-    return Alert(
-        key=outbox_key(digest.week),
-        kind="digest",
-        moderators=False,
-        extra_recipients=tuple(config.digest.recipients),
-        payload={
-            "subject": digest.subject,
-            "text": render_text(digest),
-            "html": render_html(digest),
-            "images": {CHART_CID: base64.b64encode(png).decode("ascii")},
-        },
-    )
-
-
-def publish(
-    store: Store, config: Config, week: str | None = None, *, now: datetime | None = None,
-    out: Path | None = None, send: bool = False,
-) -> Published:
-    """Build a week's digest, archive its HTML beside the database, optionally write it to ``out``
-    and queue it for ``digest.recipients``.
-
-    Queuing is idempotent: the outbox key ``digest:<week>`` admits one email per recipient, ever.
-    """
-    from monitor.outbox import enqueue
-
-    if send and not config.digest.recipients:
-        raise DigestError('no one to send the digest to: set [digest] recipients = ["head@example.org"]')
-    digest = build_digest(store, config, week, now=now)
-    png = render_chart(digest)
-    page = standalone_html(digest, png)
-    archive = write_file(archive_path(config, digest.week), page)
-    if out is not None:
-        write_file(Path(out), page)
-    queued = enqueue(store, config, digest_alert(config, digest, png)) if send else None
-    logger.info("week=%s digest archived at %s (outbox rows added: %s)", digest.week, archive, queued)
-    return Published(digest=digest, archive=archive, out=Path(out) if out is not None else None, queued=queued)
-
-
-def send_digest(store: Store, config: Config, week: str | None = None, *, now: datetime | None = None) -> Published:
-    """:func:`publish` and queue: the email goes once per week, however often this is called."""
-    return publish(store, config, week, now=now, send=True)
-
-
-def due_week(config: Config, now: datetime) -> str:
-    """The week whose digest is due at ``now``: the last complete week at the last scheduled moment."""
-    return last_complete_week(last_scheduled_send(now, config), config.school.tz)
-
-
-_UNROUTABLE: set[str] = set()  # weeks already warned about, so the tick does not repeat it
-
-
-def send_due_digest(store: Store, config: Config, *, now: datetime | None = None) -> Published | None:
-    """The daemon's job: queue the digest due at ``now`` unless it is queued already.
-
-    Run at start and on a periodic tick, it sends the digest on time, and after a server that was
-    off at the scheduled moment comes back, it sends the latest missed one (only that one) at once.
-    """
-    from monitor.outbox import Alert, routes
-
-    now = require_aware(now or store.now(), "now")
-    week = due_week(config, now)
-    probe = Alert(key="", kind="digest", payload={}, moderators=False, extra_recipients=tuple(config.digest.recipients))
-    if not routes(config, probe):
-        if week not in _UNROUTABLE:
-            _UNROUTABLE.add(week)
-            logger.warning(
-                "week=%s digest not sent: set [digest] recipients to email addresses and configure [notify.email]", week
-            )
-        return None
-    if already_queued(store, week):
-        return None
-    logger.info("week=%s digest due since %s: building it", week, last_scheduled_send(now, config).isoformat())
-    return send_digest(store, config, week, now=now)

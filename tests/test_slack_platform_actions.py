@@ -1,0 +1,212 @@
+"""Reply, Hide and Delete from Slack: clicks and modal submissions through the real slack_sdk Socket
+Mode client, the writes made on the fake Graph API over HTTP, each exactly once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+
+from monitor.app import build_pipeline
+from monitor.cases import get_case
+from monitor.fakes import fake_platform
+from monitor.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID, FakeSlack, block_actions
+from monitor.notify.slack import SlackNotifier
+from monitor.outbox import Dispatcher
+from monitor.slack_actions import SlackActions
+from tests.conftest import make_config
+from tests.test_alerting import KeywordClassifier
+from tests.test_platform_actions import PLATFORMS, hidden, school_replies
+
+STRANGER = "U0STRANGER"
+EDITED = "Thank you for your message: the head of year will call you today."
+
+
+@contextmanager
+def open_world(tmp_path, store, clock, *, actions=("reply", "hide", "delete"), platform="facebook"):
+    with fake_platform(platform)() as facebook, FakeSlack(clock=clock) as slack:
+        facebook.default_time = lambda: clock().replace(microsecond=0)
+        slack.users[STRANGER] = {"id": STRANGER, "name": "stranger", "real_name": "A Stranger"}
+        source = {**facebook.source_config("facebook-page"), "official": True, "actions": list(actions)}
+        config = make_config(
+            tmp_path, school={"name": "Ravens Wood School"}, sources=[source],
+            notify={"slack": {"token": BOT_TOKEN, "app_token": APP_TOKEN, "channel": CHANNEL,
+                              "base_url": slack.base_url, "moderators": [MODERATOR_ID]}},
+        )
+        comment = facebook.add_comment("you idiot, why was the trip cancelled?", author="Troll",
+                                       at=clock() - timedelta(minutes=9))
+        assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("facebook-page").ok
+        notifier = SlackNotifier(config.notify.slack, tz=config.school.tz)
+        Dispatcher(store, {"slack": notifier}, clock=clock).run()
+        actions_listener = SlackActions(config, store, notifier=notifier, clock=clock).start()
+        assert slack.wait_connected()
+        [posted] = slack.messages
+        try:
+            yield config, facebook, slack, posted, comment, source
+        finally:
+            actions_listener.close()
+
+
+@pytest.fixture(params=sorted(PLATFORMS))
+def world(request, tmp_path, store, clock):
+    with open_world(tmp_path, store, clock, platform=request.param) as opened:
+        yield opened
+
+
+def open_reply(slack, posted, user=MODERATOR_ID) -> str:
+    """Click Reply; the id of the modal it opened."""
+    count = len(slack.views)
+    envelope = slack.push_action(block_actions(posted, "reply", user=user))
+    assert slack.wait_for_ack(envelope)
+    assert slack.wait_for(lambda: len(slack.views) > count)
+    return list(slack.views)[-1]
+
+
+def submit(slack, view_id, text, *, user=None, wait=None) -> None:
+    payload = slack.submission(view_id, {"reply": {"text": text}}, user=user)
+    envelope = slack.push_action(payload)
+    assert slack.wait_for_ack(envelope)
+    if wait is not None:
+        assert slack.wait_for(wait)
+
+
+def click(slack, posted, action_id, user=MODERATOR_ID) -> None:
+    count = len(posted.updates)
+    envelope = slack.push_action(block_actions(posted, action_id, user=user))
+    assert slack.wait_for_ack(envelope)
+    assert slack.wait_for(lambda: len(posted.updates) > count)
+
+
+def test_the_alert_of_an_opted_in_source_has_reply_hide_and_delete_behind_a_confirmation(world):
+    config, facebook, slack, posted, comment, source = world
+    [buttons] = [b["elements"] for b in posted.blocks if b["type"] == "actions"]
+    assert [b["action_id"] for b in buttons] == ["acknowledge", "escalate", "not_abusive", "reply", "hide", "delete"]
+    assert "confirm" not in buttons[3] and buttons[4]["confirm"]["confirm"]["text"] == "Hide"
+    assert buttons[5]["confirm"]["title"]["text"] == "Delete this comment?"
+
+
+def test_without_actions_there_are_no_platform_buttons(tmp_path, store, clock):
+    with open_world(tmp_path, store, clock, actions=()) as (config, facebook, slack, posted, comment, source):
+        [buttons] = [b["elements"] for b in posted.blocks if b["type"] == "actions"]
+        assert [b["action_id"] for b in buttons] == ["acknowledge", "escalate", "not_abusive"]
+
+
+def test_reply_opens_the_schools_acknowledgement_and_posts_the_edited_reply_once(world, store, clock):
+    config, facebook, slack, posted, comment, source = world
+    clock.advance(600)
+    view_id = open_reply(slack, posted)
+    view = slack.views[view_id]["view"]
+    [field] = [b for b in view["blocks"] if b["type"] == "input"]
+    offered = field["element"]["initial_value"]
+    assert "Ravens Wood School has received your message" in offered and "Tue 17 Nov 2026 08:51 GMT" in offered
+    assert json.loads(view["private_metadata"]) == {"case": 1, "item": 2, "channel": CHANNEL, "ts": posted.ts}
+    count = len(posted.updates)
+    submit(slack, view_id, EDITED, wait=lambda: len(posted.updates) > count)
+    [reply] = school_replies(facebook, comment)
+    assert reply.get("message", reply.get("text")) == EDITED
+    case = get_case(store, 1)
+    assert (case.state, case.closed_by, case.closed_how, case.breached) == ("acknowledged", "Jane Smith", "slack", False)
+    assert case.closed_at == clock()  # the reply's own time on the platform
+    assert "Replied by Jane Smith" in posted.blocks[-1]["elements"][0]["text"]
+    [buttons] = [b["elements"] for b in posted.blocks if b["type"] == "actions"]
+    assert [b["action_id"] for b in buttons] == ["escalate", "not_abusive", "hide", "delete"]
+    [audit] = store.query("SELECT * FROM audit_log WHERE action = 'reply'")
+    assert json.loads(audit["detail"])["slack_user"] == MODERATOR_ID and audit["actor"] == "Jane Smith"
+
+
+def test_a_double_click_and_two_submissions_post_one_reply(world, store):
+    config, facebook, slack, posted, comment, source = world
+    first, second = open_reply(slack, posted), open_reply(slack, posted)
+    count = len(posted.updates)
+    submit(slack, first, EDITED)
+    submit(slack, second, EDITED + " (sent twice)")
+    assert slack.wait_for(lambda: len(posted.updates) > count)
+    time.sleep(0.5)  # let the second submission finish too
+    assert len(school_replies(facebook, comment)) == 1
+    assert len(store.query("SELECT * FROM platform_actions")) == 1
+
+
+def test_a_reply_killed_between_the_write_and_its_receipt_is_not_posted_again_from_slack(world, store, tmp_path):
+    config, facebook, slack, posted, comment, source = world
+    path = tmp_path / "monitor.toml"
+    path.write_text(f'[storage]\npath = "{store.path}"\n[[sources]]\n'
+                    + "".join(f"{k} = {json.dumps(v)}\n" for k, v in source.items()), encoding="utf-8")
+    facebook.write_delay = 60
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(path), "reply", "1",
+                                "--text", EDITED, "--by", "Jane Smith"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not school_replies(facebook, comment) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    facebook.write_delay = 0
+    assert store.query("SELECT state FROM platform_actions")[0]["state"] == "sending"
+    view_id = open_reply(slack, posted)
+    count = len(posted.updates)
+    submit(slack, view_id, EDITED, wait=lambda: len(posted.updates) > count)
+    assert len(school_replies(facebook, comment)) == 1
+    assert get_case(store, 1).state == "acknowledged"
+
+
+def test_hide_then_delete_close_the_case_as_removed_and_say_who(world, store):
+    config, facebook, slack, posted, comment, source = world
+    click(slack, posted, "hide")
+    assert hidden(facebook, comment)
+    case = get_case(store, 1)
+    assert (case.state, case.closed_by) == ("removed", "Jane Smith")
+    assert "Hidden by Jane Smith" in posted.blocks[-1]["elements"][0]["text"]
+    click(slack, posted, "delete")
+    assert facebook.node(comment) is None
+    lines = [b["elements"][0]["text"] for b in posted.blocks if b["type"] == "context"]
+    assert any("Deleted by Jane Smith" in line for line in lines)
+    actions = [(a["action"], json.loads(a["detail"]).get("slack_user")) for a in store.query("SELECT * FROM audit_log")]
+    assert ("hide", MODERATOR_ID) in actions and ("delete", MODERATOR_ID) in actions
+
+
+def test_a_refused_permission_is_told_to_the_moderator_and_nothing_changes(world, store):
+    config, facebook, slack, posted, comment, source = world
+    facebook.permissions.discard(PLATFORMS[facebook.type][0])
+    count = len(slack.ephemeral)
+    envelope = slack.push_action(block_actions(posted, "hide"))
+    assert slack.wait_for_ack(envelope)
+    assert slack.wait_for(lambda: len(slack.ephemeral) > count)
+    told = slack.ephemeral[-1]
+    assert told.user == MODERATOR_ID and PLATFORMS[facebook.type][0] in told.text and "(#200)" in told.text
+    assert not hidden(facebook, comment) and get_case(store, 1).state == "open"
+    assert not posted.updates
+
+
+def test_a_strangers_submission_is_refused(world, store):
+    config, facebook, slack, posted, comment, source = world
+    view_id = open_reply(slack, posted)
+    count = len(slack.ephemeral)
+    submit(slack, view_id, "I am not the school", user=STRANGER, wait=lambda: len(slack.ephemeral) > count)
+    assert slack.ephemeral[-1].user == STRANGER and "not a moderator" in slack.ephemeral[-1].text
+    assert not school_replies(facebook, comment) and get_case(store, 1).state == "open"
+
+
+def test_a_submission_naming_another_item_is_refused(world, store):
+    config, facebook, slack, posted, comment, source = world
+    view_id = open_reply(slack, posted)
+    meta = json.loads(slack.views[view_id]["view"]["private_metadata"])
+    slack.views[view_id]["view"]["private_metadata"] = json.dumps({**meta, "item": 1})
+    count = len(slack.ephemeral)
+    submit(slack, view_id, EDITED, wait=lambda: len(slack.ephemeral) > count)
+    assert "does not match the alert" in slack.ephemeral[-1].text
+    assert not school_replies(facebook, comment)
+
+
+def test_a_reply_click_from_a_stranger_opens_no_modal(world):
+    config, facebook, slack, posted, comment, source = world
+    count = len(slack.ephemeral)
+    envelope = slack.push_action(block_actions(posted, "reply", user=STRANGER))
+    assert slack.wait_for_ack(envelope)
+    assert slack.wait_for(lambda: len(slack.ephemeral) > count)
+    assert not slack.views
