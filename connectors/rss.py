@@ -59,6 +59,7 @@ class RSSSettings(SourceSettings):
     @classmethod
     def _feed_address(cls, value: str, info: ValidationInfo) -> str:
         base = info.data.get("base_url")
+        value = value.strip()
         check_web_address(urljoin(base, value) if base else value)
         return value
 

@@ -142,6 +142,7 @@ def check_web_address(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     fix = 'write a full http:// or https:// address, e.g. "https://example.org/feed.xml"'
+    value = value.strip()
     if any(ord(char) < 33 or ord(char) == 127 for char in value):
         raise ValueError(f"{value!r} holds spaces or control characters: {fix}")
     try:
