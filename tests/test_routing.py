@@ -437,7 +437,7 @@ def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
 
 
 def test_a_button_on_news_carried_by_an_urgent_message_acts_on_its_case(tmp_path, store, clock):
-    from monitor.fakes.slack import APP_TOKEN, block_actions
+    from monitor.demo.fakes.slack import APP_TOKEN, block_actions
     from monitor.slack_actions import SlackActions
 
     with FakeSlack(clock=clock) as slack:
