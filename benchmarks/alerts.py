@@ -31,15 +31,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from monitor.fakes.facebook import FakeFacebook  # noqa: E402
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack  # noqa: E402
+from monitor.demo.fakes.facebook import FakeFacebook  # noqa: E402
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack  # noqa: E402
 
 URGENT_TEXTS = ("I will stab you all at the school gate tomorrow", "you are a useless idiot and a disgrace",
                 "i want to kill myself nobody cares", "call me on 07700 900123 about it")
 
 
 def demo_week() -> None:
-    from monitor.demo import MODERATOR, run_demo
+    from monitor.demo.run import MODERATOR, run_demo
 
     with tempfile.TemporaryDirectory() as folder:
         summary = run_demo(Path(folder) / "demo", fast=True)

@@ -114,6 +114,8 @@ def main() -> None:
         "model": f"{classifier.name} {classifier.version}",
         "load_seconds": round(load_seconds, 2),
         "validation": quality(classifier, args.data, settings.threshold),
+        "validation_model_alone": quality(classifier.model, args.data, settings.threshold)
+        if hasattr(classifier, "model") else None,
         "texts_per_second_batch_1": round(throughput(classifier, tweets, 1, 300), 1),
         "texts_per_second_batch_32": round(throughput(classifier, tweets, 32, 1024), 1),
         "model_alone_batch_32": [round(v, 2) for v in throughput_and_cpu(classifier.model, tweets, 32, 1024)]
@@ -134,6 +136,9 @@ def main() -> None:
     for label, scores in report["validation"].items():
         print(f"validation macro-F1 {label:<9} {scores['label_macro_f1']:.4f} (its label)  "
               f"{scores['flagged_macro_f1']:.4f} (the flagged decision: any label, profanity, rules)")
+    for label, scores in (report["validation_model_alone"] or {}).items():
+        print(f"validation macro-F1 {label:<9} {scores['label_macro_f1']:.4f} (the model alone, without the "
+              "profanity signal and rules)")
     print(f"texts/s at batch 1       {report['texts_per_second_batch_1']}")
     print(f"texts/s at batch 32      {report['texts_per_second_batch_32']}  ({report['cpu_count']} CPUs)")
     print(f"CPU ms per text, batch 32 {report['cpu_ms_per_text_batch_32']} (whole classifier; 2000 / this is "

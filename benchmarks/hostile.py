@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.fakes.hostile import HostileServer, gzip_bomb  # noqa: E402
-from monitor.fakes.server import FakeServer, Response  # noqa: E402
+from monitor.demo.fakes.hostile import HostileServer, gzip_bomb  # noqa: E402
+from monitor.demo.fakes.server import FakeServer, Response  # noqa: E402
 
 GIB = 1024**3
 

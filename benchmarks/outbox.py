@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from monitor.config import parse_config  # noqa: E402
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack  # noqa: E402
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack  # noqa: E402
 from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue  # noqa: E402
 from monitor.store import Store  # noqa: E402
 

@@ -22,7 +22,7 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from monitor.config import parse_config
-from monitor.fakes.server import FakeServer, Response
+from monitor.demo.fakes.server import FakeServer, Response
 from monitor.app import build_pipeline
 from monitor.store import Store
 from classifiers.base import NullClassifier

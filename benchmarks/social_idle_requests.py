@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from connectors import connector_class
 from monitor.config import parse_config
-from monitor.fakes import fake_platform
+from monitor.demo.fakes import fake_platform
 
 POSTS_A_DAY = 2
 DAYS = 7

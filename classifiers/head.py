@@ -149,6 +149,24 @@ def write_head(source: Path, target: Path, head: Head) -> None:
     save_head(head, target.with_name(HEAD_FILE))
 
 
+def add_pooled_output(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` with the pooled features as a second output, ``pooled``, and its
+    own output layer beside it (``head.npz``); the layer in the graph is left exactly as it was."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    head = read_head(source)
+    model = onnx.load(str(source))
+    graph = model.graph
+    if not any(output.name == "pooled" for output in graph.output):
+        graph.node.append(helper.make_node("Identity", [POOLED], ["pooled"], name="pooled/Identity"))
+        graph.output.append(helper.make_tensor_value_info("pooled", TensorProto.FLOAT,
+                                                          ["batch", head.weight.shape[0]]))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+    save_head(head, target.with_name(HEAD_FILE))
+
+
 def save_head(head: Head, path: Path) -> None:
     np.savez(path, weight=head.weight.astype(np.float32), bias=head.bias.astype(np.float32))
 

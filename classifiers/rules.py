@@ -314,7 +314,9 @@ def _is_topic(text: str, match: re.Match) -> bool:
     start = max(text.rfind(".", 0, match.start()), text.rfind("!", 0, match.start()),
                 text.rfind("?", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
     ends = [i for i in (text.find(c, match.end()) for c in ".!?\n") if i != -1]
-    sentence = text[start : min(ends) if ends else len(text)]
+    # the sentence, but no further than a few words either side: run-on text is not one sentence
+    start, end = max(start, match.start() - 60), min(min(ends) if ends else len(text), match.end() + 60)
+    sentence = text[start:end]
     return bool(_SERVICE.search(sentence)) and not _FIRST_PERSON.search(sentence)
 
 

@@ -413,8 +413,8 @@ def demo(folder: str, fast: bool) -> None:
     """Run the whole loop on a built-in sample week, with no accounts and no network."""
     from pathlib import Path
 
-    from monitor.demo import run_demo
-    from monitor.demo_view import RichView
+    from monitor.demo.run import run_demo
+    from monitor.demo.view import RichView
 
     sys.dont_write_bytecode = True  # nothing written outside the demo folder, not even .pyc files
     view = RichView()

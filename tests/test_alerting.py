@@ -11,8 +11,8 @@ import pytest
 from classifiers.base import Classifier, Verdict
 from monitor.alerting import check_health
 from monitor.app import build_pipeline
-from monitor.fakes import fake_platform
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes import fake_platform
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.notify.email import EmailNotifier
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Dispatcher
@@ -140,7 +140,7 @@ def test_an_expired_token_alerts_within_one_poll_then_daily_then_recovery_once(t
 
 
 def test_a_short_failure_alerts_nothing_and_a_long_one_alerts_once(tmp_path, store, clock, facebook):
-    from monitor.fakes.server import Response
+    from monitor.demo.fakes.server import Response
 
     config = config_for(tmp_path, facebook)
     pipeline = build_pipeline(config, store, clock=clock)

@@ -15,7 +15,7 @@ from monitor.cases import CasesHook, acknowledge, get_case, list_cases, mark_rem
 from monitor.cli import main
 from monitor.clock import ManualClock
 from monitor.errors import MonitorError
-from monitor.fakes.rss import FakeFeed
+from monitor.demo.fakes.rss import FakeFeed
 from monitor.pipeline import Pipeline
 from monitor.sla_clock import tick
 from monitor.store import Store
@@ -507,7 +507,7 @@ def test_the_first_poll_backlog_opens_cases_only_for_comments_still_in_time(tmp_
     from monitor.cases import CasesHook
     from monitor.clock import ManualClock
     from monitor.config import parse_config
-    from monitor.fakes.rss import FakeFeed
+    from monitor.demo.fakes.rss import FakeFeed
     from monitor.pipeline import Pipeline
     from monitor.store import Store
 

@@ -31,9 +31,9 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitor.fakes.facebook import FakeFacebook
-from monitor.fakes.rss import FakeFeed
-from monitor.fakes.slack import CHANNEL, FakeSlack
+from monitor.demo.fakes.facebook import FakeFacebook
+from monitor.demo.fakes.rss import FakeFeed
+from monitor.demo.fakes.slack import CHANNEL, FakeSlack
 from tests.smtp_server import Recorder, start_smtp
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "50"))

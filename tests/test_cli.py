@@ -12,7 +12,7 @@ import click
 import pytest
 
 from monitor.cli import cli
-from monitor.fakes.rss import FakeFeed
+from monitor.demo.fakes.rss import FakeFeed
 
 ROOT = Path(__file__).resolve().parent.parent
 

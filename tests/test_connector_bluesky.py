@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from monitor.fakes.bluesky import SCHOOL_DID, FakeBluesky, author_did
-from monitor.fakes.server import Response
+from monitor.demo.fakes.bluesky import SCHOOL_DID, FakeBluesky, author_did
+from monitor.demo.fakes.server import Response
 from monitor.store import Store
 from tests.conftest import NOW, make_connector
 

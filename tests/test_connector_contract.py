@@ -19,8 +19,8 @@ import pytest
 from connectors import connector_class
 from monitor.config import parse_config
 from monitor.errors import AuthError
-from monitor.fakes import PLATFORMS, fake_platform
-from monitor.fakes.server import Response
+from monitor.demo.fakes import PLATFORMS, fake_platform
+from monitor.demo.fakes.server import Response
 from monitor.pipeline import Pipeline, PipelineHook
 from monitor.status import collect_status
 from monitor.store import Store

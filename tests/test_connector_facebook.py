@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from monitor.errors import AuthError, RateLimited, TransientError
-from monitor.fakes.facebook import FakeFacebook
-from monitor.fakes.graph import VERSION
-from monitor.fakes.server import Response
+from monitor.demo.fakes.facebook import FakeFacebook
+from monitor.demo.fakes.graph import VERSION
+from monitor.demo.fakes.server import Response
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 
 from connectors.instagram import FULL_READ_EVERY
 from monitor.errors import AuthError, RateLimited, TransientError
-from monitor.fakes.graph import VERSION
-from monitor.fakes.instagram import FakeInstagram
-from monitor.fakes.server import Response
+from monitor.demo.fakes.graph import VERSION
+from monitor.demo.fakes.instagram import FakeInstagram
+from monitor.demo.fakes.server import Response
 
 
 @pytest.fixture

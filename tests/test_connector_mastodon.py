@@ -10,8 +10,8 @@ import pytest
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.mastodon import html_to_text
 from monitor.config import ConfigError, parse_config
-from monitor.fakes.mastodon import SCHOOL_ID, TOKEN, FakeMastodon
-from monitor.fakes.server import Response
+from monitor.demo.fakes.mastodon import SCHOOL_ID, TOKEN, FakeMastodon
+from monitor.demo.fakes.server import Response
 from tests.conftest import NOW, make_connector
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
-from monitor.fakes.reddit import BLOCKED_PAGE, CLIENT_ID, CLIENT_SECRET, FakeReddit
-from monitor.fakes.server import Response
+from monitor.demo.fakes.reddit import BLOCKED_PAGE, CLIENT_ID, CLIENT_SECRET, FakeReddit
+from monitor.demo.fakes.server import Response
 from tests.conftest import NOW, make_connector
 
 

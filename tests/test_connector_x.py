@@ -11,8 +11,8 @@ import pytest
 from connectors.x import conversation_queries, snowflake_time
 from monitor.app import build_pipeline
 from monitor.errors import ActionNeeded, AuthError, RateLimited, TransientError
-from monitor.fakes.server import Response
-from monitor.fakes.x import FakeX
+from monitor.demo.fakes.server import Response
+from monitor.demo.fakes.x import FakeX
 from monitor.status import collect_status
 from tests.conftest import make_config
 

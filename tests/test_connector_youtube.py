@@ -10,9 +10,9 @@ import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.youtube import next_pacific_midnight
-from monitor.fakes.server import Response
+from monitor.demo.fakes.server import Response
 from monitor.app import build_pipeline
-from monitor.fakes.youtube import FORCE_SSL, SCHOOL_CHANNEL, FakeYouTube
+from monitor.demo.fakes.youtube import FORCE_SSL, SCHOOL_CHANNEL, FakeYouTube
 from tests.conftest import NOW, make_config, make_connector
 
 QUOTA_BODY = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your quota.",

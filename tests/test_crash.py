@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from monitor.fakes.server import FakeServer, Response
+from monitor.demo.fakes.server import FakeServer, Response
 from tests.conftest import FIXTURES
 
 

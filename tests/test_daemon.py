@@ -19,8 +19,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from classifiers.base import NullClassifier
 from monitor.config import parse_config
 from monitor.daemon import Daemon, JobSpec, build_jobs
-from monitor.fakes.rss import FakeFeed
-from monitor.fakes.server import Response
+from monitor.demo.fakes.rss import FakeFeed
+from monitor.demo.fakes.server import Response
 from monitor.pipeline import Pipeline
 from monitor.store import Store
 from tests.test_deploy import notify_socket  # noqa: F401 - a fixture

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.demo import DemoError, prepare_folder, run_demo
-from monitor.demo_data import SERIOUS, demo_posts, week_start_utc
-from monitor.demo_view import QuietView
+from monitor.demo.run import DemoError, prepare_folder, run_demo
+from monitor.demo.data import SERIOUS, demo_posts, week_start_utc
+from monitor.demo.view import QuietView
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_the_demo_folder_is_its_own(tmp_path: Path):
 
 
 def test_posts_of_a_platform_without_a_fake_go_to_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from monitor import fakes
+    from monitor.demo import fakes
 
     monkeypatch.setattr(fakes, "PLATFORMS", {k: v for k, v in fakes.PLATFORMS.items() if k in ("rss", "facebook")})
     summary = run_demo(tmp_path / "out", fast=True, days=1)

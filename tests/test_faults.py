@@ -25,10 +25,10 @@ from classifiers.base import NullClassifier
 from monitor.app import build_hooks
 from monitor.clock import ManualClock
 from monitor.daemon import JobSpec, _guarded
-from monitor.fakes.facebook import FakeFacebook
-from monitor.fakes.rss import FakeFeed
-from monitor.fakes.server import Response
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes.facebook import FakeFacebook
+from monitor.demo.fakes.rss import FakeFeed
+from monitor.demo.fakes.server import Response
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue
 from monitor.pipeline import Pipeline
 from monitor.status import collect_status

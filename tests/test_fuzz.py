@@ -26,8 +26,8 @@ from connectors import connector_class
 from connectors.base import Item
 from connectors.rss import SEEN_LIMIT, TEXT_LIMIT, RSSConnector
 from monitor.errors import SourceError
-from monitor.fakes import PLATFORMS, fake_platform
-from monitor.fakes.server import FakeServer, Response
+from monitor.demo.fakes import PLATFORMS, fake_platform
+from monitor.demo.fakes.server import FakeServer, Response
 from monitor.store import Store
 
 # CI explores the same examples every run, so a red build is always reproducible; the long run and

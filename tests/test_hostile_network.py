@@ -14,10 +14,10 @@ from connectors.base import AuthError, RateLimited, TransientError
 from connectors.http import parse_size
 from connectors.rss import RSSConnector, RSSSettings
 from monitor.errors import MAX_WAIT
-from monitor.fakes.bluesky import FakeBluesky
-from monitor.fakes.hostile import HostileServer
-from monitor.fakes.server import FakeServer, Response
-from monitor.fakes.x import FakeX
+from monitor.demo.fakes.bluesky import FakeBluesky
+from monitor.demo.fakes.hostile import HostileServer
+from monitor.demo.fakes.server import FakeServer, Response
+from monitor.demo.fakes.x import FakeX
 from monitor.pipeline import Pipeline
 from monitor.store import Store
 from tests.conftest import make_config, make_connector

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.app import build_pipeline
-from monitor.fakes import fake_platform
+from monitor.demo.fakes import fake_platform
 from monitor.notify.render import email_parts, slack_message
 from monitor.sanitize import PrintableFormatter, one_line, printable
 from monitor.status import collect_status, format_status

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.fakes.server import Response
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes.server import Response
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.notify.email import EmailNotifier, message_id
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Alert, Dispatcher, enqueue, to_message

@@ -17,7 +17,7 @@ import pytest
 from monitor.app import build_pipeline
 from monitor.cases import get_case
 from monitor.errors import ConfigError
-from monitor.fakes import fake_platform
+from monitor.demo.fakes import fake_platform
 from monitor.platform_actions import ActionRefused, act, request_action, resume
 from monitor.store import Store
 from tests.conftest import make_config

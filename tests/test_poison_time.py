@@ -16,8 +16,8 @@ from monitor.app import build_hooks
 from monitor.calendar import WorkingCalendar
 from monitor.cases import list_cases
 from monitor.deadlines import due_at
-from monitor.fakes.bluesky import FakeBluesky
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes.bluesky import FakeBluesky
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.pipeline import Pipeline
 from monitor.sla_clock import tick
 from monitor.store import Store

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.notify.email import EmailNotifier
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Alert, Dispatcher, enqueue, waiting_batches
@@ -149,7 +149,7 @@ def test_routine_alerts_of_a_window_go_as_one_message_oldest_deadline_first_with
 
 
 def test_an_acknowledge_button_in_a_batch_closes_its_own_case(tmp_path, store, clock):
-    from monitor.fakes.slack import APP_TOKEN, block_actions
+    from monitor.demo.fakes.slack import APP_TOKEN, block_actions
     from monitor.slack_actions import SlackActions
 
     with FakeSlack(clock=clock) as slack:
@@ -410,7 +410,7 @@ def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
     import subprocess
     import sys
 
-    from monitor.fakes.facebook import FakeFacebook
+    from monitor.demo.fakes.facebook import FakeFacebook
 
     now = datetime.now(timezone.utc)
     with FakeFacebook() as facebook, FakeSlack() as slack:
@@ -437,7 +437,7 @@ def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
 
 
 def test_a_button_on_news_carried_by_an_urgent_message_acts_on_its_case(tmp_path, store, clock):
-    from monitor.fakes.slack import APP_TOKEN, block_actions
+    from monitor.demo.fakes.slack import APP_TOKEN, block_actions
     from monitor.slack_actions import SlackActions
 
     with FakeSlack(clock=clock) as slack:

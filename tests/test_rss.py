@@ -9,7 +9,7 @@ import pytest
 
 from connectors.rss import RSSConnector, RSSSettings, entry_key, strip_html, unwrap_link
 from monitor.errors import AuthError, RateLimited, TransientError
-from monitor.fakes.server import FakeServer, Request, Response
+from monitor.demo.fakes.server import FakeServer, Request, Response
 from tests.conftest import FIXTURES
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

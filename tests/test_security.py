@@ -28,9 +28,9 @@ from connectors.base import Item
 from monitor.checks import check_permissions
 from monitor.clock import ManualClock
 from monitor.config import load_config
-from monitor.fakes.facebook import FakeFacebook
-from monitor.fakes.slack import CHANNEL, FakeSlack
-from monitor.fakes.youtube import FakeYouTube
+from monitor.demo.fakes.facebook import FakeFacebook
+from monitor.demo.fakes.slack import CHANNEL, FakeSlack
+from monitor.demo.fakes.youtube import FakeYouTube
 from monitor.pipeline import Pipeline
 from monitor.store import Store
 from tests.smtp_server import Recorder, start_smtp

@@ -11,8 +11,8 @@ import pytest
 
 from monitor.config import SlackSettings
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
-from monitor.fakes.server import Response
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes.server import Response
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.notify.base import Message
 from monitor.notify.render import slack_escape
 from monitor.notify.slack import SlackNotifier
@@ -262,7 +262,7 @@ def test_a_grouped_alert_of_long_comments_is_delivered_through_the_outbox(fake, 
     from datetime import timedelta
 
     from monitor.app import build_pipeline
-    from monitor.fakes import fake_platform
+    from monitor.demo.fakes import fake_platform
     from monitor.outbox import Dispatcher
     from tests.conftest import make_config
     from tests.test_alerting import KeywordClassifier

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from monitor.app import build_pipeline
-from monitor.fakes import fake_platform
-from monitor.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID, FakeSlack, block_actions
+from monitor.demo.fakes import fake_platform
+from monitor.demo.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID, FakeSlack, block_actions
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Dispatcher
 from monitor.slack_actions import GROUP_CACHE, SlackActions, start_slack_actions

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from monitor.errors import ChannelRefused, ConfigError, DeliveryInDoubt, NotifyError, PermanentNotifyError
-from monitor.fakes.teams import MAX_BYTES, FakeTeams
+from monitor.demo.fakes.teams import MAX_BYTES, FakeTeams
 from monitor.notify.base import Message
 from monitor.notify.teams import TeamsNotifier, message_body
 from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue
@@ -147,7 +147,7 @@ def test_a_hanging_webhook_is_in_doubt_and_sent_again(tmp_path, store, clock, te
     (502, NotifyError),
 ])
 def test_refusals_are_translated(teams, status, error):
-    from monitor.fakes.server import Response
+    from monitor.demo.fakes.server import Response
 
     config = make_config(notify={"teams": {"webhook_url": teams.webhook_url}})
     notifier = TeamsNotifier(config.notify.teams, tz=LONDON)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from monitor.app import build_pipeline
-from monitor.fakes import fake_platform
+from monitor.demo.fakes import fake_platform
 from monitor.slack_actions import Click, SlackActions
 from monitor.tune import feedback_examples, tuning_path
 from tests.conftest import make_config

@@ -13,8 +13,8 @@ from pathlib import Path
 from monitor.app import build_hooks
 from monitor.clock import ManualClock
 from monitor.config import load_config
-from monitor.fakes.server import FakeServer, Response
-from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.demo.fakes.server import FakeServer, Response
+from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.outbox import Dispatcher, build_notifiers
 from monitor.pipeline import Pipeline
 from monitor.redact import redact_url, redact_urls

@@ -99,7 +99,7 @@ def long_comments(half: str, abusive: bool = True) -> list[str]:
             body += shuffled
         middle = len(body) // 2
         parts = body[:middle] + ([insult] if abusive else []) + body[middle:]
-        text = " ".join(parts)
+        text = " ".join(part if part[-1] in ".!?" else part + "." for part in parts)
         cut = len(text) - 4500
         texts.append(text[cut // 2 : len(text) - (cut - cut // 2)] if cut > 0 else text)
     return texts

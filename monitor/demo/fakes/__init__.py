@@ -2,7 +2,7 @@
 
 The test suite (including the contract suite every connector passes) and ``monitor demo`` both
 use them; nothing here reaches the network. Each platform module defines a
-:class:`monitor.fakes.base.FakePlatform` subclass and is listed in :data:`PLATFORMS`.
+:class:`monitor.demo.fakes.base.FakePlatform` subclass and is listed in :data:`PLATFORMS`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import importlib
 
 #: source ``type`` -> "module:Class" of its fake platform
 PLATFORMS: dict[str, str] = {
-    "rss": "monitor.fakes.rss:FakeFeed",
-    "facebook": "monitor.fakes.facebook:FakeFacebook",
-    "instagram": "monitor.fakes.instagram:FakeInstagram",
-    "x": "monitor.fakes.x:FakeX",
-    "youtube": "monitor.fakes.youtube:FakeYouTube",
-    "bluesky": "monitor.fakes.bluesky:FakeBluesky",
-    "mastodon": "monitor.fakes.mastodon:FakeMastodon",
-    "reddit": "monitor.fakes.reddit:FakeReddit",
+    "rss": "monitor.demo.fakes.rss:FakeFeed",
+    "facebook": "monitor.demo.fakes.facebook:FakeFacebook",
+    "instagram": "monitor.demo.fakes.instagram:FakeInstagram",
+    "x": "monitor.demo.fakes.x:FakeX",
+    "youtube": "monitor.demo.fakes.youtube:FakeYouTube",
+    "bluesky": "monitor.demo.fakes.bluesky:FakeBluesky",
+    "mastodon": "monitor.demo.fakes.mastodon:FakeMastodon",
+    "reddit": "monitor.demo.fakes.reddit:FakeReddit",
 }
 
 

@@ -19,8 +19,8 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from monitor.fakes.graph import ROUTE, VERSION, FakeGraph, graph_time, newest_first, user_id
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.graph import ROUTE, VERSION, FakeGraph, graph_time, newest_first, user_id
+from monitor.demo.fakes.server import Request, Response
 
 
 class FakeInstagram(FakeGraph):

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from monitor.clock import Clock, system_clock
-from monitor.fakes.server import FakeServer, Request, Response
+from monitor.demo.fakes.server import FakeServer, Request, Response
 
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"

@@ -10,8 +10,8 @@ from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 
 @dataclass

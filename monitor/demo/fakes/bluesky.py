@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 SCHOOL_DID = "did:plc:ravenswoodschool0000001"
 SCHOOL_HANDLE = "ravenswood.bsky.social"

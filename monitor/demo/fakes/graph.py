@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar
 from urllib.parse import urlencode
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 #: the Graph API version the fake's sources ask for (the connectors' default)
 VERSION = "v25.0"

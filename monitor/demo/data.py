@@ -8,7 +8,7 @@ week has deadlines met, breached and still open.
 
 Every name, handle and number is invented (phone numbers are from Ofcom's drama range).
 Each :class:`DemoPost` names its platform; a post whose platform has no local fake server is
-placed on another (see ``monitor.demo``). ``tag`` says what the post is, for the summary and tests:
+placed on another (see ``monitor.demo.run``). ``tag`` says what the post is, for the summary and tests:
 
 - ``praise``, ``question``, ``complaint``, ``neutral``: ordinary comments;
 - ``abuse``: abusive or insulting; ``threat``: a threat of violence; ``personal``: personal data;

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 CLIENT_ID = "Fk3r4ddItCl1ent"
 CLIENT_SECRET = "fake-reddit-client-secret"

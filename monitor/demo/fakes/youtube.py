@@ -27,8 +27,8 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 SCHOOL_CHANNEL = "UCravenswood00000000000a"
 SCHOOL_NAME = "Ravens Wood School"

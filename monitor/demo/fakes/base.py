@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from monitor.fakes.server import FakeServer
+from monitor.demo.fakes.server import FakeServer
 
 
 class FakePlatform(FakeServer):

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from monitor.fakes.server import FakeServer, Request, Response
+from monitor.demo.fakes.server import FakeServer, Request, Response
 
 CARD = "application/vnd.microsoft.card.adaptive"
 #: Teams refuses a message larger than about 28 KB

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from monitor.demo_data import TIMEZONE
+from monitor.demo.data import TIMEZONE
 
 TZ = ZoneInfo(TIMEZONE)
 #: messages about ordinary new comments, shown as short lines rather than panels

@@ -21,8 +21,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 TWITTER_EPOCH_MS = 1288834974657
 _TERM = re.compile(r'-?"[^"]*"|\(|\)|\S+')

@@ -25,8 +25,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from monitor.fakes.base import FakePlatform
-from monitor.fakes.server import Request, Response
+from monitor.demo.fakes.base import FakePlatform
+from monitor.demo.fakes.server import Request, Response
 
 SCHOOL_ID = "109000000000000001"
 SCHOOL_ACCT = "ravenswood"

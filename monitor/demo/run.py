@@ -1,8 +1,8 @@
 """``monitor demo``: the whole loop on built-in sample data, with no accounts and no network.
 
-It starts the local fake platforms (``monitor.fakes``), a fake Slack and a mail server on
+It starts the local fake platforms (``monitor.demo.fakes``), a fake Slack and a mail server on
 127.0.0.1 that saves every message as an ``.eml`` file, writes a configuration pointing at them,
-and runs the real pipeline through a week of posts (``monitor.demo_data``) on a
+and runs the real pipeline through a week of posts (``monitor.demo.data``) on a
 :class:`~monitor.clock.ManualClock`:
 
     each step of simulated time ─► the posts whose time has come are added to the fakes
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from monitor.clock import ManualClock
-from monitor.demo_data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
+from monitor.demo.data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
 from monitor.errors import MonitorError
 from monitor.sanitize import PrintableFormatter
 from monitor.store import from_db, to_db
@@ -240,7 +240,7 @@ class Platform:
 class DemoRun:
     folder: Path
     fast: bool
-    view: Any  # monitor.demo_view.View (or anything with its methods)
+    view: Any  # monitor.demo.view.View (or anything with its methods)
     days: int = 7
     parts: Parts = field(default_factory=Parts)
     clock: ManualClock = field(default_factory=lambda: ManualClock(week_start_utc()))
@@ -267,7 +267,7 @@ class DemoRun:
     # -- set-up ----------------------------------------------------------------------------------
 
     def start_platforms(self, stack: ExitStack) -> None:
-        from monitor.fakes import PLATFORMS, fake_platform
+        from monitor.demo.fakes import PLATFORMS, fake_platform
 
         for type_name in PLATFORMS:
             fake = self.parts.run(f"fake {type_name}", lambda t=type_name: stack.enter_context(fake_platform(t)()))
@@ -286,7 +286,7 @@ class DemoRun:
                 self.routes[name] = "rss"
 
     def start_slack(self, stack: ExitStack) -> None:
-        from monitor.fakes.slack import FakeSlack
+        from monitor.demo.fakes.slack import FakeSlack
 
         self.slack = stack.enter_context(FakeSlack(clock=self.clock))
 
@@ -318,7 +318,7 @@ class DemoRun:
 
         notify: dict[str, Any] = {}
         if self.slack is not None:
-            from monitor.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID
+            from monitor.demo.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID
 
             notify["slack"] = {"token": BOT_TOKEN, "app_token": APP_TOKEN, "channel": CHANNEL,
                                "base_url": self.slack.base_url, "timeout": "5s", "moderators": [MODERATOR_ID]}
@@ -494,7 +494,7 @@ class DemoRun:
         Not abusive where the classifier flagged something harmless. The clicks go through the same
         handler as Slack's Socket Mode events (``SlackActions.handle``).
         """
-        from monitor.fakes.slack import block_actions
+        from monitor.demo.fakes.slack import block_actions
 
         tags = {post.text: post.tag for post in demo_posts()}
         before = Counter(self.moderator)
@@ -732,7 +732,7 @@ def run_demo(folder: Path = DEFAULT_FOLDER, *, fast: bool = False, view: Any = N
 
 
 def _run_demo(folder: Path, started: float, *, fast: bool, view: Any, days: int) -> DemoSummary:
-    from monitor.demo_view import QuietView
+    from monitor.demo.view import QuietView
 
     folder = prepare_folder(Path(folder))
     folder.chmod(0o700)
