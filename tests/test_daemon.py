@@ -180,7 +180,7 @@ def test_hanging_polls_never_starve_the_heartbeat_the_sla_clock_or_the_outbox(tm
     from monitor.app import build_hooks
     from monitor.clock import ManualClock
     from monitor.daemon import supervise
-    from monitor.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+    from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 
     monkeypatch.setenv("WATCHDOG_USEC", "3000000")  # a heartbeat every 0.5 s, stale after 1.5 s
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
