@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def write_head(source: Path, target: Path, head: Head) -> None:
     """Copy ``source`` to ``target`` with ``head`` as its output layer (float, a few KB), and the
     pooled features as a second output, ``pooled``."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     model = onnx.load(str(source))
     graph = model.graph
@@ -140,23 +141,23 @@ def write_head(source: Path, target: Path, head: Head) -> None:
         helper.make_node("Add", ["head_matmul", "inner.head.bias"], ["head_logits"], name="head/Add"),
         helper.make_node("Sigmoid", ["head_logits"], ["probabilities"], name="head/Sigmoid"),
     ])
-    if not any(output.name == "pooled" for output in graph.output):
-        graph.node.append(helper.make_node("Identity", [POOLED], ["pooled"], name="pooled/Identity"))
-        graph.output.append(helper.make_tensor_value_info("pooled", TensorProto.FLOAT,
-                                                          ["batch", head.weight.shape[0]]))
-    onnx.checker.check_model(model)
-    onnx.save(model, str(target))
-    save_head(head, target.with_name(HEAD_FILE))
+    _save_with_pooled_output(model, head, target)
 
 
 def add_pooled_output(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` with the pooled features as a second output, ``pooled``, and its
     own output layer beside it (``head.npz``); the layer in the graph is left exactly as it was."""
     import onnx
+
+    _save_with_pooled_output(onnx.load(str(source)), read_head(source), target)
+
+
+def _save_with_pooled_output(model: Any, head: Head, target: Path) -> None:
+    """Save ``model`` at ``target`` with the pooled features as an output (added once), and ``head``
+    beside it as ``head.npz``."""
+    import onnx
     from onnx import TensorProto, helper
 
-    head = read_head(source)
-    model = onnx.load(str(source))
     graph = model.graph
     if not any(output.name == "pooled" for output in graph.output):
         graph.node.append(helper.make_node("Identity", [POOLED], ["pooled"], name="pooled/Identity"))
