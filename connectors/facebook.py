@@ -67,8 +67,7 @@ class FacebookConnector(GraphConnector):
     # POST /{comment-id}/comments, hidden with POST /{comment-id} is_hidden=true, removed with
     # DELETE /{comment-id}; each needs a Page access token with pages_manage_engagement.
     supported_actions = frozenset({"reply", "hide", "delete"})
-    action_scopes = {"reply": "pages_manage_engagement", "hide": "pages_manage_engagement",
-                     "delete": "pages_manage_engagement"}
+    action_scopes = dict.fromkeys(supported_actions, "pages_manage_engagement")
     reply_edge, hide_param, text_field, time_field = "comments", "is_hidden", "message", "created_time"
     reply_fields = "id,message,created_time,from{id}"
 

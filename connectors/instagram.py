@@ -86,8 +86,7 @@ class InstagramConnector(GraphConnector):
     # (a reply to a reply joins its top-level comment), POST /{ig-comment-id} hide=true, and
     # DELETE /{ig-comment-id}; each needs instagram_manage_comments.
     supported_actions = frozenset({"reply", "hide", "delete"})
-    action_scopes = {"reply": "instagram_manage_comments", "hide": "instagram_manage_comments",
-                     "delete": "instagram_manage_comments"}
+    action_scopes = dict.fromkeys(supported_actions, "instagram_manage_comments")
     reply_edge, hide_param, text_field, time_field = "replies", "hide", "text", "timestamp"
     reply_fields = "id,text,timestamp,username"
 
