@@ -23,6 +23,8 @@ with a message that a school's IT technician can act on.
 
 from __future__ import annotations
 
+import math
+
 from datetime import datetime, timedelta
 
 from monitor.redact import redact_urls
@@ -81,12 +83,25 @@ class TransientError(SourceError):
 class NotifyError(MonitorError):
     """An alert could not be delivered this time; it stays in the outbox.
 
-    ``retry_after`` is a number of seconds the provider asked us to wait, if it said.
+    ``retry_after`` is a number of seconds the provider asked us to wait, if it said: a provider's
+    header is untrusted, so it is read with :func:`wait_seconds` (at most :data:`MAX_WAIT`).
     """
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = None if retry_after is None else wait_seconds(retry_after)
+
+
+def wait_seconds(value: object) -> float | None:
+    """A wait asked for from outside (a ``Retry-After`` header's seconds, or a number), as seconds
+    between 0 and :data:`MAX_WAIT`; None when it is not a number at all."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_WAIT.total_seconds())
 
 
 class PermanentNotifyError(NotifyError):

@@ -215,3 +215,19 @@ def test_the_notifier_speaks_http_to_the_url_as_given(teams):
     assert answer.status_code == 400
     answer = httpx.post(teams.webhook_url, content=b"x" * (MAX_BYTES + 1), headers={"Content-Type": "application/json"})
     assert answer.status_code == 413
+
+
+@pytest.mark.parametrize("header", ["1e400", "100000000000000000000", "nan", "1000000000"])
+def test_a_hostile_retry_after_waits_a_day_at_most(tmp_path, store, clock, teams, header):
+    """Retry-After is the provider's word, not ours: an absurd one never breaks the outbox or parks
+    an alert for years."""
+    config = teams_config(tmp_path, teams.webhook_url)
+    teams.retry_after = header
+    for n in range(5):
+        enqueue(store, config, flagged(n, f"comment {n}"))
+    run = dispatcher(store, config, clock)
+    assert run.run().sent == 4  # the fifth is told 429 with the hostile header
+    teams.retry_after = 0
+    clock.advance(timedelta(hours=24 * 1.1, seconds=1))  # MAX_WAIT and the outbox's jitter
+    assert run.run().sent == 1
+    assert len(teams.cards) == 5

@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from monitor.config import SlackSettings
-from monitor.errors import ChannelRefused, ContentRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
+from monitor.errors import ChannelRefused, ContentRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError, wait_seconds
 from monitor.notify.base import Message, Notifier, Receipt
 from monitor.notify.render import slack_message
 from monitor.notify.slack_limits import fit_message, plain_version
@@ -203,8 +203,5 @@ def _retry_after(response: Any) -> float | None:
         if isinstance(value, list):
             value = value[0] if value else None
         if value is not None:
-            try:
-                return max(float(value), 0.0)
-            except ValueError:
-                return None
+            return wait_seconds(value)
     return None

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from monitor.config import TeamsSettings
-from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
+from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError, wait_seconds
 from monitor.notify.base import Message, Notifier, Receipt, key_digest
 from monitor.notify.render import (
     GROUP_LIMIT, TEXT_LIMIT, alert_reason, batch_headline, format_local, headline, payload_items, safe_url,
@@ -171,11 +171,7 @@ def _clip(text: Any, limit: int) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
+    return wait_seconds(response.headers.get("Retry-After"))
 
 
 def _error(response: httpx.Response) -> str:
