@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import gzip
 import io
-import threading
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from monitor.demo.fakes.server import LoopbackServer
 
 FILLER = b"<item><title>x</title></item>\n" * 32
 
@@ -49,21 +50,14 @@ class _QuietServer(ThreadingHTTPServer):
         pass  # a client that hung up on an attack is the expected outcome
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         #: what ``/bomb`` inflates to when the request does not say (``/bomb/...`` as an API's base URL)
         self.bomb_size = 100 * 1024 * 1024
         #: seconds between the bytes of ``/drip`` when the request does not say
         self.drip_every = 4.0
-        self._stopping = threading.Event()
-        self._httpd: _QuietServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def start(self) -> "HostileServer":
         server = self
@@ -90,23 +84,8 @@ class HostileServer:
 
             do_GET = do_POST = do_HEAD = _serve
 
-        self._httpd = _QuietServer(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True, name="hostile-server").start()
+        self._listen(_Handler, _QuietServer, "hostile-server")
         return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "HostileServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- the attacks ----------------------------------------------------------------------
 

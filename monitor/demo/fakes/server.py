@@ -66,17 +66,54 @@ class _Scripted:
     times: int
 
 
-class FakeServer:
+class LoopbackServer:
+    """The life cycle shared by the local servers: a threaded HTTP server on 127.0.0.1 with a free
+    port, served from a background thread. Use as a context manager; :meth:`start` is each
+    server's own (it builds the request handler and calls :meth:`_listen`)."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "LoopbackServer":
+        raise NotImplementedError
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler], server_class: type[ThreadingHTTPServer],
+                name: str) -> None:
+        self._httpd = server_class(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                         name=name).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+class FakeServer(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 with a free port. Use as a context manager."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._routes: list[tuple[str, re.Pattern, Handler]] = []
         self._script: deque[_Scripted] = deque()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self.requests: list[Request] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._cut: int | None = None
 
     # -- set-up ---------------------------------------------------------------------------
@@ -104,12 +141,6 @@ class FakeServer:
     def clear_script(self) -> None:
         with self._lock:
             self._script.clear()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def start(self) -> "FakeServer":
         server = self
@@ -153,26 +184,8 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="fake-server"
-        )
-        self._thread.start()
+        self._listen(_Handler, ThreadingHTTPServer, "fake-server")
         return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "FakeServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- serving --------------------------------------------------------------------------
 
