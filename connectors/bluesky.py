@@ -55,7 +55,7 @@ from connectors.base import (
     parse_timestamp,
     skip_record,
 )
-from connectors.webapi import body_json, expect_json, reset_time, send
+from connectors.webapi import bearer_token, body_json, expect_json, reset_time, send
 from monitor.config import Lookback
 
 logger = logging.getLogger(__name__)
@@ -356,6 +356,8 @@ class BlueskyConnector(Connector):
     def _session_from(self, data: dict[str, Any]) -> dict[str, str]:
         if not all(isinstance(data.get(k), str) for k in ("accessJwt", "refreshJwt", "did")):
             raise TransientError("Bluesky answered the login without a session")
+        for key in ("accessJwt", "refreshJwt"):
+            bearer_token(data[key], f"Bluesky's login ({key})")
         return {k: data[k] for k in ("accessJwt", "refreshJwt", "did", "handle") if isinstance(data.get(k), str)}
 
     def _checked(self, response: httpx.Response, what: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import AuthError, Connector, TransientError
-from connectors.webapi import body_json, send
+from connectors.webapi import bearer_token, body_json, send
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class RefreshingToken:
         if response.status_code != 200 or not isinstance(body.get("access_token"), str) or not body["access_token"]:
             raise TransientError(f"{self.connector.name}: the token endpoint answered HTTP {response.status_code} "
                                  f"without an access token ({str(body.get('error') or 'unreadable body')[:100]})")
-        self._token = body["access_token"]
+        self._token = bearer_token(body["access_token"], f"{self.connector.name}: the token endpoint")
         self._expires_at = self.connector.clock() + _lifetime(body.get("expires_in"))
         logger.info("source=%s got a new access token, valid until %s", self.connector.name,
                     self._expires_at.isoformat(timespec="seconds"))

@@ -48,7 +48,7 @@ from connectors.base import (
     TransientError,
     skip_record,
 )
-from connectors.webapi import body_json, expect_json, reset_time, send
+from connectors.webapi import bearer_token, body_json, expect_json, reset_time, send
 from monitor.config import Lookback
 
 logger = logging.getLogger(__name__)
@@ -319,8 +319,7 @@ class RedditConnector(Connector):
             raise AuthError(f"Reddit refused the app's token request: {data['error']} "
                             f"{data.get('error_description') or ''}".strip())
         token, lifetime = data.get("access_token"), data.get("expires_in")
-        if not isinstance(token, str) or not token:
-            raise TransientError("Reddit's token endpoint answered without an access_token")
+        token = bearer_token(token, "Reddit's token endpoint")
         if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or not 0 < lifetime <= 86400:
             lifetime = TOKEN_LIFETIME.total_seconds()
         logger.info("source=%s has a new Reddit access token for %d minutes", self.name, lifetime // 60)

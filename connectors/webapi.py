@@ -8,6 +8,7 @@ into the connector errors, and leave what differs (how a platform says "token ex
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,10 +19,31 @@ from connectors.http import RedirectRefused, ResponseTooLarge, reason
 from monitor.errors import MAX_WAIT
 
 
+#: RFC 6750 section 2.1: the characters a bearer token may hold (``b64token``), JWTs included
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def bearer_token(value: Any, what: str) -> str:
+    """A token a server handed over, checked before it goes into an ``Authorization`` header.
+
+    A token outside RFC 6750's alphabet (a control character, a non-ASCII letter) cannot be sent in a
+    header at all: it is an unusable answer, a TransientError naming ``what`` answered it.
+    """
+    if not isinstance(value, str) or not value:
+        raise TransientError(f"{what} answered without a token")
+    if len(value) > 16384 or not _B64TOKEN.fullmatch(value):
+        raise TransientError(f"{what} answered a token that cannot be sent in a header ({len(value)} characters)")
+    return value
+
+
 def send(connector: Connector, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One HTTP request; a timeout or an unreachable host is a TransientError."""
+    """One HTTP request; a timeout, an unreachable host or a request that cannot be built is a TransientError."""
     try:
         return connector.http.request(method, url, **kwargs)
+    except UnicodeEncodeError as exc:
+        # a header or URL holding what HTTP cannot carry (e.g. a configured token with a non-ASCII letter)
+        raise TransientError(f"cannot send a request to {_where(url)}: a header holds a character "
+                             f"HTTP cannot carry ({exc.reason})") from exc
     except httpx.TimeoutException as exc:
         raise TransientError(f"{_where(url)} timed out ({reason(exc)})") from exc
     except (ResponseTooLarge, RedirectRefused) as exc:

@@ -316,6 +316,9 @@ def test_a_private_subreddit_is_an_auth_error_that_says_so(fake, clock):
     (Response(429, {"message": "Too Many Requests", "error": 429}, {"X-Ratelimit-Reset": "30"}), RateLimited),
     (Response(503, "<html>busy</html>"), TransientError),
     (Response(200, {"token_type": "bearer", "expires_in": 3600}), TransientError),
+    # a token HTTP cannot carry in a header (found by the fuzz test): refused, never a UnicodeEncodeError
+    (Response(200, {"access_token": "\x80", "token_type": "bearer", "expires_in": 3600}), TransientError),
+    (Response(200, {"access_token": "abc def\n", "token_type": "bearer", "expires_in": 3600}), TransientError),
 ])
 def test_what_the_token_endpoint_may_answer(fake, clock, answer, error):
     fake.script(answer, path="access_token")
