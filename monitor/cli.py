@@ -27,9 +27,17 @@ class Context:
         self.debug = debug
 
     def config(self, required: bool = True):
+        """The configuration with every secret read: the daemon, and commands that send or check."""
         from monitor.config import load_config
 
         return load_config(self.config_path, required=required)
+
+    def config_to_read(self, required: bool = True):
+        """The configuration for a command that only reads: a secret not available here (the
+        service's environment variable, a file only it may read) is said only if it is used."""
+        from monitor.config import SECRETS_WHEN_NEEDED, load_config
+
+        return load_config(self.config_path, required=required, secrets=SECRETS_WHEN_NEEDED)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -116,7 +124,7 @@ def status(ctx: Context, as_json: bool) -> None:
     from monitor.app import open_store
     from monitor.status import collect_status, format_status
 
-    config = ctx.config()
+    config = ctx.config_to_read()
     store = open_store(config)
     try:
         snapshot = collect_status(config, store)
@@ -152,7 +160,7 @@ def backup(ctx: Context, path: str, force: bool) -> None:
     from monitor.clock import system_clock
     from monitor.maintenance import backup_database
 
-    config = ctx.config()
+    config = ctx.config_to_read()
     result = backup_database(config.database_path, path, now=system_clock(), overwrite=force)
     click.echo(f"backed up {config.database_path} to {result.path} ({result.size} bytes, {result.items} items)")
 
@@ -165,7 +173,7 @@ def purge(ctx: Context, dry_run: bool) -> None:
     from monitor.app import open_store
     from monitor.maintenance import purge as purge_store
 
-    config = ctx.config()
+    config = ctx.config_to_read()
     store = open_store(config)
     try:
         result = purge_store(store, config, dry_run=dry_run)
@@ -201,7 +209,7 @@ def sla_due(ctx: Context, received: str | None, policy: str | None) -> None:
     from monitor.calendar import WorkingCalendar
     from monitor.deadlines import deadlines_for_lines
 
-    config = ctx.config(required=False)
+    config = ctx.config_to_read(required=False)
     calendar = WorkingCalendar.from_config(config)
     policy = policy or config.sla.policy
     if received is not None:
@@ -227,7 +235,7 @@ def cases(ctx: Context, open_only: bool, as_json: bool) -> None:
     from monitor.app import open_store
     from monitor.cases import format_cases, list_cases
 
-    config = ctx.config()
+    config = ctx.config_to_read()
     store = open_store(config)
     try:
         found = list_cases(store, open_only=open_only)
@@ -249,7 +257,7 @@ def ack(ctx: Context, case_id: int, by: str, note: str | None) -> None:
     from monitor.app import open_store
     from monitor.cases import acknowledge
 
-    config = ctx.config()
+    config = ctx.config_to_read()
     store = open_store(config)
     try:
         result = acknowledge(store, case_id, by=by, how="cli", note=note)
@@ -321,7 +329,7 @@ def classify(ctx: Context) -> None:
     from classifiers.stream import classify_lines
     from monitor.app import build_classifier
 
-    classifier = build_classifier(ctx.config(required=False))
+    classifier = build_classifier(ctx.config_to_read(required=False))
     with click.open_file("-", errors="replace") as stdin:
         for record in classify_lines(classifier, stdin):
             click.echo(json.dumps(record, ensure_ascii=False))
@@ -342,7 +350,7 @@ def tune(ctx: Context, dry_run: bool, as_json: bool) -> None:
     from monitor.app import open_store
     from monitor.tune import tune as run_tune
 
-    config = ctx.config()
+    config = ctx.config_to_read()
     model = load_model(config.classifier.model, threshold=config.classifier.threshold,
                        label_map=dict(config.classifier.label_map), max_chars=config.classifier.max_chars)
     store = open_store(config)
@@ -387,7 +395,7 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
     from monitor.digest.send import publish
     from monitor.digest.week import parse_week
 
-    config = ctx.config()
+    config = ctx.config() if send else ctx.config_to_read()
     week = parse_week(week) if week else None
     store = open_store(config)
     try:

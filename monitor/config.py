@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -95,6 +96,61 @@ def resolve_secret(value: Any) -> Any:
         except OSError as exc:
             raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from None
     return value
+
+
+#: how ``load_config`` treats a secret it cannot read: refuse the file (the daemon, sending commands,
+#: check-config), or keep it as an :class:`UnresolvedSecret` that says what is missing when it is used
+#: (commands that only read the database: a technician without the service's environment)
+SECRETS_REQUIRED = "required"
+SECRETS_WHEN_NEEDED = "when-needed"
+
+
+class UnresolvedSecret(SecretStr):
+    """A secret that could not be read when the configuration was loaded (``env:NAME`` unset,
+    ``file:PATH`` unreadable). Reading its value raises ConfigError naming the key and why."""
+
+    def __init__(self, written: str, problem: str):
+        super().__init__(written)
+        self.problem = problem
+        #: the key's dotted name, filled in once the whole file is read
+        self.key = "a secret"
+
+    def get_secret_value(self) -> str:
+        raise ConfigError(
+            f"{self.key}: {self.problem}; this needs it: run it where the service's environment and secret "
+            "files are available (deploy/README.md), e.g. as the service's user"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnresolvedSecret) and self._secret_value == other._secret_value
+
+    def __hash__(self) -> int:
+        return hash(("unresolved", self._secret_value))
+
+
+def _secret_field(value: Any, info: ValidationInfo) -> Any:
+    """:func:`resolve_secret` for a secret key; see :data:`SECRETS_WHEN_NEEDED`."""
+    if isinstance(value, SecretStr):
+        return value
+    try:
+        return resolve_secret(value)
+    except ValueError as exc:
+        if (info.context or {}).get("secrets") == SECRETS_WHEN_NEEDED:
+            return UnresolvedSecret(value, str(exc))
+        raise
+
+
+def _name_unresolved(model: BaseModel, loc: tuple = ()) -> None:
+    """Give each :class:`UnresolvedSecret` in ``model`` the dotted name of its key."""
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        parts = value if isinstance(value, list) else [value]
+        for index, part in enumerate(parts):
+            where = (*loc, name, index) if isinstance(value, list) else (*loc, name)
+            if isinstance(part, UnresolvedSecret):
+                part.key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in where).replace(".[", "[")
+            elif isinstance(part, BaseModel):
+                _name_unresolved(part, where)
 
 
 def parse_clock_time(value: Any) -> time:
@@ -193,7 +249,7 @@ PollInterval = duration("1s", "1d")
 Timeout = duration("100ms", "10m")
 #: how far back a connector reads or watches
 Lookback = duration("0s", "400d")
-Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
+Secret = Annotated[SecretStr, BeforeValidator(_secret_field)]
 ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
 EmailAddress = Annotated[str, AfterValidator(check_email_address)]
 WebAddress = Annotated[str, AfterValidator(check_web_address)]
@@ -333,6 +389,8 @@ class TeamsSettings(Section):
     def _https(cls, value: SecretStr) -> SecretStr:
         from urllib.parse import urlsplit
 
+        if isinstance(value, UnresolvedSecret):
+            return value  # checked where it can be read
         if urlsplit(value.get_secret_value().strip()).scheme.lower() not in ("http", "https"):
             raise ValueError("is not an https:// URL: copy the workflow's HTTP POST URL from Teams")
         return value
@@ -466,10 +524,13 @@ def find_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
     return DEFAULT_PATH if DEFAULT_PATH.exists() else None
 
 
-def load_config(path: str | os.PathLike | None = None, *, required: bool = True) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, *, required: bool = True, secrets: str = SECRETS_REQUIRED
+) -> Config:
     """Read and validate the configuration; ConfigError lists every problem found.
 
-    With no file to be found, ``required=False`` returns the built-in defaults.
+    With no file to be found, ``required=False`` returns the built-in defaults. With
+    ``secrets=SECRETS_WHEN_NEEDED`` a secret that cannot be read here is no problem until it is used.
     """
     found = find_config_path(path)
     if found is None:
@@ -487,12 +548,18 @@ def load_config(path: str | os.PathLike | None = None, *, required: bool = True)
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{found}: not valid TOML: {exc}") from None
-    return parse_config(data, path=found, text=text)
+    return parse_config(data, path=found, text=text, secrets=secrets)
 
 
-def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = "") -> Config:
+def parse_config(
+    data: dict[str, Any], *, path: Path | None = None, text: str = "", secrets: str = SECRETS_REQUIRED
+) -> Config:
     """Validate an already parsed TOML document (see :func:`load_config`)."""
     from connectors import connector_class
+
+    if secrets not in (SECRETS_REQUIRED, SECRETS_WHEN_NEEDED):
+        raise ValueError(f"secrets must be {SECRETS_REQUIRED!r} or {SECRETS_WHEN_NEEDED!r}, not {secrets!r}")
+    context = {"secrets": secrets}
 
     problems: list[Problem] = []
     raw_sources = data.get("sources", [])
@@ -515,7 +582,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = 
             problems.append(Problem((*loc, "type"), str(exc)))
             continue
         try:
-            settings = settings_class.model_validate(raw)
+            settings = settings_class.model_validate(raw, context=context)
         except ValidationError as exc:
             problems.extend(Problem((*loc, *err["loc"]), _message(err)) for err in exc.errors())
             continue
@@ -533,7 +600,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = 
         sources.append((index, settings))
 
     try:
-        config = Config.model_validate({**data, "sources": [settings for _, settings in sources], "path": path})
+        config = Config.model_validate(
+            {**data, "sources": [settings for _, settings in sources], "path": path}, context=context
+        )
     except ValidationError as exc:
         problems.extend(Problem(tuple(err["loc"]), _message(err)) for err in exc.errors())
         config = None
@@ -541,6 +610,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None, text: str = 
         where = str(path) if path else "configuration"
         lines = [problem.describe(where, text) for problem in problems]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    _name_unresolved(config)
     return config
 
 
