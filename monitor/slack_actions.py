@@ -44,10 +44,10 @@ from typing import Any
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MonitorError, NotifyError
-from monitor.notify.render import format_local, inert_mrkdwn, payload_items, slack_escape
+from monitor.notify.render import format_local, inert_mrkdwn, payload_items, plain_text, slack_escape
 from monitor.notify.slack import SlackNotifier
 from monitor.outbox import Alert, enqueue
-from monitor.sanitize import one_line, printable
+from monitor.sanitize import NAME_LIMIT, one_line, printable
 from monitor.store import Store, to_db
 
 logger = logging.getLogger(__name__)
@@ -277,12 +277,33 @@ class SlackActions:
         action_id = action.get("action_id") if isinstance(action, dict) else None
         logger.warning("Slack click refused: %s by %s (%s) in %s: %s", printable(action_id), printable(user_id),
                        printable(user.get("name") or user.get("username") or "?"), printable(channel), reason)
+        self._audit_refusal(payload, button=action_id, value=action.get("value") if isinstance(action, dict) else None,
+                            channel=channel, reason=reason)
         if not user_id or not _SLACK_USER.match(user_id) or not channel:
             return
         try:
             self.notifier.tell(channel, user_id, reason)
         except NotifyError as exc:
             logger.warning("Slack: cannot tell %s that the click was refused: %s", user_id, exc)
+
+    def _audit_refusal(self, payload: dict[str, Any], *, button: Any, value: Any, channel: str | None,
+                       reason: str) -> None:
+        """A refused click in the audit log: who (as Slack sent it, unverified), which button and value, why.
+
+        The ids in a refused value are not trusted, so they stay in ``detail`` rather than in the
+        log's case and item columns; every field is clipped and made printable."""
+        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        user_id = user.get("id") if isinstance(user.get("id"), str) else None
+        name = user.get("name") or user.get("username")
+        detail = {"how": "slack", "slack_user": _clipped(user_id), "slack_name": _clipped(name),
+                  "button": _clipped(button), "value": _clipped(value, 300), "channel": _clipped(channel),
+                  "refused": reason}
+        try:
+            with self.store.transaction():
+                self.store.audit(_clipped(user_id) or "unknown Slack user", "slack_refused",
+                                 detail={k: v for k, v in detail.items() if v is not None})
+        except Exception as exc:  # noqa: BLE001 - a full disk must not hide the refusal from the person told
+            logger.error("Slack: a refused click could not be written to the audit log: %s", exc)
 
     # -- acting on a click --------------------------------------------------------------------------
 
@@ -369,6 +390,9 @@ class SlackActions:
         except Refused as exc:
             user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
             logger.warning("Slack reply refused: by %s: %s", printable(user.get("id")), exc)
+            view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
+            self._audit_refusal(payload, button=f"{view.get('callback_id')} dialog",
+                                value=view.get("private_metadata"), channel=None, reason=str(exc))
             if isinstance(user.get("id"), str) and _SLACK_USER.match(user["id"]):
                 try:
                     self.notifier.tell(self.settings.channel, user["id"], str(exc))
@@ -393,7 +417,11 @@ class SlackActions:
         except MonitorError:
             allowed = False
         if not allowed:
-            self._tell(click, f"This source does not allow {action} from the monitor. Nothing was changed.")
+            reason = f"This source does not allow {action} from the monitor. Nothing was changed."
+            with self.store.transaction():
+                self.store.audit(click.name, "slack_refused", case_id=click.case_id, item_id=click.item_id,
+                                 detail={"how": "slack", **_who(click), "button": action, "refused": reason})
+            self._tell(click, reason)
         return allowed
 
     def _platform(self, click: Click, action: str, text: str | None = None) -> str | None:
@@ -423,8 +451,8 @@ class SlackActions:
             "submit": {"type": "plain_text", "text": "Post reply"},
             "close": {"type": "plain_text", "text": "Cancel"},
             "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{inert_mrkdwn(slack_escape(one_line(row['author'], 80)))}* "
-                                                                       f"on {slack_escape(row['source'])}:\n{quoted}"}},
+                {"type": "context", "elements": [plain_text(f"{one_line(row['author'], NAME_LIMIT)} on {row['source']}:")]},
+                {"type": "section", "text": {"type": "mrkdwn", "text": quoted}},
                 {"type": "input", "block_id": REPLY_INPUT[0],
                  "label": {"type": "plain_text", "text": "Your reply, posted publicly as the school"},
                  "element": {"type": "plain_text_input", "action_id": REPLY_INPUT[1], "multiline": True,
@@ -492,8 +520,9 @@ def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome
             remaining = [e for e in remaining if e.get("action_id") not in gone]
         if remaining:
             result.append({**block, "elements": remaining})
-        line = f":white_check_mark: {slack_escape(outcome)}, {format_local(when.isoformat(), tz)}"
-        result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+        # plain text: a moderator's name reads as written (``_`` stays ``_``) and formats nothing
+        line = f"\u2705 {outcome}, {format_local(when.isoformat(), tz)}"
+        result.append({"type": "context", "elements": [plain_text(line)]})
     return result
 
 
@@ -521,6 +550,13 @@ def _items(payload: str) -> list[dict[str, Any]]:
     # an urgent alert may carry routine news along ("also"): its comments have buttons too
     also = data.get("also") if isinstance(data.get("also"), dict) else {}
     return payload_items(data) + payload_items(also)
+
+
+def _clipped(value: Any, limit: int = 120) -> str | None:
+    """Something a refused click carried, fit for the audit log: printable, one line, clipped."""
+    if value is None:
+        return None
+    return printable(value if isinstance(value, str) else json.dumps(value, default=str))[:limit]
 
 
 def _who(click: Click) -> dict[str, str]:

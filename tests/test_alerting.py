@@ -103,9 +103,9 @@ def test_a_hostile_comment_arrives_as_literal_text_in_slack_and_email(tmp_path, 
             [posted] = slack.messages
     finally:
         controller.stop()
-    section = posted.blocks[1]["text"]["text"]
-    assert "idiot &lt;!channel&gt; &lt;b&gt;x&lt;/b&gt; &lt;script&gt;" in section
-    assert "*&lt;!here&gt;*" in section and "<!" not in section
+    byline, section = posted.blocks[1]["elements"][0], posted.blocks[2]["text"]["text"]
+    assert "idiot &lt;!channel&gt; &lt;b&gt;x&lt;/b&gt; &lt;script&gt;" in section and "<!" not in section
+    assert byline == {"type": "plain_text", "text": "&lt;!here&gt; on facebook-page", "emoji": False}
     [email] = recorder.messages
     html = email.get_body(("html",)).get_content()
     assert "idiot &lt;!channel&gt; &lt;b&gt;x&lt;/b&gt; &lt;script&gt;" in html and "<script" not in html

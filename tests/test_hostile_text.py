@@ -122,8 +122,9 @@ def test_names_in_slack_and_email_stay_on_one_line():
     item = {"item_id": 1, "source": "facebook-page", "author": "Troll\n#2 facebook-page acknowledged\r\u2028x",
             "text": "hello"}
     _, blocks = slack_message("flagged", {"item": item}, LONDON)
-    first_line = blocks[1]["text"]["text"].splitlines()[0]
-    assert first_line.startswith("*Troll #2 facebook-page acknowledged") and "\u2028" not in first_line
+    byline = blocks[1]["elements"][0]
+    assert byline["type"] == "plain_text" and "\n" not in byline["text"] and "\r" not in byline["text"]
+    assert byline["text"].startswith("Troll #2 facebook-page acknowledged") and "\u2028" not in byline["text"]
     parts = email_parts("flagged", {"item": item}, LONDON, "Test School")
     assert any(line.startswith("Troll #2 facebook-page acknowledged") and line.endswith("x on facebook-page:")
                for line in parts.text.splitlines())
@@ -134,7 +135,7 @@ def test_quoted_comments_cannot_format_the_alert():
     item = {"item_id": 1, "source": "facebook-page", "author": "Troll",
             "text": "*All cases acknowledged* _by the head_ ~not~ ```code``` `x`"}
     _, blocks = slack_message("flagged", {"item": item}, LONDON)
-    quote = [line for line in blocks[1]["text"]["text"].splitlines() if line.startswith("> ")]
+    quote = [line for line in blocks[2]["text"]["text"].splitlines() if line.startswith("> ")]
     assert quote == ["> ∗All cases acknowledged∗ ＿by the head＿ ∼not∼ ˋˋˋcodeˋˋˋ ˋxˋ"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import socket
 import threading
 from datetime import datetime, timezone
@@ -50,7 +52,9 @@ def test_posts_blocks_with_the_key_in_message_metadata(fake):
                                "event_payload": {"key": "flagged:item:7|slack|C0MODERATE", "kind": "flagged",
                                                  "item_id": 7, "case_id": 3}}
     body = "\n".join(b["text"]["text"] for b in posted.blocks if b["type"] == "section")
-    assert "*A Parent* on facebook-page · <https://facebook.com/1|open>" in body
+    [byline] = [b["elements"] for b in posted.blocks if b["type"] == "context"]
+    assert byline == [{"type": "plain_text", "text": "A Parent on facebook-page", "emoji": False},
+                      {"type": "mrkdwn", "text": "<https://facebook.com/1|open>"}]
     assert "insult 0.91" in body and "insulting language" in body
     assert "Tue 17 Nov 2026 09:00 GMT" in body  # the deadline in the school's time zone
 
@@ -58,10 +62,21 @@ def test_posts_blocks_with_the_key_in_message_metadata(fake):
 def test_a_hostile_comment_arrives_as_literal_text(fake):
     notifier_for(fake.base_url).send(message(text=HOSTILE, author="<@U123> <!here>"))
     [posted] = fake.messages
-    body = "\n".join(b["text"]["text"] for b in posted.blocks if b["type"] == "section")
+    body = "\n".join(e["text"] for b in posted.blocks if b["type"] in ("section", "context")
+                     for e in ([b["text"]] if b["type"] == "section" else b["elements"]))
     assert "&lt;!channel&gt; &lt;b&gt;x&lt;/b&gt; &lt;script&gt;" in body
-    assert "&lt;@U123&gt; &lt;!here&gt;" in body
+    assert "&lt;@U123&gt; &lt;!here&gt; on facebook-page" in body
     assert "<!" not in body and "<@" not in body and "<script" not in body
+
+
+def test_a_name_reads_as_written_and_formats_nothing(fake):
+    notifier_for(fake.base_url).send(message(author="jo_bloggs_99 *URGENT* ~x~ :fire:"))
+    [posted] = fake.messages
+    [byline] = [b["elements"][0] for b in posted.blocks if b["type"] == "context"]
+    # plain text: Slack shows it as written, so no look-alike characters are needed
+    assert byline == {"type": "plain_text", "text": "jo_bloggs_99 *URGENT* ~x~ :fire: on facebook-page", "emoji": False}
+    sections = "\n".join(b["text"]["text"] for b in posted.blocks if b["type"] == "section")
+    assert "jo_bloggs" not in sections and "\uff3f" not in sections
     assert slack_escape("a & b") == "a &amp; b"
 
 
@@ -76,12 +91,12 @@ def test_copies_outside_the_moderators_channel_carry_no_buttons(fake):
     notifier_for(fake.base_url).send(message(recipient="U0MODERATOR"))  # a lead's direct message
     [posted] = fake.messages
     assert posted.channel == "D0MODERATOR" and not [b for b in posted.blocks if b["type"] == "actions"]
-    assert "hello" in posted.blocks[1]["text"]["text"]
+    assert "hello" in posted.blocks[2]["text"]["text"]
 
 
 def test_a_link_that_is_not_http_is_not_linked(fake):
     notifier_for(fake.base_url).send(message(url="javascript:alert(1)"))
-    body = fake.messages[0].blocks[1]["text"]["text"]
+    body = json.dumps(fake.messages[0].blocks)
     assert "javascript" not in body and "|open>" not in body
 
 

@@ -73,7 +73,7 @@ def test_acknowledge_closes_the_case_by_the_slack_users_name(world, store, clock
     blocks = posted.blocks
     [actions] = [b for b in blocks if b["type"] == "actions"]
     assert [e["action_id"] for e in actions["elements"]] == ["escalate", "not_abusive"]
-    [line] = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
+    line = blocks[-1]["elements"][0]["text"]
     assert "Acknowledged by Jane Smith" in line and "Mon 16 Nov 2026 09:02 GMT" in line
     click(slack, posted, "escalate")  # other buttons still work after the first click
 
@@ -124,7 +124,9 @@ def refused(slack, payload, user=STRANGER) -> str:
 
 
 def nothing_done(store, posted) -> bool:
-    return (not store.query("SELECT * FROM audit_log") and not store.query("SELECT * FROM feedback")
+    """Nothing changed: the only audit rows are the refusals themselves."""
+    return (not store.query("SELECT * FROM audit_log WHERE action != 'slack_refused'")
+            and not store.query("SELECT * FROM feedback")
             and store.query("SELECT state FROM cases")[0]["state"] == "open"
             and not store.query("SELECT * FROM alerts WHERE kind = 'escalation'") and not posted.updates)
 
@@ -203,6 +205,43 @@ def test_a_value_on_a_message_the_monitor_did_not_post_is_refused(world, store):
     payload["container"]["message_ts"] = payload["message"]["ts"] = "1.000001"
     assert "does not match the alert" in refused(slack, payload, user=MODERATOR_ID)
     assert store.query("SELECT state FROM cases")[0]["state"] == "open"
+
+
+def refusals(store) -> list[tuple[str, dict]]:
+    return [(r["actor"], json.loads(r["detail"])) for r in store.query(
+        "SELECT actor, detail, case_id, item_id FROM audit_log WHERE action = 'slack_refused' ORDER BY id")]
+
+
+def test_every_refused_click_is_in_the_audit_log_with_who_what_and_why(world, store):
+    config, slack, posted, _ = world
+    refused(slack, block_actions(posted, "acknowledge", user=STRANGER, name="stranger"))
+    elsewhere = block_actions(posted, "escalate")
+    elsewhere["container"]["channel_id"] = elsewhere["channel"]["id"] = OTHER_CHANNEL
+    refused(slack, elsewhere, user=MODERATOR_ID)
+    forged = block_actions(posted, "not_abusive")
+    forged["actions"][0]["value"] = json.dumps({"case": 7, "item": 9})
+    refused(slack, forged, user=MODERATOR_ID)
+    (stranger, by_stranger), (_, from_elsewhere), (moderator, with_forgery) = refusals(store)
+    assert stranger == STRANGER and moderator == MODERATOR_ID
+    assert by_stranger["slack_name"] == "stranger" and by_stranger["button"] == "acknowledge"
+    assert "not a moderator here" in by_stranger["refused"] and by_stranger["channel"] == CHANNEL
+    assert (from_elsewhere["button"], from_elsewhere["channel"]) == ("escalate", OTHER_CHANNEL)
+    assert "only in the moderators' channel" in from_elsewhere["refused"]
+    assert with_forgery["value"] == '{"case": 7, "item": 9}' and "does not match the alert" in with_forgery["refused"]
+    # the forged ids are recorded as sent, never as the case or item the row is about
+    assert all(r["case_id"] is None and r["item_id"] is None
+               for r in store.query("SELECT case_id, item_id FROM audit_log"))
+    assert nothing_done(store, posted)
+
+
+def test_a_hostile_refused_click_is_audited_on_one_clipped_line(world, store):
+    config, slack, posted, _ = world
+    payload = block_actions(posted, "acknowledge", user=STRANGER, name="x\n#2 acknowledged" + "y" * 500)
+    payload["actions"][0]["value"] = "\x1b[2J" + "v" * 5000
+    refused(slack, payload)
+    [(actor, detail)] = refusals(store)
+    assert "\n" not in detail["slack_name"] and "\x1b" not in detail["value"] and len(detail["value"]) <= 300
+    assert len(detail["slack_name"]) <= 120
 
 
 def test_every_audit_row_names_the_slack_user_id_and_name(world, store):

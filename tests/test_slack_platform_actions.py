@@ -190,6 +190,9 @@ def test_a_strangers_submission_is_refused(world, store):
     submit(slack, view_id, "I am not the school", user=STRANGER, wait=lambda: len(slack.ephemeral) > count)
     assert slack.ephemeral[-1].user == STRANGER and "not a moderator" in slack.ephemeral[-1].text
     assert not school_replies(facebook, comment) and get_case(store, 1).state == "open"
+    [row] = store.query("SELECT actor, detail FROM audit_log WHERE action = 'slack_refused'")
+    detail = json.loads(row["detail"])
+    assert row["actor"] == STRANGER and detail["button"] == "reply dialog" and "not a moderator" in detail["refused"]
 
 
 def test_a_submission_naming_another_item_is_refused(world, store):

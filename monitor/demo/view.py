@@ -68,6 +68,14 @@ EMOJI = {"rotating_light": "🚨", "warning": "⚠️ ", "bell": "🔔", "alarm_
          "newspaper": "📰", "email": "✉️ ", "lock": "🔒", "bar_chart": "📊", "sos": "🆘"}
 
 
+def element_markup(element: dict[str, Any]) -> str:
+    """A context element as rich markup: plain text as written (Slack does not format it), mrkdwn formatted."""
+    from rich.markup import escape
+
+    text = str(element.get("text", ""))
+    return escape(html.unescape(text)) if element.get("type") == "plain_text" else mrkdwn_to_markup(text)
+
+
 def block_lines(blocks: list[dict[str, Any]]) -> list[str]:
     lines: list[str] = []
     for block in blocks or []:
@@ -77,8 +85,8 @@ def block_lines(blocks: list[dict[str, Any]]) -> list[str]:
         for field in block.get("fields", []) or []:
             lines.append(mrkdwn_to_markup(str(field.get("text", ""))))
         if kind == "context":
-            parts = [str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e, dict)]
-            lines.append("[dim]" + mrkdwn_to_markup(" · ".join(parts)) + "[/dim]")
+            parts = [element_markup(e) for e in block.get("elements", []) if isinstance(e, dict)]
+            lines.append("[dim]" + " · ".join(parts) + "[/dim]")
         if kind == "actions":
             labels = [e.get("text", {}).get("text", "") for e in block.get("elements", []) if isinstance(e, dict)]
             lines.append("  ".join(f"[reverse] {mrkdwn_to_markup(str(label))} [/reverse]" for label in labels))
@@ -164,13 +172,17 @@ class RichView(QuietView):
         from rich.markup import escape
 
         self.console.print(f"[cyan]Slack {local(now, '%a %H:%M')}[/cyan] {escape(html.unescape(posted.text or ''))}")
+        who = "someone"
         for block in posted.blocks or []:
+            if block.get("type") == "context":  # the byline of the comment quoted next ("Name on source")
+                first = (block.get("elements") or [{}])[0]
+                if first.get("type") == "plain_text":
+                    who = html.unescape(str(first.get("text", ""))).rsplit(" on ", 1)[0]
             text = (block.get("text") or {}).get("text", "") if block.get("type") == "section" else ""
             quoted = [line[2:] for line in html.unescape(text).splitlines() if line.startswith("> ")]
-            author = re.match(r"\*([^*]+)\*", html.unescape(text))
             if quoted:
-                who = author.group(1) if author else "someone"
                 self.console.print(f"    [dim]{escape(who)}:[/dim] {escape(' '.join(quoted))[:110]}")
+                who = "someone"
 
     def email(self, path: Path, subject: str, recipients: tuple[str, ...]) -> None:
         if ROUTINE.search(subject):

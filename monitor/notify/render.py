@@ -66,6 +66,14 @@ def slack_escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def plain_text(text: Any) -> dict[str, Any]:
+    """A name or a line from outside shown as it is written: a ``plain_text`` object, which Slack does
+    not format (``_`` and ``*`` read as themselves) and where no mention or link is parsed. ``&<>``
+    are still escaped, as Slack asks of every text object (docs.slack.dev/messaging/formatting-message-text,
+    "Escaping text"), and ``:name:`` stays text (``emoji`` false)."""
+    return {"type": "plain_text", "text": slack_escape(text) or " ", "emoji": False}
+
+
 def inert_mrkdwn(text: str) -> str:
     """Quoted text that cannot format the alert: ``*_~`` and backticks become lookalikes.
 
@@ -202,12 +210,13 @@ def _slack_list(payload: dict[str, Any], tz: ZoneInfo, kind: str) -> list[dict[s
 
 
 def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[dict[str, Any]]:
-    author = inert_mrkdwn(slack_escape(one_line(item.get("author") or "someone", NAME_LIMIT) or "someone"))
-    where = slack_escape(item.get("source") or "")
+    author = one_line(item.get("author") or "someone", NAME_LIMIT) or "someone"
+    byline = [plain_text(f"{author} on {item.get('source') or ''}")]
     link = safe_url(item.get("url"))
-    lines = [f"*{author}* on {where}" + (f" · <{link}|open>" if link else "")]
+    if link:
+        byline.append({"type": "mrkdwn", "text": f"<{link}|open>"})
     text = _clip(item.get("text"))
-    lines.append("\n".join("> " + inert_mrkdwn(slack_escape(line)) for line in (text.splitlines() or [""])))
+    lines = ["\n".join("> " + inert_mrkdwn(slack_escape(line)) for line in (text.splitlines() or [""]))]
     facts = []
     if item.get("why"):
         facts.append(f"*Listed as:* {slack_escape(item['why'])}")
@@ -219,7 +228,8 @@ def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[
         facts.append(f"*Acknowledge by:* {format_local(item['due_at'], tz)}")
     if item.get("seen_at"):
         facts.append(f"*First seen:* {format_local(item['seen_at'], tz)}, after its deadline")
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines + facts)}}]
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": byline},
+                                    {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines + facts)}}]
     buttons = slack_buttons(item, kind=kind)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"actions:{item.get('item_id')}", "elements": buttons})
