@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from classifiers.base import Classifier
-from monitor.clock import Clock, system_clock
+from monitor.clock import Clock, ManualClock, system_clock
 from monitor.config import Config
 from monitor.pipeline import Pipeline, PipelineHook
 from monitor.store import Store
@@ -19,6 +19,16 @@ logger = logging.getLogger(__name__)
 
 def open_store(config: Config, clock: Clock = system_clock) -> Store:
     return Store(config.database_path, clock=clock)
+
+
+def open_store_to_report(config: Config) -> Store:
+    """The store for a command that reports on it (status, cases, a digest), judged now; or, for a
+    database ``monitor demo`` filled, at its simulated clock's last time, where what it holds is true."""
+    store = open_store(config)
+    simulated = store.simulated_time()
+    if simulated is not None:
+        store.clock = ManualClock(simulated)
+    return store
 
 
 def build_classifier(config: Config) -> Classifier:

@@ -121,11 +121,11 @@ def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) ->
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """Show each source's health (last success, last error, items), open cases and the outbox."""
-    from monitor.app import open_store
+    from monitor.app import open_store_to_report
     from monitor.status import collect_status, format_status
 
     config = ctx.config_to_read()
-    store = open_store(config)
+    store = open_store_to_report(config)
     try:
         snapshot = collect_status(config, store)
     finally:
@@ -232,15 +232,20 @@ def sla_due(ctx: Context, received: str | None, policy: str | None) -> None:
 @pass_ctx
 def cases(ctx: Context, open_only: bool, as_json: bool) -> None:
     """List acknowledgement cases: received, due, state, and who closed them how."""
-    from monitor.app import open_store
+    from monitor.app import open_store_to_report
     from monitor.cases import format_cases, list_cases
+    from monitor.status import simulated_note
 
     config = ctx.config_to_read()
-    store = open_store(config)
+    store = open_store_to_report(config)
     try:
         found = list_cases(store, open_only=open_only)
+        simulated = store.simulated_time()
     finally:
         store.close()
+    if simulated is not None:
+        # on stderr with --json: stdout stays one JSON document
+        click.echo(simulated_note(simulated, config.school.tz), err=as_json)
     if as_json:
         click.echo(json.dumps([case.to_json() for case in found], indent=2, ensure_ascii=False))
     else:
@@ -390,15 +395,19 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
     """
     from pathlib import Path
 
-    from monitor.app import open_store
+    from monitor.app import open_store_to_report
     from monitor.digest.render import render_text
     from monitor.digest.send import publish
     from monitor.digest.week import parse_week
+    from monitor.status import simulated_note
 
     config = ctx.config() if send else ctx.config_to_read()
     week = parse_week(week) if week else None
-    store = open_store(config)
+    store = open_store_to_report(config)
     try:
+        simulated = store.simulated_time()
+        if simulated is not None:
+            click.echo(simulated_note(simulated, config.school.tz), err=True)
         result = publish(store, config, week, out=Path(out_path) if out_path else None, send=send)
     finally:
         store.close()

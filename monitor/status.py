@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from monitor.clock import Clock, system_clock
+from monitor.clock import Clock
 from monitor.config import Config
 from monitor.sanitize import printable
 from monitor.outbox import waiting_batches
 from monitor.store import BLIND_KINDS, Store, to_db
 
 
-def collect_status(config: Config, store: Store, clock: Clock = system_clock) -> dict[str, Any]:
-    """A JSON-ready snapshot of the monitor's health."""
-    now = clock()
+def collect_status(config: Config, store: Store, clock: Clock | None = None) -> dict[str, Any]:
+    """A JSON-ready snapshot of the monitor's health, at ``clock`` (default: the store's clock)."""
+    now = (clock or store.clock)()
     sources = []
     for settings in config.sources:
         state = store.source_state(settings.name)
@@ -67,6 +67,8 @@ def collect_status(config: Config, store: Store, clock: Clock = system_clock) ->
         "school": config.school.name,
         "database": str(store.path),
         "checked_at": _iso(now),
+        #: set for a database ``monitor demo`` filled: its simulated time, at which this is judged
+        "simulated_time": _iso(store.simulated_time()),
         "sources": sources,
         "cases": {"open": cases.get("open", 0), "overdue": overdue, **{k: v for k, v in cases.items() if k != "open"}},
         "outbox": {
@@ -85,6 +87,8 @@ def format_status(status: dict[str, Any], tz) -> str:
     """The status as a few lines a person reads at a glance (times in the school's zone)."""
     status = _printable(status)
     lines = [f"{status['school']} — database {status['database']}", ""]
+    if status.get("simulated_time"):
+        lines[1:1] = [simulated_note(status["simulated_time"], tz)]
     if not status["sources"]:
         lines.append("No sources configured.")
     for source in status["sources"]:
@@ -120,6 +124,13 @@ def format_status(status: dict[str, Any], tz) -> str:
             lines.append(f"    {action['state']}: {action['action']} of item {action['item_id']} on {action['source']} "
                          f"by {action['by']}: {action['last_error'] or 'not tried yet'}")
     return "\n".join(lines)
+
+
+def simulated_note(simulated_time: datetime | str, tz) -> str:
+    """What to say before reporting on a database the demo filled."""
+    when = simulated_time if isinstance(simulated_time, str) else _iso(simulated_time)
+    return (f"A `monitor demo` database, judged at the demo's simulated time, {_local(when, tz)}, "
+            "not at today's date.")
 
 
 def _printable(value: Any) -> Any:

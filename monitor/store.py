@@ -9,7 +9,9 @@ Tables (see :data:`MIGRATIONS` for the columns):
 - ``alerts``: the outbox; every alert has a unique idempotency key;
 - ``source_outages``: each period in which a source failed (open while it still fails);
 - ``audit_log``: what people did (acknowledged, escalated, marked "not abusive");
-- ``feedback``: items a moderator marked "not abusive", kept (with their text) for retraining.
+- ``feedback``: items a moderator marked "not abusive", kept (with their text) for retraining;
+- ``meta``: facts about the database itself, e.g. ``simulated_time`` in a database that
+  ``monitor demo`` filled on its simulated clock (see :meth:`Store.simulated_time`).
 
 The schema version is SQLite's ``user_version``; :data:`MIGRATIONS` are applied in order at
 start, each in its own transaction, so an older database is brought forward and never back.
@@ -244,10 +246,15 @@ def _v6_platform_actions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX platform_actions_state ON platform_actions (state, id)")
 
 
+def _v7_meta(db: sqlite_utils.Database) -> None:
+    """Facts about the database itself, one value per key."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 #: Forward migrations: MIGRATIONS[n] brings a database from version n to n + 1. Append only.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_core, _v2_alerts_feedback, _v3_case_notices, _v4_digest_indexes, _v5_alert_batches,
-    _v6_platform_actions,
+    _v6_platform_actions, _v7_meta,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -368,6 +375,23 @@ class Store:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def record_simulated_time(self, when: datetime) -> None:
+        """Mark this database as filled on a simulated clock (``monitor demo``), now at ``when``."""
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO meta (key, value) VALUES ('simulated_time', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (to_db(when),),
+            )
+
+    def simulated_time(self) -> datetime | None:
+        """The simulated clock's last time, for a database ``monitor demo`` filled; None for a real one.
+
+        What the database says (a case overdue, a source backing off) holds at that time, not today.
+        """
+        row = self.execute("SELECT value FROM meta WHERE key = 'simulated_time'").fetchone()
+        return from_db(row[0]) if row else None
 
     def close(self) -> None:
         with self._lock:

@@ -193,3 +193,40 @@ def test_what_the_demo_writes_is_readable_by_its_owner_only(demo_run):
         for path in [folder, *folder.rglob("*")] if path.stat().st_mode & 0o077
     )
     assert shared == []
+
+
+def monitor_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_status_and_cases_after_a_demo_agree_with_its_summary(tmp_path: Path):
+    """The demo's week is in the past: its database is judged at the demo's own clock, and says so."""
+    summary = run_demo(tmp_path / "out", fast=True, days=2)  # it stops on Wednesday, 10:00
+    assert summary.open > 0  # Tuesday afternoon's comments, not yet due
+    config = str(tmp_path / "out" / "monitor.toml")
+    with sqlite3.connect(tmp_path / "out" / "monitor.db") as db:
+        late = db.execute("SELECT count(*) FROM cases WHERE closed_at > due_at").fetchone()[0]
+    done = monitor_cli("--config", config, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["cases"]["open"] - status["cases"]["overdue"] == summary.open
+    assert status["cases"]["overdue"] == summary.breached - late
+    end = week_start_utc() + timedelta(days=2, hours=10)
+    assert status["simulated_time"] == status["checked_at"] == end.isoformat()
+    text = monitor_cli("--config", config, "status").stdout
+    assert "judged at the demo's simulated time, Wed 18 Nov 2026 10:00 GMT, not at today's date" in text
+    assert f"{status['cases']['open']} open, {status['cases']['overdue']} overdue." in text
+    listed = monitor_cli("--config", config, "cases", "--open")
+    assert listed.stdout.startswith("A `monitor demo` database, judged at the demo's simulated time")
+    assert listed.stdout.count("open (breached)") == status["cases"]["overdue"]
+    as_json = monitor_cli("--config", config, "cases", "--open", "--json")
+    assert len(json.loads(as_json.stdout)) == status["cases"]["open"] and "simulated time" in as_json.stderr
+
+
+def test_status_after_the_whole_demo_week_is_judged_at_its_end(demo_run):
+    _root, folder, done, summary = demo_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = monitor_cli("--config", str(folder / "monitor.toml"), "status", "--json")
+    status = json.loads(shown.stdout)
+    assert status["simulated_time"] == (week_start_utc() + timedelta(days=7, hours=10)).isoformat()
+    assert status["cases"]["open"] - status["cases"]["overdue"] == summary["open"]

@@ -15,6 +15,10 @@ Everything it writes is inside its folder (``./demo-output`` by default): the da
 configuration, the ``.eml`` files, a transcript of the Slack messages, the digest, a log and the
 caches of the libraries it loads. A part that fails (a fake, the classifier, a notifier) is
 reported and the demo goes on without it, so it always finishes with its summary.
+
+The database records the simulated clock as it moves (``Store.record_simulated_time``), so
+``monitor status``, ``monitor cases`` and ``monitor digest`` on it afterwards judge deadlines at the
+demo's time, as its summary does, and say so.
 """
 
 from __future__ import annotations
@@ -346,6 +350,8 @@ class DemoRun:
         from monitor.app import build_classifier, build_pipeline, open_store
 
         self.store = open_store(self.config, clock=self.clock)
+        # `monitor status` and `monitor cases` then judge this database at the demo's time, not today's
+        self.store.record_simulated_time(self.clock())
         self.view.status("loading the classifier")
         classifier = self.parts.run("classifier", build_classifier, self.config)
         if isinstance(classifier, NullClassifier):
@@ -404,6 +410,7 @@ class DemoRun:
         with self.view.progress(len(steps)) as advance:
             for number, when in enumerate(steps, start=1):
                 self.clock.set(when)
+                self.parts.run("recording the simulated time", self.store.record_simulated_time, when)
                 for incident in (i for i in demo_incidents() if i.at == when):
                     self.parts.run(f"fake {incident.platform}", self.incident, incident)
                 due = [p for p in pending if p.at <= when]
