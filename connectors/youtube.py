@@ -19,6 +19,26 @@ Every request costs quota, counted per Pacific day (when Google resets it) and s
 ``monitor status``; ``quotaExceeded`` waits until the next Pacific midnight. Asking whether a
 comment still exists (``comments?id=``) costs one unit too.
 
+Writes, as the channel owner through OAuth with the ``youtube.force-ssl`` scope (an API key can
+make none), 50 quota units each (https://developers.google.com/youtube/v3/docs/comments):
+
+- reply: ``comments.insert`` (``POST comments?part=snippet`` with ``snippet.parentId`` and
+  ``snippet.textOriginal``). YouTube threads are one level deep: a reply to a reply is posted under
+  the thread's top-level comment, whose id is the reply's id up to its first dot.
+- hide: ``comments.setModerationStatus`` with ``heldForReview``: the comment leaves the public
+  view and waits in the channel's review queue (YouTube Studio), from where it can be published
+  again. It is the reversible choice.
+- delete: ``comments.setModerationStatus`` with ``rejected``. ``comments.delete`` "can only be used
+  by the comment's original author"; "to remove a comment authored by another user from your
+  channel or video, set its moderation status to rejected" (comments/setModerationStatus). A
+  rejected comment cannot be published again, and its replies go with it.
+
+An in-doubt reply is looked for among the thread's replies (``comments.list?parentId=``): a school
+reply with the same text, published after the comment it answers. An in-doubt hide or delete is
+checked in the review queue and by ``comments.list?id=`` (which does not say a comment's
+moderation status: "this property is not set if the API request used the id filter parameter");
+both are idempotent anyway, so repeating one is harmless.
+
 Google refuses a bad, deleted or restricted API key with HTTP 400 (``badRequest`` "API key not
 valid", ``ErrorInfo`` reason ``API_KEY_INVALID``; older answers ``keyInvalid``), not 401: such
 answers, and the other ``ErrorInfo`` reasons about keys, tokens and the Cloud project
@@ -30,7 +50,8 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from contextlib import contextmanager
+from typing import Any, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
@@ -45,6 +66,7 @@ from connectors.base import (
     Secret,
     SourceSettings,
     TransientError,
+    Written,
     parse_timestamp,
     skip_record,
     small_raw,
@@ -68,6 +90,11 @@ AUTH_INFO_REASONS = {
     "ACCESS_TOKEN_TYPE_UNSUPPORTED", "ACCOUNT_STATE_INVALID", "CREDENTIALS_MISSING", "USER_BLOCKED_BY_ADMIN",
 }
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+FORCE_SSL_SCOPE = "https://www.googleapis.com/auth/youtube.force-ssl"
+#: quota units of a write (comments.insert, comments.setModerationStatus)
+WRITE_UNITS = 50
+#: the moderation status each removal sets (see the module docstring)
+MODERATION = {"hide": "heldForReview", "delete": "rejected"}
 #: held comments remembered in the cursor, so that each is returned once
 HELD_MEMORY = 1000
 TEXT_LIMIT = 10000
@@ -106,6 +133,10 @@ class YouTubeSettings(SourceSettings):
         if self.api_key is None and self.token is None and self.refresh_token is None:
             raise ValueError("set api_key (an API key), or client_id, client_secret and refresh_token (OAuth as "
                              "the channel owner)")
+        if self.actions and not self.oauth:
+            raise ValueError(f"actions ({', '.join(self.actions)}) are made as the channel owner, and YouTube takes "
+                             "no write with an API key: set client_id, client_secret and refresh_token (OAuth with "
+                             "the youtube.force-ssl scope)")
         if self.held_for_review and not self.oauth:
             raise ValueError("held_for_review needs OAuth as the channel owner: set client_id, client_secret and "
                              "refresh_token")
@@ -128,6 +159,9 @@ class YouTubeConnector(Connector):
         "enabled, no referrer restriction) and update api_key; with OAuth, have the channel owner authorise "
         "the monitor again (scope youtube.force-ssl) and update refresh_token"
     )
+
+    supported_actions = frozenset({"reply", "hide", "delete"})
+    action_scopes = dict.fromkeys(supported_actions, FORCE_SSL_SCOPE)
 
     def __init__(self, settings: SourceSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
@@ -196,6 +230,67 @@ class YouTubeConnector(Connector):
         if found:
             raise TransientError(f"YouTube answered the lookup of comment {native_id} with other records")
         return False
+
+    # -- writes (see the module docstring) -------------------------------------------------------
+
+    def reply(self, native_id: str, text: str) -> Written:
+        body = {"snippet": {"parentId": _thread_of(native_id), "textOriginal": text}}
+        with _missing_is_final(native_id):
+            response = self._call("POST", "comments", {"part": "snippet"}, units=WRITE_UNITS, body=body)
+        record = expect_json(response)
+        if not isinstance(record.get("id"), str) or not COMMENT_ID.fullmatch(record["id"]):
+            raise TransientError(f"YouTube answered the reply to {native_id} without the new comment's id")
+        return Written(native_id=record["id"], at=self._written_at(record))
+
+    def find_reply(self, native_id: str, text: str) -> Written | None:
+        """The channel's reply with ``text`` in the thread, published after the comment it answers."""
+        wanted, after, found = text.strip(), None, None
+        with _missing_is_final(native_id):
+            records = list(self._all_replies(_thread_of(native_id)))
+        for record in records:
+            try:
+                snippet = record["snippet"]
+                published = self.timestamp(snippet["publishedAt"])
+                author = (snippet.get("authorChannelId") or {}).get("value")
+            except MALFORMED:
+                continue
+            if record.get("id") == native_id:
+                after = published
+            elif (author == self.settings.channel_id and str(snippet.get("textOriginal") or "").strip() == wanted
+                  and (found is None or published >= found.at)):
+                found = Written(native_id=str(record["id"]), at=published)
+        if found is not None and after is not None and found.at < after:
+            return None  # the same words said earlier in the thread, to someone else
+        return found
+
+    def hide(self, native_id: str) -> Written:
+        return self._moderate(native_id, MODERATION["hide"])
+
+    def delete(self, native_id: str) -> Written:
+        return self._moderate(native_id, MODERATION["delete"])
+
+    def visibility(self, native_id: str) -> Literal["visible", "hidden", "gone"]:
+        if not COMMENT_ID.fullmatch(native_id):
+            raise ValueError(f"not a YouTube comment id: {native_id!r}")
+        held = {item.native_id for item in self._held(None, set())[0]}
+        if native_id in held:
+            return "hidden"
+        return "visible" if self.exists(native_id) else "gone"
+
+    def _moderate(self, native_id: str, status: str) -> Written:
+        if not COMMENT_ID.fullmatch(native_id):
+            raise ValueError(f"not a YouTube comment id: {native_id!r}")
+        with _missing_is_final(native_id):
+            self._call("POST", "comments/setModerationStatus", {"id": native_id, "moderationStatus": status},
+                       units=WRITE_UNITS)
+        return Written(native_id=None, at=self.clock())
+
+    def _written_at(self, record: dict[str, Any]):
+        try:
+            return self.timestamp(record["snippet"]["publishedAt"])
+        except MALFORMED:
+            logger.warning("source=%s the time of reply %s cannot be read: using the clock's", self.name, record.get("id"))
+            return self.clock()
 
     def _held(self, seen: Any, found: set[str]) -> tuple[list[Item], list[str]]:
         """The comments held for review not returned before, and the ids now in the queue."""
@@ -315,17 +410,24 @@ class YouTubeConnector(Connector):
     # -- HTTP and quota -------------------------------------------------------------------
 
     def _get(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
+        return expect_json(self._call("GET", resource, params))
+
+    def _call(self, method: str, resource: str, params: dict[str, Any], *, units: int = 1,
+              body: dict[str, Any] | None = None):
+        """One request (``units`` of quota); a refused access token is renewed once; errors raised."""
         url = f"{self.settings.base_url.rstrip('/')}/{resource}"
-        response = send(self, "GET", url, **self._credentials(params))
-        self._count_unit()
+        extra = {} if body is None else {"json": body}
+        response = send(self, method, url, **self._credentials(params), **extra)
+        self._count_unit(units)
         if response.status_code == 401 and self.oauth is not None:
             # revoked or cut short before its time: one new access token, then the answer stands
+            # (a 401 is an answer before any work: repeating a write after it makes it once)
             self.oauth.forget()
-            response = send(self, "GET", url, **self._credentials(params))
-            self._count_unit()
+            response = send(self, method, url, **self._credentials(params), **extra)
+            self._count_unit(units)
         if response.status_code >= 400:
             self._raise_for_error(response, resource)
-        return expect_json(response)
+        return response
 
     def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
         """OAuth when configured (the owner's view), else the API key."""
@@ -353,6 +455,8 @@ class YouTubeConnector(Connector):
         if status == 401 or reasons & AUTH_REASONS or info & AUTH_INFO_REASONS or error.get("status") == "UNAUTHENTICATED":
             raise AuthError(f"YouTube refused the credentials for channel {self.settings.channel_id} "
                             f"(HTTP {status}, {', '.join(sorted(filter(None, reasons | info)))}): {message}")
+        if status == 404 and reasons & {"commentNotFound", "parentNotFound"}:
+            raise CommentMissing(f"YouTube {resource}: {message}")
         raise TransientError(f"YouTube {resource} answered HTTP {status}: {message}")
 
     def _roll_quota_day(self) -> None:
@@ -360,9 +464,9 @@ class YouTubeConnector(Connector):
         if self.quota_day != today:
             self.quota_day, self.quota_units = today, 0
 
-    def _count_unit(self) -> None:
+    def _count_unit(self, units: int = 1) -> None:
         self._roll_quota_day()
-        self.quota_units += 1
+        self.quota_units += units
 
     def _restore_quota(self, saved: Any) -> None:
         """After a restart, carry on counting from what the last stored poll had used."""
@@ -371,6 +475,25 @@ class YouTubeConnector(Connector):
             units = saved.get("units")
             if isinstance(units, int) and units > self.quota_units:
                 self.quota_units = units
+
+
+class CommentMissing(TransientError):
+    """The comment named does not exist (any more): a write on it can never succeed."""
+
+
+@contextmanager
+def _missing_is_final(native_id: str) -> Iterator[None]:
+    try:
+        yield
+    except CommentMissing as exc:
+        raise ValueError(f"comment {native_id} is no longer on YouTube ({exc})") from exc
+
+
+def _thread_of(native_id: str) -> str:
+    """The top-level comment of a comment's thread: a reply's id is its parent's id, a dot, its own part."""
+    if not isinstance(native_id, str) or not COMMENT_ID.fullmatch(native_id):
+        raise ValueError(f"not a YouTube comment id: {native_id!r}")
+    return native_id.split(".", 1)[0]
 
 
 def next_pacific_midnight(now: datetime) -> datetime:

@@ -16,6 +16,17 @@ for a revoked refresh token, ``invalid_client`` for a wrong client). Access toke
 after they were issued, by ``clock``. ``moderationStatus`` other than ``published`` is refused (403
 ``forbidden``) unless the request carries the channel owner's access token with the
 ``youtube.force-ssl`` scope, as the reference says ("can only be used in a properly authorized request").
+
+The channel owner's writes, as the Data API takes them (each needs an OAuth access token with
+``youtube.force-ssl``): ``POST comments?part=snippet`` with a comment resource whose
+``snippet.parentId`` is a top-level comment (comments.insert); ``POST comments/setModerationStatus``
+with ``id`` and ``moderationStatus`` as query parameters and no body, answered 204 (a rejected
+comment cannot be published again, and disappears with its replies); ``DELETE comments?id=``, which
+only the comment's author may use. Refused as Google refuses them: with an API key only, 401
+``required`` (``CREDENTIALS_MISSING``: "API keys are not supported by this API"); with a token
+lacking the scope, 403 ``insufficientPermissions`` (``ACCESS_TOKEN_SCOPE_INSUFFICIENT``).
+``permissions`` holds the scopes the owner still grants (discard one to revoke it); ``write_delay``
+holds a write's answer back after the write is made.
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ class FakeComment:
     parent: str | None = None
     likes: int = 0
     malformed: bool = False
-    status: str = "published"  # or heldForReview, likelySpam
+    status: str = "published"  # or heldForReview, likelySpam, rejected
 
 
 @dataclass
@@ -80,6 +91,13 @@ class FakeYouTube(FakePlatform):
         self.route("GET", "/youtube/v3/commentThreads")(self._serve_threads)
         self.route("GET", "/youtube/v3/comments")(self._serve_comments)
         self.route("POST", "/token")(self._serve_token)
+        self.route("POST", "/youtube/v3/comments")(self._write_reply)
+        self.route("POST", "/youtube/v3/comments/setModerationStatus")(self._write_moderation)
+        self.route("DELETE", "/youtube/v3/comments")(self._write_delete)
+        #: the scopes the channel owner still grants the monitor (a token is issued with these only)
+        self.permissions = {FORCE_SSL, READONLY}
+        #: seconds a write's answer is held back after the write is made (a crash between the two)
+        self.write_delay = 0.0
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -116,6 +134,9 @@ class FakeYouTube(FakePlatform):
 
     def remove(self, native_id: str) -> None:
         self.comments = [c for c in self.comments if native_id not in (c.id, c.parent)]
+
+    def node(self, native_id: str) -> FakeComment | None:
+        return next((c for c in self.comments if c.id == native_id), None)
 
     def add_malformed(self) -> None:
         comment = self._new(text="broken", author_name="x", author_channel=None, at=None, parent=None, likes=0)
@@ -164,8 +185,23 @@ class FakeYouTube(FakePlatform):
         return sorted(tops, key=lambda c: c.published, reverse=True)
 
     def _replies_of(self, thread_id: str, status: str | None = "published") -> list[FakeComment]:
-        replies = (c for c in self.comments if c.parent == thread_id and status in (None, c.status))
+        replies = (c for c in self.comments if c.parent == thread_id and (c.status == status if status else self._listed(c)))
         return sorted(replies, key=lambda c: c.published)
+
+    def _listed(self, comment: FakeComment) -> bool:
+        """Not rejected, nor under a rejected comment ("also effectively hides all replies")."""
+        top = comment if comment.parent is None else next((c for c in self.comments if c.id == comment.parent), None)
+        return comment.status != "rejected" and top is not None and top.status != "rejected"
+
+    def school_replies(self, comment_id: str) -> list[FakeComment]:
+        """The channel's own replies in the thread of ``comment_id`` (for tests)."""
+        thread = self._find(comment_id).parent or comment_id
+        return [c for c in self.comments if c.parent == thread and c.author_channel == SCHOOL_CHANNEL]
+
+    def status_of(self, comment_id: str) -> str | None:
+        """A comment's moderation status, None once deleted (for tests)."""
+        found = [c for c in self.comments if c.id == comment_id]
+        return found[0].status if found else None
 
     # -- serving --------------------------------------------------------------------------
 
@@ -232,6 +268,7 @@ class FakeYouTube(FakePlatform):
         if granted is None or self.expired:
             return Response(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
         channel, scope = granted
+        scope = " ".join(s for s in scope.split() if s in self.permissions) or READONLY
         access = "ya29." + secrets.token_urlsafe(24)
         self.access_tokens[access] = IssuedToken(channel, scope, self.clock() + TOKEN_LIFETIME)
         return Response(200, {"access_token": access, "expires_in": int(TOKEN_LIFETIME.total_seconds()) - 1,
@@ -282,7 +319,7 @@ class FakeYouTube(FakePlatform):
                 "code": 400, "message": "Incompatible parameters specified in the request: id, parentId",
                 "errors": [{"domain": "youtube.parameter", "reason": "incompatibleParameters"}]}})
         wanted = request.query["id"].split(",")
-        found = [c for c in self.comments if c.id in wanted]
+        found = [c for c in self.comments if c.id in wanted and self._listed(c)]
         parts = set(request.query.get("part", "").split(","))
         render = self._render_comment if "snippet" in parts else self._render_id
         return Response(200, {"kind": "youtube#commentListResponse", "etag": "fake-etag",
@@ -327,3 +364,106 @@ class FakeYouTube(FakePlatform):
             snippet["authorChannelId"] = {"value": comment.author_channel}
             snippet["authorChannelUrl"] = f"http://www.youtube.com/@{(comment.author_name or 'x').replace(' ', '')}"
         return {"kind": "youtube#comment", "etag": "e", "id": comment.id, "snippet": snippet}
+
+    # -- the channel owner's writes -------------------------------------------------------------
+
+    def _writer(self, request: Request) -> tuple[IssuedToken | None, Response | None]:
+        """The owner's token of a write, or Google's refusal: writes take OAuth only, with force-ssl."""
+        if not request.header("authorization"):
+            message = ("API keys are not supported by this API. Expected OAuth2 access token or other "
+                       "authentication credentials that assert a principal. See "
+                       "https://cloud.google.com/docs/authentication")
+            return None, Response(401, {"error": {
+                "code": 401, "message": message,
+                "errors": [{"message": "Login Required.", "domain": "global", "reason": "required",
+                            "location": "Authorization", "locationType": "header"}],
+                "status": "UNAUTHENTICATED",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "CREDENTIALS_MISSING",
+                             "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}}]}})
+        if (refused := self._refused(request)) is not None:
+            return None, refused
+        token = self._bearer(request)
+        if FORCE_SSL not in token.scope.split():
+            return None, Response(403, {"error": {
+                "code": 403, "message": "Request had insufficient authentication scopes.",
+                "errors": [{"message": "Insufficient Permission", "domain": "global",
+                            "reason": "insufficientPermissions"}],
+                "status": "PERMISSION_DENIED",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                             "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "domain": "googleapis.com",
+                             "metadata": {"service": "youtube.googleapis.com"}}]}})
+        return token, None
+
+    @staticmethod
+    def _bad(status: int, reason: str, message: str, domain: str = "youtube.comment") -> Response:
+        return Response(status, {"error": {"code": status, "message": message, "errors": [
+            {"message": message, "domain": domain, "reason": reason}]}})
+
+    def _write_reply(self, request: Request) -> Response:
+        """comments.insert: a reply to a top-level comment, as the token's channel."""
+        token, refused = self._writer(request)
+        if refused is not None:
+            return refused
+        if request.query.get("part") not in ("snippet", "id,snippet", "snippet,id"):
+            return self._bad(400, "required", "No filter selected. Expected one of: part", "global")
+        try:
+            body = request.json()
+            snippet = body["snippet"]
+            parent_id, text = snippet.get("parentId"), snippet.get("textOriginal")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self._bad(400, "processingFailure", "The API server failed to successfully process the request.")
+        if not parent_id:
+            return self._bad(400, "parentIdMissing", "The comment must be linked to a parent comment.")
+        if not isinstance(text, str) or not text.strip():
+            return self._bad(400, "commentTextRequired", "The comment resource must specify a value for snippet.textOriginal.")
+        parent = self.node(parent_id)
+        if parent is None or not self._listed(parent):
+            return self._bad(404, "parentNotFound", "The specified parent comment could not be found.")
+        if parent.parent is not None:  # threads are one level deep: a reply answers the top-level comment
+            return self._bad(400, "operationNotSupported", "The API user is not able to insert a comment in reply "
+                             "to the comment identified by the snippet.parentId property.")
+        name = SCHOOL_NAME if token.channel == SCHOOL_CHANNEL else token.channel
+        comment = self._new(text=text, author_name=name, author_channel=token.channel, at=self.clock().replace(microsecond=0),
+                            parent=parent.id, likes=0)
+        self.comments.append(comment)
+        return Response(200, self._render_comment(comment), delay=self.write_delay)
+
+    def _write_moderation(self, request: Request) -> Response:
+        """comments.setModerationStatus: only the channel owner; no body; 204."""
+        token, refused = self._writer(request)
+        if refused is not None:
+            return refused
+        status = request.query.get("moderationStatus")
+        ids = [i for i in request.query.get("id", "").split(",") if i]
+        if request.body:
+            return self._bad(400, "processingFailure", "Do not provide a request body when calling this method.")
+        if not ids or status not in ("heldForReview", "published", "rejected"):
+            return self._bad(400, "invalidParameter", "Invalid value for moderationStatus or id.", "global")
+        if request.query.get("banAuthor") == "true" and status != "rejected":
+            return self._bad(400, "banWithoutReject", "The banAuthor parameter can only be used if the "
+                             "moderationStatus parameter value is rejected.")
+        found = [self.node(i) for i in ids]
+        if any(c is None for c in found):
+            return self._bad(404, "commentNotFound", "One or more comments that the request is trying to update "
+                             "cannot be found.")
+        if token.channel != SCHOOL_CHANNEL:
+            return self._bad(403, "forbidden", "The moderation status of one or more comments cannot be set due "
+                             "to insufficient permissions.")
+        if status == "published" and any(c.status == "rejected" for c in found):
+            return self._bad(400, "processingFailure", "A rejected comment cannot be published.")
+        for comment in found:
+            comment.status = status
+        return Response(204, None, delay=self.write_delay)
+
+    def _write_delete(self, request: Request) -> Response:
+        """comments.delete: only the comment's own author may delete it."""
+        token, refused = self._writer(request)
+        if refused is not None:
+            return refused
+        comment = self.node(request.query.get("id", ""))
+        if comment is None:
+            return self._bad(404, "commentNotFound", "The specified comment could not be found.")
+        if comment.author_channel != token.channel:
+            return self._bad(403, "forbidden", "The comment could not be deleted because of insufficient permissions.")
+        self.remove(comment.id)
+        return Response(204, None, delay=self.write_delay)

@@ -1,0 +1,133 @@
+"""YouTube's writes as the channel owner: what the Data API takes and refuses, on the fake over HTTP.
+
+The exactly-once paths (in doubt, SIGKILL, Slack) run for YouTube in test_platform_actions.py and
+test_slack_platform_actions.py; here are YouTube's own rules: OAuth only, threads one level deep,
+``rejected`` as the removal of another user's comment, quota, and a hidden comment read back
+from the review queue without a second case.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from connectors.youtube import FORCE_SSL_SCOPE, YouTubeConnector, YouTubeSettings
+from monitor.app import build_pipeline
+from monitor.cases import get_case
+from monitor.demo.fakes.youtube import FORCE_SSL, READONLY, FakeYouTube
+from monitor.errors import ConfigError
+from monitor.platform_actions import act
+from tests.conftest import make_config
+from tests.test_alerting import KeywordClassifier
+
+ACK = "Thank you, we have your message and will reply properly soon."
+
+
+@pytest.fixture
+def fake(clock):
+    with FakeYouTube() as fake:
+        fake.clock = clock
+        yield fake
+
+
+def owner(fake, clock, **overrides) -> YouTubeConnector:
+    settings = YouTubeSettings.model_validate({**fake.oauth_config("yt"), "actions": ["reply", "hide", "delete"],
+                                               **overrides})
+    return YouTubeConnector(settings, clock=clock)
+
+
+def test_the_fake_refuses_writes_with_an_api_key_or_without_the_scope_as_google_does(fake):
+    parent = fake.add_comment("When is sports day?")
+    body = {"snippet": {"parentId": parent, "textOriginal": ACK}}
+    with httpx.Client(base_url=f"{fake.url}/youtube/v3") as http:
+        keyed = http.post("/comments", params={"part": "snippet", "key": fake.api_key}, json=body)
+        assert keyed.status_code == 401
+        error = keyed.json()["error"]
+        assert error["status"] == "UNAUTHENTICATED" and "API keys are not supported" in error["message"]
+        assert error["details"][0]["reason"] == "CREDENTIALS_MISSING"
+        fake.permissions.discard(FORCE_SSL)
+        token = http.post(f"{fake.url}/token", data={
+            "grant_type": "refresh_token", "client_id": fake.client_id, "client_secret": fake.client_secret,
+            "refresh_token": next(iter(fake.refresh_tokens))}).json()
+        assert token["scope"] == READONLY
+        scoped = http.post("/comments", params={"part": "snippet"}, json=body,
+                           headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert scoped.status_code == 403
+        assert scoped.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
+    assert not fake.school_replies(parent)
+
+
+def test_a_source_with_actions_and_only_an_api_key_is_refused_at_start(tmp_path, fake):
+    with pytest.raises(ConfigError, match="YouTube takes no write with an API key"):
+        make_config(tmp_path, sources=[{**fake.source_config("yt"), "actions": ["reply"]}])
+    assert YouTubeConnector.action_scopes == dict.fromkeys(("reply", "hide", "delete"), FORCE_SSL_SCOPE)
+
+
+def test_a_reply_to_a_reply_is_posted_under_the_top_level_comment(fake, clock):
+    top = fake.add_comment("Is the fair on Saturday?", at=clock() - timedelta(hours=1))
+    answer = fake.add_comment("you lot never answer anything", author="Troll", reply_to=top,
+                              at=clock() - timedelta(minutes=5))
+    written = owner(fake, clock).reply(answer, ACK)
+    [reply] = fake.school_replies(top)
+    assert (reply.id, reply.parent, reply.text) == (written.native_id, top, ACK)
+    assert written.at == clock().replace(microsecond=0)
+    posted = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/comments")]
+    assert [r.json()["snippet"]["parentId"] for r in posted] == [top]
+    # the API itself takes no reply whose parent is a reply
+    with httpx.Client() as http:
+        refused = http.post(f"{fake.url}/youtube/v3/comments", params={"part": "snippet"}, headers=owner(fake, clock).oauth.header(),
+                            json={"snippet": {"parentId": answer, "textOriginal": ACK}})
+    assert refused.status_code == 400 and refused.json()["error"]["errors"][0]["reason"] == "operationNotSupported"
+
+
+def test_an_earlier_school_reply_with_the_same_words_is_not_taken_for_the_one_in_doubt(fake, clock):
+    top = fake.add_comment("Is the fair on Saturday?", at=clock() - timedelta(hours=2))
+    fake.add_school_reply(top, ACK, at=clock() - timedelta(hours=1))  # to the first comment, earlier
+    later = fake.add_comment("and the car park?", reply_to=top, at=clock() - timedelta(minutes=30))
+    youtube = owner(fake, clock)
+    assert youtube.find_reply(later, ACK) is None
+    assert youtube.find_reply(top, ACK) is not None
+    written = youtube.reply(later, ACK)
+    assert youtube.find_reply(later, ACK) == written
+
+
+def test_removal_is_rejected_because_comments_delete_is_for_the_author_only(fake, clock):
+    comment = fake.add_comment("you idiot", author="Troll")
+    youtube = owner(fake, clock)
+    token = youtube.oauth.header()
+    with httpx.Client() as http:
+        refused = http.delete(f"{fake.url}/youtube/v3/comments", params={"id": comment}, headers=token)
+    assert refused.status_code == 403 and fake.status_of(comment) == "published"
+    assert youtube.visibility(comment) == "visible"
+    youtube.hide(comment)
+    assert fake.status_of(comment) == "heldForReview" and youtube.visibility(comment) == "hidden"
+    youtube.delete(comment)
+    assert fake.status_of(comment) == "rejected" and youtube.visibility(comment) == "gone"
+    writes = [r for r in fake.requests if r.path.endswith("/setModerationStatus")]
+    assert [(r.query["moderationStatus"], r.body) for r in writes] == [("heldForReview", b""), ("rejected", b"")]
+
+
+def test_writes_count_fifty_quota_units_and_a_missing_comment_is_final(fake, clock):
+    comment = fake.add_comment("hello")
+    youtube = owner(fake, clock)
+    youtube.hide(comment)
+    assert youtube.status()["quota_units_today"] == 50
+    with pytest.raises(ValueError, match="no longer on YouTube"):
+        youtube.reply("UgzNoSuchComment", ACK)
+    with pytest.raises(ValueError, match="no longer on YouTube"):
+        youtube.delete("UgzNoSuchComment")
+
+
+def test_a_hidden_comment_read_back_from_the_review_queue_opens_no_second_case(tmp_path, store, clock, fake):
+    config = make_config(tmp_path, sources=[{**fake.oauth_config("yt"), "official": True, "actions": ["hide"]}])
+    fake.add_comment("you idiot", author="Troll", at=clock() - timedelta(minutes=9))
+    pipeline = build_pipeline(config, store, clock=clock, classifier=KeywordClassifier())
+    assert pipeline.poll("yt").ok
+    [case] = store.query("SELECT * FROM cases")
+    assert act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "done"
+    clock.advance(600)
+    assert pipeline.poll("yt").ok
+    assert len(store.query("SELECT * FROM cases")) == 1 and len(store.query("SELECT * FROM items")) == 1
+    assert get_case(store, case["id"]).state == "removed"
