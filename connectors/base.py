@@ -120,9 +120,11 @@ class Item:
 
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
-#: what a source may be asked to do on its platform (see ``Connector.reply``, ``hide``, ``delete``)
-ACTION_NAMES: tuple[str, ...] = ("reply", "hide", "delete")
-ActionName = Literal["reply", "hide", "delete"]
+#: what a source may be asked to do on its platform (see ``Connector.reply``, ``hide``, ``delete``,
+#: ``block``, ``report``). ``block`` and ``report`` are for platforms where the school cannot hide or
+#: delete another account's post (Mastodon, Bluesky): the post stays public.
+ACTION_NAMES: tuple[str, ...] = ("reply", "hide", "delete", "block", "report")
+ActionName = Literal["reply", "hide", "delete", "block", "report"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +260,19 @@ class Connector(ABC):
     def visibility(self, native_id: str) -> Literal["visible", "hidden", "gone"]:
         """Whether the record is shown, hidden or gone: how an in-doubt hide or delete is checked."""
         raise NotImplementedError(f"{self.type} cannot tell")
+
+    def block(self, native_id: str) -> Written:
+        """Block the record's author from the school's account (the record itself stays public)."""
+        raise NotImplementedError(f"{self.type} cannot block")
+
+    def report(self, native_id: str) -> Written:
+        """Report the record to the platform's moderators (it stays public until they act)."""
+        raise NotImplementedError(f"{self.type} cannot report")
+
+    def was_done(self, action: str, native_id: str) -> Written | None:
+        """How an in-doubt ``block`` or ``report`` is checked: the write if the platform shows it made,
+        None if it does not or cannot tell (the write is then made again)."""
+        return None
 
     def close(self) -> None:
         self.http.close()

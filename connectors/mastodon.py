@@ -23,10 +23,30 @@ asked at most once an hour while such a feed stays silent.
 
 Full-text search (``queries``) finds only the statuses of accounts that opted in to search
 (``indexable``, Mastodon 4.2+), the school's own, and those the school interacted with.
+
+Writes, for a source with ``actions`` (docs.joinmastodon.org/methods/statuses, /accounts, /reports):
+
+- ``reply``: ``POST /api/v1/statuses`` with ``status`` and ``in_reply_to_id`` (scope
+  ``write:statuses``), starting with the author's ``@address`` so that they are notified (as
+  Mastodon's own clients do), at the visibility of the status it answers (a direct message is
+  answered directly, never in public). It carries an ``Idempotency-Key`` made of the status and the
+  text: Mastodon returns the status already made for a key it has seen ("Idempotency keys are stored
+  for up to 1 hour"), so a retry within the hour cannot post twice; after that, an in-doubt reply is
+  looked for in ``GET /api/v1/statuses/:id/context`` (the school's descendant answering it, same text).
+- Mastodon lets nobody but its author (and the server's moderators) remove a status, so ``hide`` and
+  ``delete`` are not offered. ``block``: ``POST /api/v1/accounts/:id/block`` of the author
+  (``write:blocks``): they can no longer follow the school or see its posts while signed in, and
+  the school stops seeing theirs; checked in doubt with ``GET /api/v1/accounts/relationships``.
+  ``report``: ``POST /api/v1/reports`` with the status (``write:reports``), forwarded to the author's
+  own server when they are on another one: its moderators decide. The status stays public after both.
+  Muting is not offered: it only hides the author from the school's account, the monitor included.
+- A token without the scope is answered 403 ``{"error": "This action is outside the authorized
+  scopes"}``: the action is refused, naming the scope.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -49,6 +69,7 @@ from connectors.base import (
     SourceError,
     SourceSettings,
     TransientError,
+    Written,
     skip_record,
 )
 from connectors.webapi import body_json, expect_json, reset_time, send
@@ -62,6 +83,10 @@ STATUS_ID = re.compile(r"[0-9A-Za-z]+")
 NOT_FOUND = {"error": "Record not found"}
 #: how often the server's feed settings are asked while a hashtag feed stays empty
 FEED_ACCESS_EVERY = timedelta(hours=1)
+#: what a report says to the server's moderators
+REPORT_COMMENT = "Reported by the school's social media moderators as abusive."
+#: the leading @addresses of a status's text (Mastodon renders each as a link holding "@name")
+LEADING_MENTIONS = re.compile(r"^(?:@[\w.+-]+(?:@[\w.-]+)?\s+)+")
 
 
 class MastodonSettings(SourceSettings):
@@ -92,6 +117,8 @@ class MastodonSettings(SourceSettings):
 class MastodonConnector(Connector):
     type = "mastodon"
     Settings = MastodonSettings
+    supported_actions = frozenset({"reply", "block", "report"})
+    action_scopes = {"reply": "write:statuses", "block": "write:blocks", "report": "write:reports"}
     renew_hint = (
         "create a new access token for the school's Mastodon account (Preferences > Development > "
         "your application) and update token in the configuration"
@@ -237,6 +264,107 @@ class MastodonConnector(Connector):
             return True
         raise TransientError(f"Mastodon answered the lookup of status {native_id} with another record")
 
+    # -- writes ---------------------------------------------------------------------------
+
+    def reply(self, native_id: str, text: str) -> Written:
+        parent = self._status(native_id)
+        acct = (parent.get("account") or {}).get("acct")
+        status = text if not acct or LEADING_MENTIONS.match(text) else f"@{acct} {text}"
+        body = {"status": status, "in_reply_to_id": native_id, "visibility": _visibility(parent.get("visibility"))}
+        key = hashlib.sha256(f"{native_id}\n{text.strip()}".encode()).hexdigest()
+        made = self._write("POST", "/api/v1/statuses", body, "reply", headers={"Idempotency-Key": key})
+        if not isinstance(made.get("id"), str) or made.get("in_reply_to_id") != native_id:
+            raise TransientError(f"Mastodon answered the reply to {native_id} without the new status")
+        return Written(native_id=made["id"], at=self._made_at(made))
+
+    def find_reply(self, native_id: str, text: str) -> Written | None:
+        """The school's status answering ``native_id`` with ``text`` (its leading @addresses aside)."""
+        context = expect_json(self._get(self._url(f"/api/v1/statuses/{_status_id(native_id)}/context"), None))
+        descendants = context.get("descendants")
+        if not isinstance(descendants, list):
+            raise TransientError(f"Mastodon answered the thread of {native_id} without its descendants")
+        wanted = _without_mentions(text)
+        for status in descendants:
+            if (isinstance(status, dict) and status.get("in_reply_to_id") == native_id
+                    and self._is_school(status.get("account") or {})
+                    and _without_mentions(html_to_text(str(status.get("content") or ""))) == wanted):
+                return Written(native_id=str(status["id"]), at=self._made_at(status))
+        return None
+
+    def block(self, native_id: str) -> Written:
+        account = self._author(native_id)
+        relationship = self._write("POST", f"/api/v1/accounts/{account}/block", {}, "block")
+        if relationship.get("blocking") is not True:
+            raise TransientError(f"Mastodon answered the block of account {account} without blocking: true")
+        return Written(native_id=None, at=self.clock())
+
+    def report(self, native_id: str) -> Written:
+        status = self._status(native_id)
+        account = _status_id((status.get("account") or {}).get("id"))
+        remote = "@" in str((status.get("account") or {}).get("acct") or "")
+        body = {"account_id": account, "status_ids": [native_id], "comment": REPORT_COMMENT, "category": "other",
+                "forward": remote}
+        made = self._write("POST", "/api/v1/reports", body, "report")
+        if made.get("id") is None:
+            raise TransientError(f"Mastodon answered the report of {native_id} without the report's id")
+        return Written(native_id=str(made["id"]), at=self._made_at(made))
+
+    def was_done(self, action: str, native_id: str) -> Written | None:
+        """An in-doubt block is read in the school's relationship to the author; a report cannot be
+        (Mastodon lists reports to the server's moderators only): None, so it is sent again."""
+        if action != "block":
+            return None
+        account = self._author(native_id)
+        url = self._url("/api/v1/accounts/relationships")
+        found = expect_json(self._get(url, {"id[]": account}), list)
+        blocking = any(isinstance(r, dict) and r.get("id") == account and r.get("blocking") is True for r in found)
+        return Written(native_id=None, at=self.clock()) if blocking else None
+
+    def _status(self, native_id: str) -> dict[str, Any]:
+        """The status as the school's token sees it, else (its author blocked the school) as anyone does."""
+        url = self._url(f"/api/v1/statuses/{_status_id(native_id)}")
+        response = self._get(url, None, missing_ok=True)
+        if response.status_code == 404 and self.settings.token is not None:
+            response = self._get(url, None, missing_ok=True, anonymous=True)
+        if response.status_code == 404:
+            raise ValueError(f"status {native_id} is no longer on {urlsplit(self.settings.base_url).netloc}")
+        status = expect_json(response)
+        if status.get("id") != native_id:
+            raise TransientError(f"Mastodon answered the lookup of status {native_id} with another record")
+        return status
+
+    def _author(self, native_id: str) -> str:
+        return _status_id((self._status(native_id).get("account") or {}).get("id"))
+
+    def _made_at(self, record: dict[str, Any]):
+        try:
+            return self.timestamp(record["created_at"])
+        except MALFORMED:
+            return self.clock()
+
+    def _write(self, method: str, path: str, body: dict[str, Any], action: str, *,
+               headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """One write with the school's token: a refused token or scope is an AuthError, a refused
+        request (422: too long, a status gone) a ValueError, so that the action is refused, not retried."""
+        if self.settings.token is None:
+            raise AuthError("a Mastodon source needs a token to act on the platform")
+        headers = {**(headers or {}), "Authorization": f"Bearer {self.settings.token.get_secret_value()}"}
+        response = send(self, method, self._url(path), json=body, headers=headers)
+        status = response.status_code
+        if status == 429:
+            raise RateLimited(f"Mastodon {path}: rate limited",
+                              reset_time(response.headers.get("x-ratelimit-reset"), self.clock()))
+        if status in (401, 403):
+            raise AuthError(f"Mastodon {urlsplit(self.settings.base_url).netloc} refused to {action}: {_error(response)}")
+        if status in (404, 422):
+            raise ValueError(f"Mastodon refused to {action}: {_error(response)}")
+        if 400 <= status < 500:
+            raise TransientError(f"Mastodon {path} answered HTTP {status}: {_error(response)}")
+        return expect_json(response)
+
+    def _url(self, path: str) -> str:
+        return f"{self.settings.base_url.rstrip('/')}{path}"
+
     # -- records --------------------------------------------------------------------------
 
     def _to_item(self, status: Any) -> Item:
@@ -306,6 +434,22 @@ class MastodonConnector(Connector):
         if 400 <= status < 500:
             raise TransientError(f"Mastodon {urlsplit(url).path} answered HTTP {status}: {_error(response)}")
         return response
+
+
+def _status_id(value: Any) -> str:
+    """A status or account id, checked before it goes into a path."""
+    if not isinstance(value, str) or not STATUS_ID.fullmatch(value):
+        raise ValueError(f"not a Mastodon id: {value!r}")
+    return value
+
+
+def _visibility(value: Any) -> str:
+    """A reply is never more public than the status it answers (Mastodon's own clients do the same)."""
+    return value if value in ("public", "unlisted", "private", "direct") else "unlisted"
+
+
+def _without_mentions(text: str) -> str:
+    return LEADING_MENTIONS.sub("", text.strip()).strip()
 
 
 def _full_acct(acct: str, home: str) -> str:

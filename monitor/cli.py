@@ -324,6 +324,24 @@ def delete(ctx: Context, item_id: int, by: str | None) -> None:
 
 
 @cli.command()
+@click.argument("item_id", type=int)
+@click.option("--by", metavar="NAME", help="Who is blocking (audited; default: your login name).")
+@pass_ctx
+def block(ctx: Context, item_id: int, by: str | None) -> None:
+    """Block a comment's author from the school's account (Mastodon, Bluesky); the post stays public."""
+    _act(ctx, "block", item_id, by)
+
+
+@cli.command()
+@click.argument("item_id", type=int)
+@click.option("--by", metavar="NAME", help="Who is reporting it (audited; default: your login name).")
+@pass_ctx
+def report(ctx: Context, item_id: int, by: str | None) -> None:
+    """Report a comment to its platform's moderators (Mastodon, Bluesky); the post stays public."""
+    _act(ctx, "report", item_id, by)
+
+
+@cli.command()
 @pass_ctx
 def classify(ctx: Context) -> None:
     """Classify texts: one per line on stdin, one JSON object per line on stdout.

@@ -556,6 +556,7 @@ def parse_config(
 ) -> Config:
     """Validate an already parsed TOML document (see :func:`load_config`)."""
     from connectors import connector_class
+    from connectors.base import ACTION_NAMES
 
     if secrets not in (SECRETS_REQUIRED, SECRETS_WHEN_NEEDED):
         raise ValueError(f"secrets must be {SECRETS_REQUIRED!r} or {SECRETS_WHEN_NEEDED!r}, not {secrets!r}")
@@ -589,7 +590,7 @@ def parse_config(
         supported = connector_class(type_name).supported_actions
         unsupported = [a for a in settings.actions if a not in supported]
         if unsupported:
-            can = ", ".join(a for a in ("reply", "hide", "delete") if a in supported) or "nothing"
+            can = ", ".join(a for a in ACTION_NAMES if a in supported) or "nothing"
             problems.append(Problem((*loc, "actions"), f"a {type_name} source cannot {', '.join(unsupported)} "
                                     f"from the monitor (it can: {can}); remove it from actions"))
             continue

@@ -14,6 +14,13 @@ a school reply with the same text; the comment's visibility is read for a hide o
 reply is never posted twice. A reply closes the comment's case as met at the reply's platform
 time; a hide or a delete closes it as ``removed``.
 
+Where the school cannot hide or delete another account's post (Mastodon, Bluesky), ``block`` (the
+author) and ``report`` (the post, to the platform's moderators) are offered instead. The post stays
+public, so the case closes as dealt with (``acknowledged``, noted "the post is still public"), never as
+``removed``. An in-doubt block is checked on the platform (the school's relationship to the author);
+an in-doubt report cannot be (no platform lists an account's own reports), so it is sent again: at
+worst the moderators receive it twice.
+
 Only sources that opt in (``actions = ["reply", "hide", "delete"]``) accept these; the connector
 writes through the interface declared in :mod:`connectors.base`.
 """
@@ -35,7 +42,9 @@ from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("reply", "hide", "delete")
+ACTIONS = ("reply", "hide", "delete", "block", "report")
+#: moderation that leaves the post public: the case closes as dealt with (acknowledged), never as removed
+KEEPS_POST = ("block", "report")
 #: the longest reply accepted (Facebook and Instagram take 8,000 characters; the rest fewer, see docs)
 REPLY_LIMIT = 2000
 #: one write at a time in this process: a double click handled on two threads posts once
@@ -164,6 +173,8 @@ def _perform(store: Store, connector: Connector, row: dict[str, Any], clock: Clo
 def _already_done(connector: Connector, row: dict[str, Any]) -> Written | None:
     if row["action"] == "reply":
         return connector.find_reply(row["native_id"], row["text"])
+    if row["action"] in KEEPS_POST:
+        return connector.was_done(row["action"], row["native_id"])
     state = connector.visibility(row["native_id"])
     if state == "gone" or (state == "hidden" and row["action"] == "hide"):
         return Written(native_id=None, at=connector.clock())
@@ -190,6 +201,9 @@ def _finish(store: Store, row: dict[str, Any], written: Written) -> Outcome:
             if row["action"] == "reply":
                 acknowledge(store, row["case_id"], by=row["by"], how=row["how"], at=written.at,
                             note=f"reply {written.native_id}", detail=detail)
+            elif row["action"] in KEEPS_POST:
+                acknowledge(store, row["case_id"], by=row["by"], how=row["how"], at=written.at,
+                            note=f"{PAST[row['action']].lower()}{STILL_PUBLIC}", detail=detail)
             else:
                 mark_removed(store, row["case_id"], by=row["by"], at=written.at,
                              note=f"{'hidden' if row['action'] == 'hide' else 'deleted'} by {row['by']}", detail=detail)
@@ -217,7 +231,9 @@ def _row(store: Store, action_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-PAST = {"reply": "Replied", "hide": "Hidden", "delete": "Deleted"}
+PAST = {"reply": "Replied", "hide": "Hidden", "delete": "Deleted", "block": "Author blocked",
+        "report": "Reported to the platform's moderators"}
+STILL_PUBLIC = ": the post is still public"
 
 
 def _outcome(row: dict[str, Any], *, changed: bool, message: str | None = None) -> Outcome:
@@ -227,6 +243,7 @@ def _outcome(row: dict[str, Any], *, changed: bool, message: str | None = None) 
         if state == "done":
             when = from_db(receipt["at"]) if receipt else None
             message = f"{PAST[row['action']]} by {row['by']}" + ("" if changed else f" (already, {to_db(when)})")
+            message += STILL_PUBLIC if row["action"] in KEEPS_POST else ""
         elif state == "refused":
             message = f"Could not {row['action']}: {row['last_error']}"
         else:

@@ -24,7 +24,9 @@ Then it is acted on:
   ``private_metadata`` verified against the posted alert, and the reply is written on the platform
   once (:mod:`monitor.platform_actions`); the case closes as met at the reply's platform time;
 - **Hide**, **Delete** (behind Slack's confirmation dialog): made on the platform once; the case
-  closes as removed. A refusal (a missing permission) is told to the moderator, only them.
+  closes as removed. A refusal (a missing permission) is told to the moderator, only them;
+- **Block author**, **Report** (Mastodon, Bluesky; behind a confirmation): the same, but the post
+  stays public, so the case closes as dealt with (acknowledged), and the message says so.
 
 Every audit row carries the Slack user's id and name, and the message is updated (``chat.update``)
 to say who did what, when. A new action is a name in :data:`ACTIONS` and a method of that name
@@ -52,7 +54,7 @@ from monitor.store import Store, to_db
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("acknowledge", "escalate", "not_abusive", "reply", "hide", "delete")
+ACTIONS = ("acknowledge", "escalate", "not_abusive", "reply", "hide", "delete", "block", "report")
 #: the modal's callback id, and its one input (block id, action id)
 REPLY_VIEW = "reply"
 REPLY_INPUT = ("reply", "text")
@@ -410,6 +412,12 @@ class SlackActions:
     def delete(self, click: Click) -> str | None:
         return self._platform(click, "delete") if self._allowed(click, "delete") else None
 
+    def block(self, click: Click) -> str | None:
+        return self._platform(click, "block") if self._allowed(click, "block") else None
+
+    def report(self, click: Click) -> str | None:
+        return self._platform(click, "report") if self._allowed(click, "report") else None
+
     def _allowed(self, click: Click, action: str) -> bool:
         source = self.store.query("SELECT source FROM items WHERE id = ?", (click.item_id,))
         try:
@@ -504,7 +512,8 @@ class SlackActions:
 
 #: a click that closes the case, and the buttons it takes away with it
 CLOSES_CASE = {"acknowledge": {"acknowledge"}, "reply": {"acknowledge", "reply"},
-               "hide": {"acknowledge", "hide"}, "delete": {"acknowledge", "hide", "delete", "reply"}}
+               "hide": {"acknowledge", "hide"}, "delete": {"acknowledge", "hide", "delete", "reply"},
+               "block": {"acknowledge", "block"}, "report": {"acknowledge", "report"}}
 
 
 def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome: str, when: datetime, tz) -> list[dict[str, Any]]:

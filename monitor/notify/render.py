@@ -238,7 +238,7 @@ def slack_item_blocks(item: dict[str, Any], tz: ZoneInfo, *, kind: str) -> list[
 
 def slack_buttons(item: dict[str, Any], *, kind: str) -> list[dict[str, Any]]:
     """Acknowledge (when a case is open), Escalate, Not abusive (for a flagged item), and the platform
-    actions the item's source allows (Reply; Hide and Delete behind a confirmation)."""
+    actions the item's source allows (Reply; Hide, Delete, Block author and Report behind a confirmation)."""
     if item.get("item_id") is None:
         return []
     value = json.dumps({"case": item.get("case_id"), "item": item.get("item_id")})
@@ -259,6 +259,15 @@ def slack_buttons(item: dict[str, Any], *, kind: str) -> list[dict[str, Any]]:
         buttons.append({**_button("Delete", "delete", value, "danger"), "confirm": _confirm(
             "Delete this comment?", "It is deleted from the platform for good: the monitor keeps its copy.",
             "Delete")})
+    if "block" in actions:
+        buttons.append({**_button("Block author", "block", value, "danger"), "confirm": _confirm(
+            "Block this author?", "The school's account blocks them: they can no longer follow the school there, "
+            "and the monitor, which reads as the school, no longer sees their new posts. Their post stays public.",
+            "Block")})
+    if "report" in actions:
+        buttons.append({**_button("Report", "report", value), "confirm": _confirm(
+            "Report this post?", "It is reported to the platform's moderators, who decide what to do. "
+            "It stays public until they act.", "Report")})
     return buttons
 
 

@@ -13,12 +13,22 @@ As on a current server (4.5):
   error), ``authenticated`` refuses a request without a token with 422; ``/api/v2/instance``
   reports the setting under ``configuration.timelines_access``;
 - full-text search finds only statuses of accounts that opted in (``indexable``), and the school's own.
+
+The school's writes (docs.joinmastodon.org/methods/statuses, /accounts, /reports): ``POST
+/api/v1/statuses`` (a reply; JSON or form; an ``Idempotency-Key`` seen before returns the status it
+made, as Mastodon keeps keys for an hour), ``GET /api/v1/statuses/:id/context``, ``POST
+/api/v1/accounts/:id/block``, ``GET /api/v1/accounts/relationships``, ``POST /api/v1/reports``. Each
+write needs its scope in ``scopes`` (``write:statuses``, ``write:blocks``, ``write:reports``, or
+``write``): without it Mastodon answers 403 ``{"error": "This action is outside the authorized
+scopes"}`` (Doorkeeper's ``forbidden_token_response`` in Api::BaseController). A blank or too long
+status is 422 ``Validation failed: ...``; a status or account that is not there, 404 ``Record not found``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html import escape
@@ -32,6 +42,9 @@ SCHOOL_ID = "109000000000000001"
 SCHOOL_ACCT = "ravenswood"
 TOKEN = "fake-mastodon-token"
 HOST = "mastodon.example"
+#: the server's status length limit (Mastodon's default, ``configuration.statuses.max_characters``)
+MAX_CHARACTERS = 500
+OUTSIDE_SCOPES = {"error": "This action is outside the authorized scopes"}
 
 
 @dataclass
@@ -50,6 +63,7 @@ class FakeStatus:
     blocks_school: bool = False
     #: the school's notification policy filters its notification (e.g. a new account, or one not followed)
     filtered: bool = False
+    visibility: str = "public"
 
 
 class FakeMastodon(FakePlatform):
@@ -69,6 +83,21 @@ class FakeMastodon(FakePlatform):
         self.route("GET", "/api/v1/notifications")(self._notifications)
         self.route("GET", r"/api/v1/statuses/(?P<id>[0-9]+)")(self._status_by_id)
         self.route("GET", "/api/v2/instance")(self._instance)
+        self.route("GET", r"/api/v1/statuses/(?P<id>[0-9]+)/context")(self._context)
+        self.route("POST", "/api/v1/statuses")(self._post_status)
+        self.route("POST", r"/api/v1/accounts/(?P<id>[0-9]+)/block")(self._block)
+        self.route("GET", "/api/v1/accounts/relationships")(self._relationships)
+        self.route("POST", "/api/v1/reports")(self._report)
+        #: the scopes the school's token was granted
+        self.scopes = {"read", "write:statuses", "write:blocks", "write:reports"}
+        #: accounts the school blocked; reports it made (as the server's moderators see them)
+        self.blocked: set[str] = set()
+        self.reports: list[dict[str, Any]] = []
+        self._idempotency: dict[str, str] = {}
+        #: seconds a write's answer is held back after the write is made (a crash between the two)
+        self.write_delay = 0.0
+        #: the time a status the school writes is given
+        self.default_time = lambda: datetime.now(timezone.utc)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -113,6 +142,17 @@ class FakeMastodon(FakePlatform):
 
     def renew_credentials(self) -> None:
         self.expired = False
+
+    def school_replies(self, to: str) -> list[FakeStatus]:
+        """The school's statuses answering ``to`` (for tests)."""
+        return [s for s in self.statuses if s.account["id"] == SCHOOL_ID and s.in_reply_to_id == to]
+
+    def forget_idempotency_keys(self) -> None:
+        """An hour has passed: Mastodon no longer remembers the keys it was given."""
+        self._idempotency.clear()
+
+    def author_of(self, status_id: str) -> str:
+        return self._find(status_id).account["id"]
 
     # -- state ----------------------------------------------------------------------------
 
@@ -222,6 +262,109 @@ class FakeMastodon(FakePlatform):
         return Response(200, {"accounts": [], "hashtags": [],
                               "statuses": [self._render(s) for s in found[offset:offset + limit]]})
 
+    # -- the school's writes ---------------------------------------------------------------
+
+    def _may_write(self, request: Request, scope: str) -> Response | None:
+        if (refused := self._refused(request, required=True)) is not None:
+            return refused
+        if not {scope, "write"} & self.scopes:
+            return Response(403, dict(OUTSIDE_SCOPES))
+        return None
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        """The parameters of a write: a JSON body or a form, as Mastodon (Rails) reads either."""
+        if (request.header("content-type") or "").startswith("application/json"):
+            body = request.json()
+            return body if isinstance(body, dict) else {}
+        return request.form()
+
+    def _post_status(self, request: Request) -> Response:
+        if (refused := self._may_write(request, "write:statuses")) is not None:
+            return refused
+        params = self._params(request)
+        key = request.header("idempotency-key")
+        if key and f"{SCHOOL_ID}:{key}" in self._idempotency:
+            return Response(200, self._render(self._find(self._idempotency[f"{SCHOOL_ID}:{key}"])))
+        text = params.get("status")
+        if not isinstance(text, str) or not text.strip():
+            return Response(422, {"error": "Validation failed: Text can't be blank"})
+        if len(text) > MAX_CHARACTERS:
+            return Response(422, {"error": f"Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"})
+        visibility = params.get("visibility", "public")
+        if visibility not in ("public", "unlisted", "private", "direct"):
+            return Response(422, {"error": "Validation failed: Visibility is not included in the list"})
+        parent = next((s for s in self.statuses if s.id == params.get("in_reply_to_id")), None)
+        if params.get("in_reply_to_id") is not None and parent is None:
+            return Response(404, {"error": "Record not found"})
+        status = self._status(self.school, text, self.default_time(), parent)
+        status.visibility = visibility
+        if key:
+            self._idempotency[f"{SCHOOL_ID}:{key}"] = status.id
+        return Response(200, self._render(status), delay=self.write_delay)
+
+    def _context(self, request: Request) -> Response:
+        if (refused := self._refused(request, required=False)) is not None:
+            return refused
+        status = next((s for s in self.statuses if s.id == request.params["id"]), None)
+        if status is None:
+            return Response(404, {"error": "Record not found"})
+        ancestors, parent = [], status.in_reply_to_id
+        while parent and (found := next((s for s in self.statuses if s.id == parent), None)):
+            ancestors.insert(0, found)
+            parent = found.in_reply_to_id
+        descendants, frontier = [], [status.id]
+        while frontier:
+            children = sorted((s for s in self.statuses if s.in_reply_to_id in frontier), key=lambda s: int(s.id))
+            descendants += children
+            frontier = [s.id for s in children]
+        return Response(200, {"ancestors": [self._render(s) for s in ancestors],
+                              "descendants": [self._render(s) for s in descendants]})
+
+    def _account_known(self, account_id: str) -> bool:
+        return any(s.account["id"] == account_id for s in self.statuses)
+
+    def _block(self, request: Request) -> Response:
+        if (refused := self._may_write(request, "write:blocks")) is not None:
+            return refused
+        account_id = request.params["id"]
+        if not self._account_known(account_id):
+            return Response(404, {"error": "Record not found"})
+        self.blocked.add(account_id)
+        return Response(200, self._relationship(account_id), delay=self.write_delay)
+
+    def _relationships(self, request: Request) -> Response:
+        if (refused := self._refused(request, required=True)) is not None:
+            return refused
+        wanted = request.query.get("id[]") or request.query.get("id")
+        return Response(200, [self._relationship(wanted)] if wanted and self._account_known(wanted) else [])
+
+    def _relationship(self, account_id: str) -> dict[str, Any]:
+        return {"id": account_id, "following": False, "showing_reblogs": False, "notifying": False,
+                "followed_by": False, "blocking": account_id in self.blocked, "blocked_by": False,
+                "muting": False, "muting_notifications": False, "requested": False, "domain_blocking": False,
+                "endorsed": False, "note": ""}
+
+    def _report(self, request: Request) -> Response:
+        if (refused := self._may_write(request, "write:reports")) is not None:
+            return refused
+        params = self._params(request)
+        account_id = params.get("account_id")
+        if not isinstance(account_id, str) or not self._account_known(account_id):
+            return Response(404, {"error": "Record not found"})
+        status_ids = params.get("status_ids") or []
+        if not isinstance(status_ids, list) or any(
+                not any(s.id == i and s.account["id"] == account_id for s in self.statuses) for i in status_ids):
+            return Response(404, {"error": "Record not found"})
+        if len(str(params.get("comment") or "")) > 1000:
+            return Response(422, {"error": "Validation failed: Comment is too long (maximum is 1000 characters)"})
+        report = {"id": str(len(self.reports) + 1), "action_taken": False, "action_taken_at": None,
+                  "category": params.get("category") or "other", "comment": params.get("comment") or "",
+                  "forwarded": params.get("forward") in (True, "true", "1"),
+                  "created_at": _time(self.default_time()), "status_ids": status_ids, "rule_ids": [],
+                  "target_account": next(s.account for s in self.statuses if s.account["id"] == account_id)}
+        self.reports.append(report)
+        return Response(200, report, delay=self.write_delay)
+
     def _render(self, status: FakeStatus) -> dict[str, Any]:
         mention = ""
         if status.in_reply_to_account_id == SCHOOL_ID:
@@ -229,13 +372,15 @@ class FakeMastodon(FakePlatform):
                        f'class="u-url mention">@<span>{SCHOOL_ACCT}</span></a></span> ')
         tags = "".join(f' <a href="https://{HOST}/tags/{t}" class="mention hashtag" rel="tag">#<span>{t}</span></a>'
                        for t in status.tags)
-        body = escape(status.text).replace("\n", "<br />")
+        body = escape(status.text)
+        if status.account["id"] == SCHOOL_ID:  # the school's statuses are written here, through the API
+            body = _linked_mentions(body)
+        body = body.replace("\n", "<br />")
         acct = status.account["acct"]
         rendered = {
-            "id": status.id, "created_at": "garbage" if status.malformed else
-            status.created.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "id": status.id, "created_at": "garbage" if status.malformed else _time(status.created),
             "in_reply_to_id": status.in_reply_to_id, "in_reply_to_account_id": status.in_reply_to_account_id,
-            "sensitive": False, "spoiler_text": "", "visibility": "public", "language": "en",
+            "sensitive": False, "spoiler_text": "", "visibility": status.visibility, "language": "en",
             "uri": f"https://{HOST}/users/{acct.split('@')[0]}/statuses/{status.id}",
             "url": f"https://{HOST}/@{acct}/{status.id}",
             "replies_count": sum(1 for s in self.statuses if s.in_reply_to_id == status.id),
@@ -253,3 +398,14 @@ class FakeMastodon(FakePlatform):
 def _origin(status: FakeStatus) -> str:
     """"local" for an account of this server, "remote" for one of another."""
     return "remote" if "@" in status.account["acct"] else "local"
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _linked_mentions(body: str) -> str:
+    """``@name@server`` in a status's text as Mastodon renders it: a link showing ``@name``."""
+    return re.sub(r"(?<![\w/])@([\w.+-]+)(?:@([\w.-]+))?",
+                  lambda m: (f'<span class="h-card" translate="no"><a href="https://{m.group(2) or HOST}/@{m.group(1)}" '
+                             f'class="u-url mention">@<span>{m.group(1)}</span></a></span>'), body)
