@@ -17,14 +17,23 @@ from monitor.store import Store
 logger = logging.getLogger(__name__)
 
 
-def open_store(config: Config, clock: Clock = system_clock) -> Store:
-    return Store(config.database_path, clock=clock)
+def open_store(config: Config, clock: Clock = system_clock, *, create: bool = True) -> Store:
+    """The configured database, created if need be; with ``create=False`` a database not created
+    yet is an empty stand-in in memory (``Store.absent``) and nothing is written: a command that
+    only looks must not leave a database owned by whoever ran it, which the service could not write."""
+    path = config.database_path
+    if create or path.exists():
+        return Store(path, clock=clock)
+    store = Store(":memory:", clock=clock)
+    store.path, store.absent = path, True
+    return store
 
 
-def open_store_to_report(config: Config) -> Store:
+def open_store_to_report(config: Config, *, create: bool = False) -> Store:
     """The store for a command that reports on it (status, cases, a digest), judged now; or, for a
-    database ``monitor demo`` filled, at its simulated clock's last time, where what it holds is true."""
-    store = open_store(config)
+    database ``monitor demo`` filled, at its simulated clock's last time, where what it holds is true.
+    A database not created yet is not created unless ``create`` (see :func:`open_store`)."""
+    store = open_store(config, create=create)
     simulated = store.simulated_time()
     if simulated is not None:
         store.clock = ManualClock(simulated)

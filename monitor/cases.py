@@ -297,8 +297,9 @@ def format_cases(cases: list[Case], tz) -> str:
         status = case.state + (" (breached)" if case.breached else "")
         closed = f", closed {when(case.closed_at)} by {case.closed_by} via {case.closed_how}"
         lines.append(
+            # the item number is what `monitor hide` and `monitor delete` take
             printable(f"#{case.id} {case.source} {status}: received {when(case.received)}, due {when(case.due)}"
-                      + (closed if case.closed_at else ""))
+                      + (closed if case.closed_at else "") + f" (item {case.item_id})")
         )
         # what strangers wrote, on one line, every control character shown: it cannot clear the screen,
         # colour the terminal or start a line of its own

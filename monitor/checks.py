@@ -19,9 +19,13 @@ logger = logging.getLogger(__name__)
 
 
 def check_configuration(config: Config) -> tuple[list[str], list[str]]:
-    """(warnings, notes) about a valid configuration."""
+    """(warnings, notes) about a valid configuration; ConfigError if what the daemon reads beside
+    it at start (the term calendar) cannot be read."""
     from connectors import connector_class
+    from monitor.calendar import WorkingCalendar
     from monitor.routing import span
+
+    WorkingCalendar.from_config(config)
 
     warnings: list[str] = []
     notes: list[str] = [f"school: {config.school.name} ({config.school.timezone})"]

@@ -93,6 +93,9 @@ def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) ->
     names = [source_name] if source_name else [s.name for s in config.sources if s.enabled]
     for name in names:
         config.source(name)  # an unknown name is an error before anything is opened
+    if not names:
+        click.echo(f"no source to poll: {config.path} has no enabled [[sources]] "
+                   "(config/monitor.example.toml shows one of each type)", err=True)
     store = open_store(config)
     try:
         pipeline = build_pipeline(config, store)
@@ -174,7 +177,7 @@ def purge(ctx: Context, dry_run: bool) -> None:
     from monitor.maintenance import purge as purge_store
 
     config = ctx.config_to_read()
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         result = purge_store(store, config, dry_run=dry_run)
     finally:
@@ -263,7 +266,7 @@ def ack(ctx: Context, case_id: int, by: str, note: str | None) -> None:
     from monitor.cases import acknowledge
 
     config = ctx.config_to_read()
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         result = acknowledge(store, case_id, by=by, how="cli", note=note)
     except ValueError as exc:
@@ -376,7 +379,7 @@ def tune(ctx: Context, dry_run: bool, as_json: bool) -> None:
     config = ctx.config_to_read()
     model = load_model(config.classifier.model, threshold=config.classifier.threshold,
                        label_map=dict(config.classifier.label_map), max_chars=config.classifier.max_chars)
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         result = run_tune(store, model, config.database_path, dry_run=dry_run)
     finally:
@@ -421,7 +424,8 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
 
     config = ctx.config() if send else ctx.config_to_read()
     week = parse_week(week) if week else None
-    store = open_store_to_report(config)
+    # it archives the week's HTML beside the database: both are made if need be
+    store = open_store_to_report(config, create=True)
     try:
         simulated = store.simulated_time()
         if simulated is not None:

@@ -58,7 +58,10 @@ def duration(shortest: str, longest: str) -> Any:
         seconds = _seconds(value)
         if not low.total_seconds() <= seconds <= high.total_seconds():
             too = "short" if seconds < low.total_seconds() else "long"
-            raise ValueError(f"{value!r} is too {too}: write a duration from {shortest} to {longest}")
+            # a bare number is seconds: say so, for the reader who meant hours
+            got = f"{value!r} seconds" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+            raise ValueError(f"{got} is too {too}: write a duration from {shortest} to {longest}, "
+                             "with its unit (ms, s, m, h, d or w)")
         return timedelta(seconds=seconds)
 
     return Annotated[timedelta, BeforeValidator(within)]
@@ -544,6 +547,12 @@ def load_config(
         text = found.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {found}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = found.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{found}, line {line}: not UTF-8 text: is it the right file? Save it as UTF-8 "
+            "(config/monitor.example.toml is a commented example)"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -630,12 +639,24 @@ class Problem:
 _SECRET_KEY = re.compile(r"token|password|secret|key", re.IGNORECASE)
 
 
+#: what to write instead, for a value of the wrong TOML type (the sections are strict)
+_TYPE_FIXES = {
+    "int_type": "must be a whole number, written without quotes",
+    "float_type": "must be a number, written without quotes",
+    "bool_type": "must be true or false, written without quotes",
+    "string_type": 'must be text in double quotes, e.g. "..."',
+    "list_type": 'must be a list in square brackets, e.g. ["...", "..."]',
+    "dict_type": "must be a table: a [section] of its own, or { key = value, ... }",
+    "model_type": "must be a table: a [section] of its own, or { key = value, ... }",
+}
+
+
 def _message(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key (check its spelling; config/monitor.example.toml lists every key)"
     if error["type"] == "missing":
         return "is required"
-    message = error["msg"]
+    message = _TYPE_FIXES.get(error["type"], error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     value = error.get("input")

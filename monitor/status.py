@@ -66,6 +66,8 @@ def collect_status(config: Config, store: Store, clock: Clock | None = None) -> 
         "platform_actions": [{**a, "state": "in doubt" if a["state"] == "sending" else a["state"]} for a in actions],
         "school": config.school.name,
         "database": str(store.path),
+        #: false until `monitor poll` or `monitor run` first creates it
+        "database_exists": not store.absent,
         "checked_at": _iso(now),
         #: set for a database ``monitor demo`` filled: its simulated time, at which this is judged
         "simulated_time": _iso(store.simulated_time()),
@@ -89,6 +91,9 @@ def format_status(status: dict[str, Any], tz) -> str:
     lines = [f"{status['school']} — database {status['database']}", ""]
     if status.get("simulated_time"):
         lines[1:1] = [simulated_note(status["simulated_time"], tz)]
+    if status.get("database_exists") is False:
+        lines[1:1] = ["No database yet: `monitor poll` or `monitor run` creates it (run them as the service's "
+                      "user, so that it can write it)."]
     if not status["sources"]:
         lines.append("No sources configured.")
     for source in status["sources"]:

@@ -308,13 +308,20 @@ class SourceState:
 class Store:
     """The monitor's database. Thread-safe: every access holds one lock."""
 
+    #: True for the empty stand-in of a database not created yet (see ``monitor.app.open_store``)
+    absent = False
+
     def __init__(self, path: str | Path, *, clock: Clock = system_clock):
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
         self._depth = 0
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database's folder {self.path.parent}: "
+                                 f"{exc.strerror or exc} (check storage.path)") from exc
             create_private(self.path)
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
