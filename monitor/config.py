@@ -543,10 +543,12 @@ def load_config(
                 "(config/monitor.example.toml is a commented example)"
             )
         return Config()
+    # a stale $MONITOR_CONFIG in the shell is easy to forget: say where the path came from
+    named = f" (named by ${ENV_VAR})" if not path and os.environ.get(ENV_VAR) else ""
     try:
         text = found.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read configuration file {found}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read configuration file {found}{named}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         line = found.read_bytes()[: exc.start].count(b"\n") + 1
         raise ConfigError(

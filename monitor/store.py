@@ -322,6 +322,9 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create the database's folder {self.path.parent}: "
                                  f"{exc.strerror or exc} (check storage.path)") from exc
+            if self.path.is_dir():
+                raise StoreError(f"cannot open database {path}: it is a folder; storage.path names the "
+                                 'database file itself, e.g. "/var/lib/school-monitor/monitor.db"')
             create_private(self.path)
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)

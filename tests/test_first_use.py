@@ -108,3 +108,21 @@ def test_cases_show_the_item_number_that_hide_and_delete_take(tmp_path):
     (case,) = json.loads(run(tmp_path, "cases", "--json").stdout)
     listed = run(tmp_path, "cases").stdout
     assert listed.startswith(f"#{case['id']} page open") and f"(item {case['item_id']})\n" in listed
+
+
+def test_a_configuration_named_by_the_environment_says_so(tmp_path):
+    env = {**os.environ, "MONITOR_CONFIG": str(tmp_path / "old" / "monitor.toml")}
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "status"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == (f"error: cannot read configuration file {tmp_path / 'old' / 'monitor.toml'} "
+                           "(named by $MONITOR_CONFIG): No such file or directory\n")
+
+
+def test_a_database_path_that_names_a_folder_is_refused_clearly(tmp_path):
+    (tmp_path / "var" / "monitor.db").mkdir(parents=True)
+    write(tmp_path, '[storage]\npath = "var/monitor.db"\n')
+    assert refused(tmp_path, "status") == (
+        'error: cannot open database var/monitor.db: it is a folder; storage.path names the database file '
+        'itself, e.g. "/var/lib/school-monitor/monitor.db"\n'
+    )
