@@ -29,6 +29,29 @@ document (the PLC directory for ``did:plc``, ``/.well-known/did.json`` for ``did
 harasser the school blocked, or who blocked the school, would read as deleted while the post stays
 public. Only the PDS's ``RecordNotFound`` counts as gone (``packages/pds/src/api/com/atproto/repo/
 getRecord.ts``); any other answer cannot tell. The school's session token is never sent there.
+
+Writes, for a source with ``actions``, all with the app password's session: an app password has "most
+of the same abilities as the user's account password" (only account deletion, migration and new app
+passwords are withheld: bluesky-social/atproto-ecosystem ``app-passwords.md``), so no permission
+beyond it is needed, and none exists to grant.
+
+- ``reply``: ``com.atproto.repo.createRecord`` of an ``app.bsky.feed.post`` whose ``reply`` holds
+  strong refs (uri and cid) to the post answered (``parent``) and to its thread's first post
+  (``root``: the parent's own ``reply.root`` when the parent is itself a reply), as the
+  ``app.bsky.feed.post`` lexicon requires. The parent is read with ``app.bsky.feed.getPosts``. An
+  in-doubt reply is looked for in the school's own repository (``com.atproto.repo.listRecords``,
+  which the PDS answers at once) and in the thread (``app.bsky.feed.getPostThread``, which the
+  AppView fills a moment later) before it is made again.
+- Nobody but a post's author (and Bluesky's moderators) can remove it, so ``hide`` and ``delete``
+  are not offered. ``block``: a ``app.bsky.graph.block`` record naming the author (public, as every
+  block on Bluesky is): they can no longer reply to the school or see its posts, and their replies
+  are hidden from the school's account, the monitor included; an in-doubt block is read in
+  ``app.bsky.actor.getProfile`` (``viewer.blocking``). ``report``:
+  ``com.atproto.moderation.createReport`` of the post (a strong ref; reason
+  ``com.atproto.moderation.defs#reasonRude``), sent through the school's PDS to Bluesky's moderation
+  service (the ``atproto-proxy`` header, ``moderation_service``). The post stays public after both.
+- A record the PDS refuses is answered 400 ``InvalidRequest`` (a reply longer than 300 graphemes): the
+  action is refused with Bluesky's message. An expired session is renewed and the write tried once more.
 """
 
 from __future__ import annotations
@@ -52,6 +75,7 @@ from connectors.base import (
     Secret,
     SourceSettings,
     TransientError,
+    Written,
     parse_timestamp,
     skip_record,
 )
@@ -70,6 +94,9 @@ EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
 #: how long a DID's PDS address is remembered (accounts move between PDSs rarely)
 PDS_MEMORY = timedelta(hours=1)
 PDS_MEMORY_SIZE = 1000
+#: Bluesky's own moderation service, where the school's PDS forwards a report (``atproto-proxy``)
+BLUESKY_MODERATION = "did:plc:ar7c4by46qjdydhdevvrndac#atproto_labeler"
+REPORT_REASON = "Reported by the school's social media moderators as abusive."
 
 
 class BlueskySettings(SourceSettings):
@@ -87,11 +114,16 @@ class BlueskySettings(SourceSettings):
     plc_url: str = "https://plc.directory"
     page_size: int = Field(default=50, ge=1, le=100)
     backfill: Lookback = timedelta(days=7)
+    #: the moderation service a report goes to (a DID and its ``#atproto_labeler`` service)
+    moderation_service: str = Field(default=BLUESKY_MODERATION, pattern=r"^did:[a-z]+:[A-Za-z0-9._:%-]+#atproto_labeler$")
 
 
 class BlueskyConnector(Connector):
     type = "bluesky"
     Settings = BlueskySettings
+    supported_actions = frozenset({"reply", "block", "report"})
+    #: Bluesky has no narrower permission: the app password's session can make every one of these
+    action_scopes = dict.fromkeys(supported_actions, "app password")
     renew_hint = (
         "create a new app password for the school's Bluesky account (Settings > Privacy and security > "
         "App passwords) and update password in the configuration"
@@ -272,6 +304,131 @@ class BlueskyConnector(Connector):
         except ValueError:
             return "." in url.host  # a name, not an address
 
+    # -- writes ---------------------------------------------------------------------------
+
+    def reply(self, native_id: str, text: str) -> Written:
+        parent = self._post_view(native_id)
+        parent_ref = _strong_ref(parent)
+        if parent_ref is None:
+            raise TransientError(f"Bluesky answered {native_id} without its cid")
+        root_ref = _strong_ref(((parent.get("record") or {}).get("reply") or {}).get("root")) or parent_ref
+        at = self.clock()
+        record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": _iso(at),
+                  "reply": {"root": root_ref, "parent": parent_ref}}
+        made = self._create("app.bsky.feed.post", record, "reply")
+        return Written(native_id=made["uri"], at=self.timestamp(record["createdAt"]))
+
+    def find_reply(self, native_id: str, text: str) -> Written | None:
+        """The school's post answering ``native_id`` with ``text``: in its own repository (newest 100
+        records), else in the thread."""
+        self._ensure_session()
+        wanted = text.strip()
+        listed = self._call("com.atproto.repo.listRecords", {"repo": self.school_did,
+                                                             "collection": "app.bsky.feed.post", "limit": 100})
+        for entry in listed.get("records") or []:
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if isinstance(value, dict) and _answers(value, native_id, wanted) and isinstance(entry.get("uri"), str):
+                return Written(native_id=entry["uri"], at=self.timestamp(value.get("createdAt")))
+        thread = self._call("app.bsky.feed.getPostThread", {"uri": native_id, "depth": 1},
+                            missing=("NotFound",)).get("thread") or {}
+        for reply in thread.get("replies") or []:
+            post = reply.get("post") if isinstance(reply, dict) else None
+            if (isinstance(post, dict) and (post.get("author") or {}).get("did") == self.school_did
+                    and isinstance(post.get("record"), dict) and _answers(post["record"], native_id, wanted)):
+                return Written(native_id=post["uri"], at=self.timestamp(post["record"].get("createdAt")))
+        return None
+
+    def block(self, native_id: str) -> Written:
+        author = _author_did(native_id)
+        at = self.clock()
+        made = self._create("app.bsky.graph.block", {"$type": "app.bsky.graph.block", "subject": author,
+                                                      "createdAt": _iso(at)}, "block")
+        return Written(native_id=made["uri"], at=at)
+
+    def report(self, native_id: str) -> Written:
+        ref = self._record_ref(native_id)
+        body = {"reasonType": "com.atproto.moderation.defs#reasonRude", "reason": REPORT_REASON,
+                "subject": {"$type": "com.atproto.repo.strongRef", **ref}}
+        made = self._procedure("com.atproto.moderation.createReport", body, "report",
+                               headers={"atproto-proxy": self.settings.moderation_service})
+        if made.get("id") is None:
+            raise TransientError(f"Bluesky answered the report of {native_id} without the report's id")
+        try:
+            at = self.timestamp(made.get("createdAt"))
+        except ValueError:
+            at = self.clock()
+        return Written(native_id=str(made["id"]), at=at)
+
+    def was_done(self, action: str, native_id: str) -> Written | None:
+        """An in-doubt block is read in the author's profile as the school sees it (``viewer.blocking``);
+        a report cannot be (Bluesky lists no account's own reports): None, so it is sent again."""
+        if action != "block":
+            return None
+        self._ensure_session()
+        profile = self._call("app.bsky.actor.getProfile", {"actor": _author_did(native_id)})
+        blocking = (profile.get("viewer") or {}).get("blocking")
+        return Written(native_id=blocking, at=self.clock()) if isinstance(blocking, str) else None
+
+    def _post_view(self, native_id: str) -> dict[str, Any]:
+        """The post as the AppView shows it to the school; ValueError when it is not shown."""
+        _author_did(native_id)
+        self._ensure_session()
+        posts = self._call("app.bsky.feed.getPosts", {"uris": native_id}).get("posts") or []
+        found = next((p for p in posts if isinstance(p, dict) and p.get("uri") == native_id), None)
+        if found is None:
+            raise ValueError(f"Bluesky does not show {native_id} to the school: it was deleted, or a block "
+                             "stands between its author and the school")
+        return found
+
+    def _record_ref(self, native_id: str) -> dict[str, str]:
+        """A strong ref to the post: from the AppView, or (across a block) from its author's PDS."""
+        try:
+            ref = _strong_ref(self._post_view(native_id))
+        except ValueError:
+            ref = None
+        if ref is None:
+            did, collection, rkey = _post_parts(native_id) or (None, None, None)
+            pds = self._pds(did) if did else None
+            if pds is not None:
+                response = send(self, "GET", f"{pds}/xrpc/com.atproto.repo.getRecord",
+                                params={"repo": did, "collection": collection, "rkey": rkey})
+                body = body_json(response) if response.status_code == 200 else None
+                ref = _strong_ref(body) if isinstance(body, dict) and body.get("uri") == native_id else None
+        if ref is None:
+            raise ValueError(f"{native_id} is no longer on Bluesky: there is nothing to report")
+        return ref
+
+    def _create(self, collection: str, record: dict[str, Any], action: str) -> dict[str, Any]:
+        self._ensure_session()
+        made = self._procedure("com.atproto.repo.createRecord",
+                               {"repo": self.school_did, "collection": collection, "record": record}, action)
+        if not isinstance(made.get("uri"), str) or not made["uri"].startswith(f"at://{self.school_did}/{collection}/"):
+            raise TransientError(f"Bluesky answered the {action} without the new record's uri")
+        return made
+
+    def _procedure(self, nsid: str, body: dict[str, Any], action: str, *,
+                   headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """A POST with the session (renewed once if it expired): a refused session is an AuthError, a
+        refused request (400 ``InvalidRequest``...) a ValueError, so that the action is refused."""
+        self._ensure_session()
+        response = self._post(nsid, body, headers)
+        if _session_error(response):
+            self._renew()
+            response = self._post(nsid, body, headers)
+            if _session_error(response):
+                raise AuthError(f"Bluesky refused the session of {self.settings.identifier} after a new login")
+        if response.status_code == 400:
+            raise ValueError(f"Bluesky refused to {action}: {_error_message(response)}")
+        return self._checked(response, nsid)
+
+    def _post(self, nsid: str, body: dict[str, Any], headers: dict[str, str] | None) -> httpx.Response:
+        auth = {"Authorization": f"Bearer {self.session['accessJwt']}"} if self.session else {}
+        return send(self, "POST", self._url(nsid), json=body, headers={**(headers or {}), **auth})
+
+    def _ensure_session(self) -> None:
+        if self.session is None:
+            self._login()
+
     # -- records --------------------------------------------------------------------------
 
     def _to_item(self, post: Any) -> Item:
@@ -313,13 +470,16 @@ class BlueskyConnector(Connector):
 
     # -- HTTP and the session -------------------------------------------------------------
 
-    def _call(self, nsid: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, nsid: str, params: dict[str, Any], *, missing: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A query with the session (renewed once if it expired); a 400 naming one of ``missing`` is {}."""
         response = self._get(nsid, params)
         if _session_error(response):
             self._renew()
             response = self._get(nsid, params)
             if _session_error(response):
                 raise AuthError(f"Bluesky refused the session of {self.settings.identifier} after a new login")
+        if response.status_code == 400 and _error_name(response) in missing:
+            return {}
         return self._checked(response, nsid)
 
     def _get(self, nsid: str, params: dict[str, Any]) -> httpx.Response:
@@ -421,3 +581,31 @@ def _permalink(uri: str, handle: str | None) -> str | None:
         return None
     who = handle if handle and handle != "handle.invalid" else parts[0]
     return f"https://bsky.app/profile/{who}/post/{parts[2]}"
+
+
+def _strong_ref(value: Any) -> dict[str, str] | None:
+    """``{"uri", "cid"}`` of a post view, a record answer or a strong ref, when both are there."""
+    if not isinstance(value, dict):
+        return None
+    uri, cid = value.get("uri"), value.get("cid")
+    if isinstance(uri, str) and uri.startswith("at://") and isinstance(cid, str) and cid:
+        return {"uri": uri, "cid": cid}
+    return None
+
+
+def _author_did(native_id: str) -> str:
+    parts = _post_parts(native_id)
+    if parts is None:
+        raise ValueError(f"not a Bluesky post: {native_id!r}")
+    return parts[0]
+
+
+def _answers(record: dict[str, Any], native_id: str, text: str) -> bool:
+    """Whether a post record replies to ``native_id`` with ``text``."""
+    parent = (record.get("reply") or {}).get("parent") if isinstance(record.get("reply"), dict) else None
+    return (isinstance(parent, dict) and parent.get("uri") == native_id
+            and str(record.get("text") or "").strip() == text)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,4 +1,4 @@
-"""Replies, blocks and reports on Mastodon (and Bluesky), each made exactly once: real HTTP to the
+"""Replies, blocks and reports on Mastodon and Bluesky, each made exactly once: real HTTP to the
 fake platforms, which take the writes in their wire format and refuse them as the platforms do.
 
 The school cannot hide or delete another account's post on these platforms: a block or a report
@@ -57,7 +57,34 @@ class Mastodon:
         fake.forget_idempotency_keys()
 
 
-PLATFORMS = {"mastodon": Mastodon}
+class Bluesky:
+    """The same on the fake Bluesky, where an app password needs no scope: a refusal is the app
+    password itself refused (revoked, or the account taken down)."""
+
+    scopes = dict.fromkeys(ACTIONS, "app password")
+
+    @staticmethod
+    def replies(fake, comment) -> list[tuple[str, str]]:
+        return [(p.uri, p.text) for p in fake.school_replies(comment)]
+
+    @staticmethod
+    def blocked(fake, comment) -> bool:
+        return fake.author_of(comment) in fake.block_records.values()
+
+    @staticmethod
+    def reports(fake, comment) -> list[dict]:
+        return [r for r in fake.reports if r["subject"]["uri"] == comment]
+
+    @staticmethod
+    def withdraw(fake, action) -> None:
+        fake.expire_credentials()
+
+    @staticmethod
+    def forget(fake) -> None:
+        """Nothing to forget: Bluesky has no idempotency key."""
+
+
+PLATFORMS = {"mastodon": Mastodon, "bluesky": Bluesky}
 
 
 @pytest.fixture(params=sorted(PLATFORMS))
@@ -157,9 +184,12 @@ def test_an_in_doubt_block_is_checked_on_the_platform_first(world, store, clock)
     assert act(store, hurried, action="block", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "in_doubt"
     assert platform.blocked(fake, comment)
     fake.write_delay = 0
-    writes = sum(1 for r in fake.requests if r.method == "POST")
+    def writes():
+        return sum(1 for r in fake.requests if r.method == "POST" and "Session" not in r.path)
+
+    made = writes()
     [done] = resume(store, config, clock=clock)
-    assert done.state == "done" and sum(1 for r in fake.requests if r.method == "POST") == writes
+    assert done.state == "done" and writes() == made
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -188,7 +218,8 @@ def test_a_reply_longer_than_the_platform_takes_is_refused_clearly(world, store,
     config, fake, platform, comment, case = world
     outcome = act(store, config, action="reply", item_id=case["item_id"], by="Jane", how="cli", text="x" * 1000,
                   clock=clock)
-    assert outcome.state == "refused" and "limit" in outcome.message.lower()
+    assert outcome.state == "refused"
+    assert "character limit of 500" in outcome.message or "longer than 300 graphemes" in outcome.message
     assert not platform.replies(fake, comment)
 
 
@@ -363,3 +394,64 @@ def test_slack_a_refused_scope_is_told_to_the_moderator_and_nothing_changes(slac
     assert told.user == MODERATOR_ID and platform.scopes["block"] in told.text
     assert not platform.blocked(fake, comment) and get_case(store, 1).state == "open"
     assert not posted.updates
+
+
+# -- Bluesky's wire format ---------------------------------------------------------------------------
+
+@pytest.fixture
+def bluesky(tmp_path, clock):
+    with fake_platform("bluesky")() as fake:
+        fake.default_time = lambda: clock().replace(microsecond=0)
+        config = make_config(tmp_path, sources=[{**fake.source_config("social"), "actions": ACTIONS}])
+        connector = connector_class("bluesky")(config.source("social"), clock=clock)
+        try:
+            yield fake, connector
+        finally:
+            connector.close()
+
+
+def test_a_bluesky_reply_to_a_reply_names_the_threads_first_post_as_its_root(bluesky, clock):
+    fake, connector = bluesky
+    comment = fake.add_comment("When is the trip?", author="A Parent")
+    answer = fake.add_comment("I think Friday", author="Another Parent", reply_to=comment)
+    written = connector.reply(answer, ACK)
+    [reply] = fake.school_replies(answer)
+    assert reply.uri == written.native_id and reply.text == ACK and written.at == clock()
+    [create] = [r for r in fake.requests if r.path.endswith("createRecord")]
+    record = create.json()["record"]
+    assert record["reply"]["parent"] == {"uri": answer, "cid": "bafy" + answer[-11:]}
+    assert record["reply"]["root"]["uri"] == next(p for p in fake.posts if p.uri == comment).root
+
+
+def test_a_bluesky_write_after_the_session_expired_renews_it_and_writes_once(bluesky):
+    fake, connector = bluesky
+    comment = fake.add_comment("When is the trip?")
+    connector.find_reply(comment, ACK)  # logs in
+    fake.expire_access()
+    connector.block(comment)  # no read before the write: the write itself meets the expired session
+    assert len(fake.block_records) == 1
+    assert [r.path.rsplit(".", 1)[-1] for r in fake.requests if r.method == "POST"][-3:] == [
+        "createRecord", "refreshSession", "createRecord"]
+
+
+def test_a_bluesky_report_goes_to_blueskys_moderation_even_after_the_author_is_blocked(bluesky):
+    fake, connector = bluesky
+    comment = fake.add_comment("you idiot", author="Troll")
+    connector.block(comment)
+    assert fake.author_of(comment) in fake.block_records.values()
+    assert connector.was_done("block", comment) is not None
+    connector.report(comment)  # the AppView no longer shows the post to the school: its PDS does
+    [report] = fake.reports
+    assert report["proxy"] == "did:plc:ar7c4by46qjdydhdevvrndac#atproto_labeler"
+    assert report["reasonType"] == "com.atproto.moderation.defs#reasonRude"
+    assert report["subject"] == {"$type": "com.atproto.repo.strongRef", "uri": comment, "cid": "bafy" + comment[-11:]}
+    assert connector.was_done("report", comment) is None  # Bluesky cannot say: a report in doubt is sent again
+
+
+def test_a_bluesky_reply_to_a_deleted_post_is_refused_not_left_in_doubt(bluesky):
+    fake, connector = bluesky
+    comment = fake.add_comment("When is the trip?")
+    fake.remove(comment)
+    assert connector.find_reply(comment, ACK) is None
+    with pytest.raises(ValueError, match="deleted, or a block"):
+        connector.reply(comment, ACK)

@@ -19,12 +19,23 @@ As on the real AppView:
   ``viewerBlockExists``), while the author's PDS still serves the record to anyone;
 - the author's PDS answers a deleted record with 400 ``RecordNotFound`` (atproto
   ``packages/pds/src/api/com/atproto/repo/getRecord.ts``).
+
+The school's writes: ``com.atproto.repo.createRecord`` of an ``app.bsky.feed.post`` (a reply, whose
+``reply.root`` and ``reply.parent`` must be strong refs to the thread's first post and the post
+answered, cids included) or an ``app.bsky.graph.block``; ``com.atproto.moderation.createReport``
+(a strong ref to an existing post and a known ``reasonType``; the ``atproto-proxy`` header is kept in
+``reports``); and the reads that check them: ``com.atproto.repo.listRecords`` of the school's
+repository, ``app.bsky.feed.getPostThread`` and ``app.bsky.actor.getProfile`` (``viewer.blocking``).
+A record that does not validate is refused with 400 ``InvalidRequest`` ("Invalid app.bsky.feed.post
+record: ..."), as the PDS does; text over 300 graphemes included. An expired session gets the usual
+400 ``ExpiredToken``, a missing one 401 ``AuthenticationRequired``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,6 +46,11 @@ from monitor.demo.fakes.server import Request, Response
 SCHOOL_DID = "did:plc:ravenswoodschool0000001"
 SCHOOL_HANDLE = "ravenswood.bsky.social"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
+MODERATION_SERVICE = "did:plc:ar7c4by46qjdydhdevvrndac#atproto_labeler"
+#: the app.bsky.feed.post lexicon: ``text`` maxGraphemes 300, maxLength 3000
+MAX_GRAPHEMES, MAX_LENGTH = 300, 3000
+REASONS = {f"com.atproto.moderation.defs#{r}" for r in
+           ("reasonSpam", "reasonViolation", "reasonMisleading", "reasonSexual", "reasonRude", "reasonOther")}
 
 
 @dataclass
@@ -90,6 +106,18 @@ class FakeBluesky(FakePlatform):
         self.route("GET", "/xrpc/app.bsky.feed.getPosts")(self._get_posts)
         self.route("GET", "/xrpc/com.atproto.repo.getRecord")(self._get_record)
         self.route("GET", r"/(?P<did>did:[a-z]+:[A-Za-z0-9._:%-]+)")(self._did_document)
+        self.route("POST", "/xrpc/com.atproto.repo.createRecord")(self._create_record)
+        self.route("POST", "/xrpc/com.atproto.moderation.createReport")(self._create_report)
+        self.route("GET", "/xrpc/com.atproto.repo.listRecords")(self._list_records)
+        self.route("GET", "/xrpc/app.bsky.feed.getPostThread")(self._post_thread)
+        self.route("GET", "/xrpc/app.bsky.actor.getProfile")(self._profile)
+        #: the school's block records: rkey -> blocked DID; the reports it made
+        self.block_records: dict[str, str] = {}
+        self.reports: list[dict[str, Any]] = []
+        #: seconds a write's answer is held back after the write is made (a crash between the two)
+        self.write_delay = 0.0
+        #: the time the school's writes are given
+        self.default_time = lambda: datetime.now(timezone.utc)
 
     # -- FakePlatform ---------------------------------------------------------------------
 
@@ -147,6 +175,13 @@ class FakeBluesky(FakePlatform):
     def expire_access(self) -> None:
         """Access tokens expire (as they do every couple of hours); refresh tokens still work."""
         self.access.clear()
+
+    def school_replies(self, to: str) -> list[FakePost]:
+        """The school's posts answering ``to`` (for tests)."""
+        return [p for p in self.posts if p.author_did == SCHOOL_DID and p.parent == to]
+
+    def author_of(self, uri: str) -> str:
+        return self._author_of(uri)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -274,7 +309,7 @@ class FakeBluesky(FakePlatform):
         post = next((p for p in self.posts if p.uri == uri), None)
         if post is None:
             return Response(400, {"error": "RecordNotFound", "message": f"Could not locate record: {uri}"})
-        return Response(200, {"uri": uri, "cid": "bafy" + uri[-11:], "value": self._record(post)})
+        return Response(200, {"uri": uri, "cid": _cid(uri), "value": self._record(post)})
 
     def _did_document(self, request: Request) -> Response:
         """The PLC directory's answer: the DID document, whose #atproto_pds service is the PDS."""
@@ -289,6 +324,112 @@ class FakeBluesky(FakePlatform):
             "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
                          "serviceEndpoint": self.pds_of.get(did, self.url)}],
         })
+
+    # -- the school's writes ---------------------------------------------------------------
+
+    def _create_record(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        body = request.json() if isinstance(request.json(), dict) else {}
+        if body.get("repo") not in (SCHOOL_DID, SCHOOL_HANDLE):
+            return Response(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        collection, record = body.get("collection"), body.get("record")
+        if not isinstance(record, dict) or record.get("$type", collection) != collection:
+            return _invalid(f"Invalid {collection} record: Record/$type must be {collection}")
+        if collection == "app.bsky.feed.post":
+            return self._create_post(record)
+        if collection == "app.bsky.graph.block":
+            subject = record.get("subject")
+            if not isinstance(subject, str) or not subject.startswith("did:") or not _datetime(record.get("createdAt")):
+                return _invalid("Invalid app.bsky.graph.block record: Record/subject must be a valid did")
+            rkey = f"3b{next(self._numbers):011d}"
+            self.block_records[rkey] = subject
+            self.blocks.add((SCHOOL_DID, subject))
+            uri = f"at://{SCHOOL_DID}/app.bsky.graph.block/{rkey}"
+            return Response(200, {"uri": uri, "cid": _cid(uri), "validationStatus": "valid"}, delay=self.write_delay)
+        return _invalid(f"Lexicon not found: lex:{collection}")
+
+    def _create_post(self, record: dict[str, Any]) -> Response:
+        text = record.get("text")
+        if not isinstance(text, str):
+            return _invalid("Invalid app.bsky.feed.post record: Record/text must be a string")
+        if len(text) > MAX_LENGTH or _graphemes(text) > MAX_GRAPHEMES:
+            return _invalid(f"Invalid app.bsky.feed.post record: Record/text must not be longer than "
+                            f"{MAX_GRAPHEMES} graphemes")
+        created = _datetime(record.get("createdAt"))
+        if created is None:
+            return _invalid("Invalid app.bsky.feed.post record: Record/createdAt must be an valid atproto datetime")
+        reply = record.get("reply")
+        parent = None
+        if reply is not None:
+            refs = reply if isinstance(reply, dict) else {}
+            root_ref, parent_ref = refs.get("root"), refs.get("parent")
+            if not (_is_ref(root_ref) and _is_ref(parent_ref)):
+                return _invalid("Invalid app.bsky.feed.post record: Record/reply/root and Record/reply/parent "
+                                "must be strong refs (uri and cid)")
+            parent = next((p for p in self.posts if p.uri == parent_ref["uri"]), None)
+            # the AppView drops a reply whose refs do not name the thread it is in
+            if (parent is None or parent_ref["cid"] != _cid(parent.uri)
+                    or root_ref["uri"] != (parent.root or parent.uri) or root_ref["cid"] != _cid(root_ref["uri"])):
+                return _invalid("Invalid app.bsky.feed.post record: Record/reply does not name an existing "
+                                "post and its thread's root")
+        post = self._post(SCHOOL_DID, SCHOOL_HANDLE, "Ravens Wood School", text, self.default_time(),
+                          parent.uri if parent else None, 0)
+        post.claimed = record["createdAt"]
+        return Response(200, {"uri": post.uri, "cid": _cid(post.uri), "validationStatus": "valid",
+                              "commit": {"cid": "bafycommit" + post.uri[-8:], "rev": post.uri[-13:]}},
+                        delay=self.write_delay)
+
+    def _create_report(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        body = request.json() if isinstance(request.json(), dict) else {}
+        subject = body.get("subject")
+        if body.get("reasonType") not in REASONS:
+            return _invalid("Input/reasonType must be a known reason")
+        if not _is_ref(subject) or not any(p.uri == subject["uri"] and _cid(p.uri) == subject["cid"] for p in self.posts):
+            return _invalid("Input/subject must be a strong ref to an existing record")
+        report = {"id": len(self.reports) + 1, "reasonType": body["reasonType"], "reason": body.get("reason"),
+                  "subject": subject, "reportedBy": SCHOOL_DID,
+                  "createdAt": self._indexed_at_time(self.default_time())}
+        self.reports.append({**report, "proxy": request.header("atproto-proxy")})
+        return Response(200, report, delay=self.write_delay)
+
+    def _list_records(self, request: Request) -> Response:
+        repo, collection = request.query.get("repo"), request.query.get("collection")
+        if repo not in (SCHOOL_DID, SCHOOL_HANDLE):
+            return Response(400, {"error": "InvalidRequest", "message": f"Could not find repo: {repo}"})
+        own = [p for p in self._newest(self.posts) if p.author_did == SCHOOL_DID]
+        records = ([{"uri": p.uri, "cid": _cid(p.uri), "value": self._record(p)} for p in own]
+                   if collection == "app.bsky.feed.post" else [])
+        return Response(200, {"records": records[:min(int(request.query.get("limit", 50)), 100)]})
+
+    def _post_thread(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        post = next((p for p in self.posts if p.uri == request.query.get("uri")), None)
+        if post is None:
+            return Response(400, {"error": "NotFound", "message": f"Post not found: {request.query.get('uri')}"})
+        replies = [{"$type": "app.bsky.feed.defs#threadViewPost", "post": self._post_view(p), "replies": []}
+                   for p in self.posts if p.parent == post.uri and not self._blocked(p)]
+        return Response(200, {"thread": {"$type": "app.bsky.feed.defs#threadViewPost",
+                                         "post": self._post_view(post), "replies": replies}})
+
+    def _profile(self, request: Request) -> Response:
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        actor = request.query.get("actor")
+        did = actor if actor in self.accounts else next((d for d, h in self.accounts.items() if h == actor), None)
+        if did is None:
+            return Response(400, {"error": "InvalidRequest", "message": "Profile not found"})
+        viewer: dict[str, Any] = {"muted": False, "blockedBy": (did, SCHOOL_DID) in self.blocks}
+        rkey = next((k for k, blocked in self.block_records.items() if blocked == did), None)
+        if rkey is not None:
+            viewer["blocking"] = f"at://{SCHOOL_DID}/app.bsky.graph.block/{rkey}"
+        return Response(200, {"did": did, "handle": self.accounts[did], "viewer": viewer})
+
+    def _indexed_at_time(self, at: datetime) -> str:
+        return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def _author(self, post: FakePost) -> dict[str, Any]:
         author: dict[str, Any] = {"did": post.author_did, "handle": post.handle, "labels": []}
@@ -305,13 +446,13 @@ class FakeBluesky(FakePlatform):
         record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": post.text,
                                   "createdAt": post.claimed or self._indexed_at(post), "langs": ["en"]}
         if post.parent:
-            record["reply"] = {"root": {"uri": post.root, "cid": "bafyroot"}, "parent": {"uri": post.parent,
-                                                                                       "cid": "bafyparent"}}
+            record["reply"] = {"root": {"uri": post.root, "cid": _cid(post.root)},
+                               "parent": {"uri": post.parent, "cid": _cid(post.parent)}}
         return record
 
     def _post_view(self, post: FakePost) -> dict[str, Any]:
         view = {
-            "uri": post.uri, "cid": "bafy" + post.uri[-11:], "author": self._author(post), "record": self._record(post),
+            "uri": post.uri, "cid": _cid(post.uri), "author": self._author(post), "record": self._record(post),
             "replyCount": sum(1 for p in self.posts if p.parent == post.uri), "repostCount": 0,
             "likeCount": post.likes, "quoteCount": 0, "indexedAt": self._indexed_at(post),
         }
@@ -322,7 +463,7 @@ class FakeBluesky(FakePlatform):
     def _notification(self, post: FakePost) -> dict[str, Any]:
         school_thread = SCHOOL_DID in (self._author_of(post.parent), self._author_of(post.root))
         view = {
-            "uri": post.uri, "cid": "bafy" + post.uri[-11:], "author": self._author(post),
+            "uri": post.uri, "cid": _cid(post.uri), "author": self._author(post),
             "reason": "reply" if school_thread else "mention", "record": self._record(post), "isRead": False,
             "indexedAt": self._indexed_at(post), "labels": [],
         }
@@ -337,3 +478,32 @@ def author_did(author: str) -> str:
     """The DID the fake gives an author's name."""
     return f"did:plc:{hashlib.sha256(author.encode()).hexdigest()[:24]}"
 
+
+
+def _cid(uri: str | None) -> str:
+    """The cid the fake gives the record at ``uri`` (content-addressed on the real network)."""
+    return "bafy" + (uri or "")[-11:]
+
+
+def _is_ref(value: Any) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("uri"), str) and value["uri"].startswith("at://")
+            and isinstance(value.get("cid"), str) and bool(value["cid"]))
+
+
+def _invalid(message: str) -> Response:
+    return Response(400, {"error": "InvalidRequest", "message": message})
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _graphemes(text: str) -> int:
+    """Grapheme clusters, near enough: a combining mark joins the character before it."""
+    return sum(1 for ch in text if not unicodedata.combining(ch))
