@@ -16,6 +16,27 @@ Requests per idle poll: two (timeline and mentions), plus one per school post of
 days (one per ~12 posts with ``combine_conversations``), plus one when ``query`` is set.
 
 Whether a tweet still exists is one lookup, ``GET /2/tweets/:id``.
+
+Writes (``actions``) are made as the school's account, which an app bearer token cannot do ("Authenticating
+with OAuth 2.0 Application-Only is forbidden for this endpoint"): they take the OAuth 1.0a user keys of
+the school's account (``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``),
+made while the app's permission was "Read and write". OAuth 1.0a is chosen over an OAuth 2.0 user token
+because its keys do not expire, whereas an OAuth 2.0 refresh token is replaced at every use and would
+have to be written back to the configuration.
+
+- reply: ``POST /2/tweets`` with ``{"text": ..., "reply": {"in_reply_to_tweet_id": ...}}``;
+- hide: ``PUT /2/tweets/:id/hidden`` with ``{"hidden": true}``: the reply leaves the conversation and
+  stays behind "View hidden replies"; only replies in a conversation the school started can be hidden;
+- delete: not offered. ``DELETE /2/tweets/:id`` deletes only the account's own posts, and the comments
+  a school moderates are other people's.
+
+Every write is a paid call under X's pay-per-usage pricing (https://docs.x.com/x-api/getting-started/pricing:
+"Content: Create" $0.015 a request, $0.200 with a URL in the text; hiding is a write charged per
+request too), taken from the same credits as the reads: an empty balance refuses it (HTTP 402).
+An in-doubt reply is looked for on the school's own timeline (its replies since the tweet answered);
+hiding is idempotent, and a hidden reply cannot be told apart through the API, so an in-doubt hide is
+simply made again. X refuses a second post with the same text ("duplicate content"): such a refusal
+is taken as a sign that the reply was made, and it is looked for again instead of being given up.
 """
 
 from __future__ import annotations
@@ -28,7 +49,7 @@ from typing import Any, Callable, Iterator, Literal
 
 import requests
 import tweepy
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from connectors.base import (
     MALFORMED,
@@ -42,6 +63,7 @@ from connectors.base import (
     SourceError,
     SourceSettings,
     TransientError,
+    Written,
     skip_record,
     small_raw,
     user_agent,
@@ -72,6 +94,11 @@ USAGE_CAPPED = "/2/problems/usage-capped"
 #: the pay-per-use balance is empty: HTTP 402, title "CreditsDepleted", type ".../2/problems/credits",
 #: detail "Your enrolled account [<id>] does not have any credits to fulfill this request."
 CREDITS = "/2/problems/credits"
+#: a write refused for the app's permission (keys made while it was "Read" only) or the kind of token
+OAUTH1_PERMISSIONS = "/2/problems/oauth1-permissions"
+UNSUPPORTED_AUTH = "/2/problems/unsupported-authentication"
+#: X's app permission that writes need (OAuth 1.0a user keys made while the app had it)
+WRITE_PERMISSION = "Read and write"
 RAW_KEYS = ("id", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "created_at")
 
 
@@ -84,6 +111,12 @@ class XSettings(SourceSettings):
     username: str
     #: an app bearer token whose access level includes mentions and recent search
     bearer_token: Secret
+    #: OAuth 1.0a keys of the school's account (app permission "Read and write"), needed for ``actions``:
+    #: the app's API key and secret, and the account's access token and secret
+    consumer_key: Secret | None = None
+    consumer_secret: Secret | None = None
+    access_token: Secret | None = None
+    access_token_secret: Secret | None = None
     #: a public recent-search query whose results are collected as mentions, e.g. '"Ravens Wood School" -is:retweet'
     query: str | None = None
     #: watch the replies under the school's posts of the last seven days
@@ -92,6 +125,22 @@ class XSettings(SourceSettings):
     #: fewer requests, for an access level whose search accepts OR; otherwise one search per post
     combine_conversations: bool = False
     page_size: int = Field(100, ge=5, le=100)
+
+    @model_validator(mode="after")
+    def _user_keys(self) -> "XSettings":
+        keys = [self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret]
+        if any(k is not None for k in keys) and any(k is None for k in keys):
+            raise ValueError("the school account's keys go together: set all of consumer_key, consumer_secret, "
+                             "access_token and access_token_secret")
+        if self.actions and keys[0] is None:
+            raise ValueError(f"actions ({', '.join(self.actions)}) are made as the school's account, which the app's "
+                             "bearer token cannot do: set consumer_key, consumer_secret, access_token and "
+                             "access_token_secret (OAuth 1.0a, app permission \"Read and write\")")
+        return self
+
+    def user_keys(self) -> dict[str, str | None]:
+        names = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+        return {n: (getattr(self, n).get_secret_value() if getattr(self, n) is not None else None) for n in names}
 
 
 class BaseURLAdapter(requests.adapters.HTTPAdapter):
@@ -127,15 +176,88 @@ class XConnector(Connector):
 
     def __init__(self, settings: XSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
-        self.client = tweepy.Client(bearer_token=settings.bearer_token.get_secret_value(), return_type=dict)
+        self.client = tweepy.Client(bearer_token=settings.bearer_token.get_secret_value(), return_type=dict,
+                                    **settings.user_keys())
         self.client.user_agent = f"{user_agent()} Tweepy/{tweepy.__version__}"
         self.client.session.mount(TWITTER_HOST, BaseURLAdapter(
             settings.base_url, settings.timeout.total_seconds(), max_body=settings.max_body or self.max_body_default,
             deadline=settings.request_deadline.total_seconds()))
 
+    supported_actions = frozenset({"reply", "hide"})
+    action_scopes = dict.fromkeys(supported_actions, WRITE_PERMISSION)
+
     @property
     def user_id(self) -> str:
         return self.settings.user_id  # type: ignore[attr-defined]
+
+    # -- writes (see the module docstring) ---------------------------------------------------------
+
+    def reply(self, native_id: str, text: str) -> Written:
+        tweet_id = _tweet_id(native_id)
+        answer = self._write("create_tweet", native_id,
+                             lambda: self.client.create_tweet(text=text, in_reply_to_tweet_id=tweet_id))
+        data = answer.get("data") if isinstance(answer, dict) else None
+        new_id = str(data.get("id") or "") if isinstance(data, dict) else ""
+        minted = minted_at(new_id)
+        if minted is None:
+            raise TransientError(f"X answered the reply to {native_id} without the new post's id")
+        return Written(native_id=new_id, at=minted)
+
+    def find_reply(self, native_id: str, text: str) -> Written | None:
+        """The school's reply with ``text`` to ``native_id``, from its own timeline since that tweet."""
+        found = Found()
+        self._read(found, self.client.get_users_tweets, self.user_id, since_id=_tweet_id(native_id))
+        wanted = text.strip()
+        for tweet in found.tweets.values():
+            minted = minted_at(str(tweet.get("id")))
+            if (minted is not None and _replied_to(tweet) == native_id and str(tweet.get("author_id")) == self.user_id
+                    and str(tweet.get("text") or "").strip() == wanted):
+                return Written(native_id=str(tweet["id"]), at=minted)
+        return None
+
+    def hide(self, native_id: str) -> Written:
+        tweet_id = _tweet_id(native_id)
+        answer = self._write("hide_reply", native_id, lambda: self.client.hide_reply(tweet_id))
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, dict) or data.get("hidden") is not True:
+            raise TransientError(f"X answered the hiding of {native_id} without hidden: true")
+        return Written(native_id=None, at=self.clock())
+
+    def visibility(self, native_id: str) -> Literal["visible", "hidden", "gone"]:
+        """"gone" when X says the tweet does not exist; otherwise "visible": the API does not say whether a
+        reply is hidden, and hiding again is harmless."""
+        return "gone" if self.exists(_tweet_id(native_id)) is False else "visible"
+
+    def _write(self, what: str, native_id: str, call: Callable[[], Any]) -> Any:
+        """One write through tweepy: its errors as the connector's; one that can never succeed (the
+        tweet is gone, not in the school's conversation) as a ValueError."""
+        try:
+            with self._errors(what):
+                try:
+                    return call()
+                except tweepy.HTTPException as exc:
+                    raise self._write_refusal(exc, what, native_id) from exc
+        except CannotWrite as exc:
+            raise ValueError(str(exc)) from exc
+
+    def _write_refusal(self, exc: tweepy.HTTPException, what: str, native_id: str) -> SourceError:
+        """X's refusals of a write that mean something else than their status says; else as for a read."""
+        detail, problem = _messages(exc).rstrip("."), _problem_type(exc.response)
+        if isinstance(exc, tweepy.Forbidden) and "duplicate content" in detail:
+            # the same text was posted already: an earlier attempt made the reply, look for it again
+            return TransientError(f"X says this reply to {native_id} is already posted ({detail})")
+        if isinstance(exc, tweepy.Forbidden) and problem in (OAUTH1_PERMISSIONS, UNSUPPORTED_AUTH):
+            return AuthError(f"X refused {what} (HTTP 403): {detail}. Set the app's permission to "
+                             f"\"{WRITE_PERMISSION}\" (User authentication settings), then generate the "
+                             "account's access token and secret again")
+        if isinstance(exc, tweepy.Unauthorized):
+            return AuthError(f"X refused the school account's keys for {what} (HTTP 401): {detail}. Check "
+                             "consumer_key, consumer_secret, access_token and access_token_secret")
+        if problem == NOT_FOUND or "deleted or not visible" in detail:
+            return CannotWrite(f"tweet {native_id} is no longer on X ({detail})")
+        if "conversations you authored" in detail:
+            return CannotWrite(f"X hides only replies in a conversation the school's account started ({detail})")
+        return self._refusal(exc, what)
 
     def fetch(self, cursor: Cursor | None) -> tuple[list[Item], Cursor | None]:
         settings: XSettings = self.settings  # type: ignore[assignment]
@@ -358,6 +480,10 @@ class XConnector(Connector):
         return "mention"
 
 
+class CannotWrite(TransientError):
+    """The write can never succeed (the tweet is gone, or not the school's to moderate)."""
+
+
 class EndpointMissing(TransientError):
     """The API answered 404 for an endpoint (a proxy or server that does not offer it)."""
 
@@ -464,6 +590,22 @@ def _billing_problem(response: Any) -> str | None:
         if problem.get("title") == "UsageCapExceeded" or _is_problem(problem.get("type"), USAGE_CAPPED):
             return "usage_cap"
     return None
+
+
+def _problem_type(response: Any) -> str | None:
+    """The path of an error body's problem ``type`` (on either host), e.g. ``/2/problems/oauth1-permissions``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    kind = body.get("type") if isinstance(body, dict) else None
+    return "/" + kind.split("://", 1)[-1].split("/", 1)[-1] if isinstance(kind, str) and "://" in kind else None
+
+
+def _tweet_id(native_id: str) -> str:
+    if not isinstance(native_id, str) or not (native_id.isascii() and native_id.isdigit()):
+        raise ValueError(f"not a tweet id: {native_id!r}")
+    return native_id
 
 
 def _problem_titles(errors: list[Any]) -> str:

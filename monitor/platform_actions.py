@@ -37,7 +37,7 @@ from connectors import connector_class
 from connectors.base import Connector, Written
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
-from monitor.errors import AuthError, MonitorError, SourceError
+from monitor.errors import ActionNeeded, AuthError, MonitorError, SourceError
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
@@ -156,8 +156,10 @@ def _perform(store: Store, connector: Connector, row: dict[str, Any], clock: Clo
         written = _write(connector, row)
     except AuthError as exc:
         scope = connector.action_scopes.get(row["action"], "")
+        # ActionNeeded (e.g. no credits left) is about the account, not the token's permission
+        hint = scope and not isinstance(exc, ActionNeeded)
         message = (f"{connector.type} refused to {row['action']}: {exc}"
-                   + (f". The source's token needs the {scope} permission." if scope else ""))
+                   + (f". The source's token needs the {scope} permission." if hint else ""))
         return _refuse(store, row, message)
     except (NotImplementedError, ValueError) as exc:
         return _refuse(store, row, f"{connector.type} cannot {row['action']} {native_id}: {exc}")

@@ -10,6 +10,16 @@ Pay-per-use billing stops every read as X does: an empty balance with HTTP 402 `
 whose rate-limit headers still show requests left. Problem types are on ``api.x.com``
 (https://docs.x.com/x-api/fundamentals/response-codes-and-errors), except the credits one, which
 X still writes on ``api.twitter.com``.
+
+The school account's writes, as X takes them: ``POST /2/tweets`` with ``{"text", "reply":
+{"in_reply_to_tweet_id"}}`` (201, ``data.id`` and ``data.text``) and ``PUT /2/tweets/:id/hidden`` with
+``{"hidden": true}`` (``data.hidden``; only a reply in a conversation the account started). Both need
+user context: an OAuth 1.0a ``Authorization: OAuth ...`` header with the school's consumer key and access
+token (the signature itself is not checked). The app's bearer token is refused with 403
+``unsupported-authentication``; keys made while the app's permission was "Read" with 403
+``oauth1-permissions`` (``permissions`` holds the app's permission: discard "Read and write"); the same
+text twice with 403 "duplicate content"; an empty balance with 402 ``CreditsDepleted``.
+``write_delay`` holds a write's answer back after the write is made.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import itertools
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import unquote
 
 from monitor.demo.fakes.base import FakePlatform
 from monitor.demo.fakes.server import Request, Response
@@ -52,12 +63,33 @@ class FakeX(FakePlatform):
         self.route("GET", r"/2/users/(?P<id>\d+)/mentions")(self._guarded(self._mentions))
         self.route("GET", r"/2/tweets/search/recent")(self._guarded(self._search))
         self.route("GET", r"/2/tweets/(?P<id>\d+)")(self._guarded(self._lookup))
+        self.route("POST", r"/2/tweets")(self._as_school(self._write_tweet))
+        self.route("PUT", r"/2/tweets/(?P<id>\d+)/hidden")(self._as_school(self._write_hidden))
+        #: the OAuth 1.0a keys of the school's account, and the app permission they were made with
+        self.consumer_key, self.consumer_secret = "fake-consumer-key", "fake-consumer-secret"
+        self.access_token = f"{user_id}-fakeAccessToken"
+        self.access_token_secret = "fake-access-token-secret"
+        self.permissions = {"Read", "Read and write"}
+        #: seconds a write's answer is held back after the write is made (a crash between the two)
+        self.write_delay = 0.0
 
     # -- FakePlatform -------------------------------------------------------------------------
 
     def source_config(self, name: str) -> dict[str, Any]:
         return {"name": name, "type": "x", "base_url": self.url, "user_id": self.school["id"],
                 "username": self.school["username"], "bearer_token": self.token, "interval": "5m", "timeout": "5s"}
+
+    def user_config(self, name: str) -> dict[str, Any]:
+        """A source that may also write, with the school account's OAuth 1.0a keys."""
+        return {**self.source_config(name), "consumer_key": self.consumer_key, "consumer_secret": self.consumer_secret,
+                "access_token": self.access_token, "access_token_secret": self.access_token_secret}
+
+    def node(self, native_id: str) -> dict[str, Any] | None:
+        return next((t for t in self.tweets if t["id"] == native_id), None)
+
+    def replies_to(self, native_id: str) -> list[dict[str, Any]]:
+        """The posts answering ``native_id`` (for tests)."""
+        return [t for t in self.tweets if {"type": "replied_to", "id": native_id} in t.get("referenced_tweets", [])]
 
     def add_post(self, text: str, *, at: datetime | None = None) -> str:
         """A post by the school's account (the root of a conversation)."""
@@ -174,6 +206,73 @@ class FakeX(FakePlatform):
 
         return serve
 
+    def _as_school(self, handler):
+        """A write: user context (OAuth 1.0a) as the school's account, with write permission and credits."""
+        def serve(request: Request) -> Response:
+            header = request.header("authorization") or ""
+            if header.startswith("Bearer "):
+                return Response(403, {
+                    "title": "Unsupported Authentication", "status": 403,
+                    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+                    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+                              "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."})
+            oauth = _oauth_params(header)
+            if (oauth.get("oauth_consumer_key") != self.consumer_key or oauth.get("oauth_token") != self.access_token
+                    or oauth.get("oauth_signature_method") != "HMAC-SHA1" or not oauth.get("oauth_signature")
+                    or self.credentials_expired):
+                return Response(401, {"title": "Unauthorized", "status": 401, "type": "about:blank",
+                                      "detail": "Unauthorized"})
+            if "Read and write" not in self.permissions:
+                return Response(403, {
+                    "title": "Forbidden", "status": 403, "type": "https://api.twitter.com/2/problems/oauth1-permissions",
+                    "detail": "Your client app is not configured with the appropriate oauth1 app permissions for "
+                              "this endpoint."})
+            if self.billing_stop is not None:
+                return self.billing_stop
+            return handler(request)
+
+        return serve
+
+    def _write_tweet(self, request: Request) -> Response:
+        try:
+            body = request.json()
+            text, target = body["text"], body.get("reply", {}).get("in_reply_to_tweet_id")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return Response(400, {"title": "Invalid Request", "status": 400, "type": "https://api.x.com/2/problems/invalid-request",
+                                  "detail": "One or more parameters to your request was invalid."})
+        if not isinstance(text, str) or not text.strip():
+            return Response(400, {"title": "Invalid Request", "status": 400, "type": "https://api.x.com/2/problems/invalid-request",
+                                  "detail": "Post text is required."})
+        if target is not None and self.node(str(target)) is None:
+            return Response(403, {"title": "Forbidden", "status": 403, "type": "about:blank",
+                                  "detail": "You attempted to reply to a Tweet that is deleted or not visible to you."})
+        if any(t["author_id"] == self.school["id"] and t["text"] == text for t in self.tweets):
+            return Response(403, {"title": "Forbidden", "status": 403, "type": "about:blank",
+                                  "detail": "You are not allowed to create a Tweet with duplicate content."})
+        tweet_id = self._add(text, self.school["id"], self._at(None), reply_to=str(target) if target else None)
+        return Response(201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}},
+                        _rate_headers(), delay=self.write_delay)
+
+    def _write_hidden(self, request: Request) -> Response:
+        tweet = self.node(request.params["id"])
+        try:
+            hidden = request.json()["hidden"]
+        except (ValueError, KeyError, TypeError):
+            hidden = None
+        if not isinstance(hidden, bool):
+            return Response(400, {"title": "Invalid Request", "status": 400, "type": "https://api.x.com/2/problems/invalid-request",
+                                  "detail": "The `hidden` field is required and must be a boolean."})
+        if tweet is None:
+            return Response(404, {"title": "Not Found Error", "status": 404,
+                                  "type": "https://api.x.com/2/problems/resource-not-found",
+                                  "detail": f"Could not find tweet with id: [{request.params['id']}]."})
+        root = self.node(tweet["conversation_id"])
+        if "referenced_tweets" not in tweet or root is None or root["author_id"] != self.school["id"]:
+            return Response(403, {"title": "Forbidden", "status": 403, "type": "about:blank",
+                                  "detail": "You can only hide or unhide replies to conversations you authored."})
+        tweet["_hidden"] = hidden
+        return Response(200, {"data": {"hidden": hidden}}, _rate_headers(), delay=self.write_delay)
+
     def _timeline(self, request: Request) -> Response:
         user = request.params["id"]
         return self._page(request, [t for t in self.tweets if t["author_id"] == user], "pagination_token")
@@ -250,6 +349,14 @@ class FakeX(FakePlatform):
         if offset + limit < len(records):
             body["meta"]["next_token"] = _token(offset + limit)
         return Response(200, body, _rate_headers())
+
+
+def _oauth_params(header: str) -> dict[str, str]:
+    """The parameters of an ``Authorization: OAuth k="v", ...`` header (RFC 5849 section 3.5.1)."""
+    if not header.startswith("OAuth "):
+        return {}
+    pairs = (part.strip().split("=", 1) for part in header[6:].split(","))
+    return {unquote(k): unquote(v.strip('"')) for k, v in (p for p in pairs if len(p) == 2)}
 
 
 def _rate_headers() -> dict[str, str]:
