@@ -15,7 +15,7 @@ import pytest
 from connectors.x import WRITE_PERMISSION, XConnector, XSettings
 from monitor.app import build_pipeline
 from monitor.demo.fakes.x import FakeX
-from monitor.errors import ConfigError, TransientError
+from monitor.errors import AuthError, ConfigError, TransientError
 from monitor.platform_actions import act
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
@@ -64,6 +64,15 @@ def test_a_reply_is_signed_as_the_school_and_timed_by_its_id(fake, clock):
     assert request.json() == {"text": ACK, "reply": {"in_reply_to_tweet_id": comment}}
     header = request.header("authorization")
     assert header.startswith("OAuth ") and 'oauth_signature_method="HMAC-SHA1"' in header
+
+
+def test_a_write_signed_with_the_wrong_secret_is_refused(fake, clock):
+    comment = fake.add_comment("When is sports day?")
+    wrong = XConnector(XSettings.model_validate({**fake.user_config("x"), "access_token_secret": "not-the-secret",
+                                                 "actions": ["reply"]}), clock=clock)
+    with pytest.raises(AuthError, match="HTTP 401"):
+        wrong.reply(comment, ACK)
+    assert not fake.replies_to(comment)
 
 
 def test_the_same_text_twice_is_taken_as_made_and_found_again(fake, clock):

@@ -15,7 +15,8 @@ The school account's writes, as X takes them: ``POST /2/tweets`` with ``{"text",
 {"in_reply_to_tweet_id"}}`` (201, ``data.id`` and ``data.text``) and ``PUT /2/tweets/:id/hidden`` with
 ``{"hidden": true}`` (``data.hidden``; only a reply in a conversation the account started). Both need
 user context: an OAuth 1.0a ``Authorization: OAuth ...`` header with the school's consumer key and access
-token (the signature itself is not checked). The app's bearer token is refused with 403
+token, signed with HMAC-SHA1 over the request as the client addressed it (``api.twitter.com``: the
+connector sends tweepy's requests to ``base_url`` after they are signed), or 401. The app's bearer token is refused with 403
 ``unsupported-authentication``; keys made while the app's permission was "Read" with 403
 ``oauth1-permissions`` (``permissions`` holds the app's permission: discard "Read and write"); the same
 text twice with 403 "duplicate content"; an empty balance with 402 ``CreditsDepleted``.
@@ -26,11 +27,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import itertools
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
+
+from oauthlib.oauth1 import Client
+from oauthlib.oauth1.rfc5849 import signature
 
 from monitor.demo.fakes.base import FakePlatform
 from monitor.demo.fakes.server import Request, Response
@@ -218,8 +223,7 @@ class FakeX(FakePlatform):
                               "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."})
             oauth = _oauth_params(header)
             if (oauth.get("oauth_consumer_key") != self.consumer_key or oauth.get("oauth_token") != self.access_token
-                    or oauth.get("oauth_signature_method") != "HMAC-SHA1" or not oauth.get("oauth_signature")
-                    or self.credentials_expired):
+                    or not self._signed(request, header, oauth) or self.credentials_expired):
                 return Response(401, {"title": "Unauthorized", "status": 401, "type": "about:blank",
                                       "detail": "Unauthorized"})
             if "Read and write" not in self.permissions:
@@ -232,6 +236,19 @@ class FakeX(FakePlatform):
             return handler(request)
 
         return serve
+
+    def _signed(self, request: Request, header: str, oauth: dict[str, str]) -> bool:
+        """Whether the HMAC-SHA1 signature matches the request (RFC 5849 section 3.4)."""
+        if oauth.get("oauth_signature_method") != "HMAC-SHA1" or not oauth.get("oauth_signature"):
+            return False
+        params = signature.collect_parameters(uri_query=urlencode(request.query), headers={"Authorization": header},
+                                              exclude_oauth_signature=True)
+        base = signature.signature_base_string(request.method, signature.base_string_uri(
+            f"https://api.twitter.com{request.path}"), signature.normalize_parameters(params))
+        expected = signature.sign_hmac_sha1_with_client(base, Client(
+            self.consumer_key, client_secret=self.consumer_secret, resource_owner_key=self.access_token,
+            resource_owner_secret=self.access_token_secret))
+        return hmac.compare_digest(expected, oauth["oauth_signature"])
 
     def _write_tweet(self, request: Request) -> Response:
         try:
