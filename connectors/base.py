@@ -257,6 +257,16 @@ class Connector(ABC):
         """Delete the record from the platform."""
         raise NotImplementedError(f"{self.type} cannot delete")
 
+    def tell_thread(self, thread_id: str, text: str) -> Written:
+        """Post ``text`` as the school's account on the thread ``thread_id`` (the post or video a removed
+        comment was under), where its audience reads: the removal notice. Only where ``supported_actions``
+        names ``notice``; it needs the permission of a reply. Errors as for :meth:`reply`."""
+        raise NotImplementedError(f"{self.type} cannot post a notice")
+
+    def find_in_thread(self, thread_id: str, text: str) -> Written | None:
+        """The school's comment with exactly ``text`` on the thread ``thread_id``, if the platform has one."""
+        raise NotImplementedError(f"{self.type} cannot post a notice")
+
     def visibility(self, native_id: str) -> Literal["visible", "hidden", "gone"]:
         """Whether the record is shown, hidden or gone: how an in-doubt hide or delete is checked."""
         raise NotImplementedError(f"{self.type} cannot tell")

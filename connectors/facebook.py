@@ -66,7 +66,7 @@ class FacebookConnector(GraphConnector):
     # Writes (developers.facebook.com/docs/graph-api/reference/comment): a reply is published with
     # POST /{comment-id}/comments, hidden with POST /{comment-id} is_hidden=true, removed with
     # DELETE /{comment-id}; each needs a Page access token with pages_manage_engagement.
-    supported_actions = frozenset({"reply", "hide", "delete"})
+    supported_actions = frozenset({"reply", "hide", "delete", "notice"})
     action_scopes = dict.fromkeys(supported_actions, "pages_manage_engagement")
     reply_edge, hide_param, text_field, time_field = "comments", "is_hidden", "message", "created_time"
     reply_fields = "id,message,created_time,from{id}"

@@ -190,18 +190,34 @@ class GraphConnector(Connector):
         raise NotImplementedError
 
     def reply(self, native_id: str, text: str) -> Written:
-        with _gone_is_final(native_id, self.platform):
-            body = self.graph.post(f"{_object_id(native_id)}/{self.reply_edge}", {"message": text})
-        new_id = body.get("id")
-        if not isinstance(new_id, str) or not OBJECT_ID.fullmatch(new_id):
-            raise TransientError(f"{self.platform} answered the reply to {native_id} without the new comment's id")
-        return Written(native_id=new_id, at=self._created(new_id))
+        return self._comment(native_id, self.reply_edge, text)
 
     def find_reply(self, native_id: str, text: str) -> Written | None:
-        params = {"fields": self.reply_fields, "limit": 100}
-        if self.reply_edge == "comments":
-            params.update(filter="stream", order="reverse_chronological")
-        for page in self.graph.pages(f"{_object_id(native_id)}/{self.reply_edge}", params):
+        params = {"filter": "stream", "order": "reverse_chronological"} if self.reply_edge == "comments" else {}
+        return self._school_comment(native_id, self.reply_edge, text, params)
+
+    # The removal notice is a top-level comment on the post or media the removed comment was under:
+    # POST /{page-post-id}/comments on Facebook (Pages API, "Comments and @mentions"), and
+    # POST /{ig-media-id}/comments on Instagram (IG Media Comments reference), with ``message``; the
+    # same permission as a reply. Facebook is read newest first; Instagram's media comments already are.
+    def tell_thread(self, thread_id: str, text: str) -> Written:
+        return self._comment(thread_id, "comments", text)
+
+    def find_in_thread(self, thread_id: str, text: str) -> Written | None:
+        params = {"order": "reverse_chronological"} if self.reply_edge == "comments" else {}
+        return self._school_comment(thread_id, "comments", text, params)
+
+    def _comment(self, native_id: str, edge: str, text: str) -> Written:
+        with _gone_is_final(native_id, self.platform):
+            body = self.graph.post(f"{_object_id(native_id)}/{edge}", {"message": text})
+        new_id = body.get("id")
+        if not isinstance(new_id, str) or not OBJECT_ID.fullmatch(new_id):
+            raise TransientError(f"{self.platform} answered the comment on {native_id} without the new comment's id")
+        return Written(native_id=new_id, at=self._created(new_id))
+
+    def _school_comment(self, native_id: str, edge: str, text: str, params: dict[str, Any]) -> Written | None:
+        params = {"fields": self.reply_fields, "limit": 100, **params}
+        for page in self.graph.pages(f"{_object_id(native_id)}/{edge}", params):
             for record in page:
                 if (isinstance(record, dict) and self.by_school(record)
                         and str(record.get(self.text_field) or "").strip() == text.strip()):

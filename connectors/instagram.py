@@ -85,7 +85,7 @@ class InstagramConnector(GraphConnector):
     # Writes (IG Comment and IG Comment Replies reference): POST /{ig-comment-id}/replies with message
     # (a reply to a reply joins its top-level comment), POST /{ig-comment-id} hide=true, and
     # DELETE /{ig-comment-id}; each needs instagram_manage_comments.
-    supported_actions = frozenset({"reply", "hide", "delete"})
+    supported_actions = frozenset({"reply", "hide", "delete", "notice"})
     action_scopes = dict.fromkeys(supported_actions, "instagram_manage_comments")
     reply_edge, hide_param, text_field, time_field = "replies", "hide", "text", "timestamp"
     reply_fields = "id,text,timestamp,username"

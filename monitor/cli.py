@@ -326,6 +326,16 @@ def delete(ctx: Context, item_id: int, by: str | None) -> None:
     _act(ctx, "delete", item_id, by)
 
 
+@cli.command("tell-audience")
+@click.argument("item_id", type=int)
+@click.option("--text", metavar="TEXT", help="The notice (default: [replies] removal_notice, the school's name filled in).")
+@click.option("--by", metavar="NAME", help="Who is posting it (audited; default: your login name).")
+@pass_ctx
+def tell_audience(ctx: Context, item_id: int, text: str | None, by: str | None) -> None:
+    """After a hide or delete, post the removal notice on the post the comment was under (once)."""
+    _act(ctx, "notice", item_id, by, text=text)
+
+
 @cli.command()
 @click.argument("item_id", type=int)
 @click.option("--by", metavar="NAME", help="Who is blocking (audited; default: your login name).")

@@ -26,7 +26,10 @@ Then it is acted on:
 - **Hide**, **Delete** (behind Slack's confirmation dialog): made on the platform once; the case
   closes as removed. A refusal (a missing permission) is told to the moderator, only them;
 - **Block author**, **Report** (Mastodon, Bluesky; behind a confirmation): the same, but the post
-  stays public, so the case closes as dealt with (acknowledged), and the message says so.
+  stays public, so the case closes as dealt with (acknowledged), and the message says so;
+- **Tell the audience** (offered once a hide or delete is made, when ``[replies] removal_notice`` is
+  set): a modal like Reply's holding the notice; its submission posts it once on the thread the
+  removed comment was under (:func:`monitor.platform_actions.notice_refusal` says when it cannot).
 
 Every audit row carries the Slack user's id and name, and the message is updated (``chat.update``)
 to say who did what, when. A new action is a name in :data:`ACTIONS` and a method of that name
@@ -54,9 +57,11 @@ from monitor.store import Store, to_db
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("acknowledge", "escalate", "not_abusive", "reply", "hide", "delete", "block", "report")
-#: the modal's callback id, and its one input (block id, action id)
+ACTIONS = ("acknowledge", "escalate", "not_abusive", "reply", "hide", "delete", "block", "report", "notice")
+#: the modals' callback ids (the Reply dialog, the "Tell the audience" dialog), and their one input
+#: (block id, action id)
 REPLY_VIEW = "reply"
+NOTICE_VIEW = "notice"
 REPLY_INPUT = ("reply", "text")
 #: how long a user group's membership is trusted before it is asked again
 GROUP_CACHE = timedelta(minutes=5)
@@ -164,7 +169,7 @@ class SlackActions:
             if outcome is None:  # nothing to show on the message (a modal opened, a refusal told)
                 continue
             done.append(outcome)
-            self._update_message(payload, action, outcome)
+            self._update_message(payload, action, outcome, offer=self._offers(click))
         return done
 
     def authorise(self, payload: dict[str, Any], action: Any) -> Click:
@@ -193,7 +198,7 @@ class SlackActions:
         if not isinstance(user_id, str) or not _SLACK_USER.match(user_id):
             raise Refused(NOT_A_MODERATOR)
         view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
-        if view.get("callback_id") != REPLY_VIEW:
+        if view.get("callback_id") not in (REPLY_VIEW, NOTICE_VIEW):
             raise Refused(BAD_BUTTON)
         try:
             meta = json.loads(view.get("private_metadata") or "")
@@ -213,7 +218,7 @@ class SlackActions:
         if not isinstance(entered, str) or not entered.strip():
             raise Refused("The reply was empty, so nothing was posted.")
         name = self.notifier.user_name(user_id, fallback=user.get("name") or user.get("username"))
-        return Click(action_id="reply", user_id=user_id, name=name, item_id=item_id, case_id=case_id,
+        return Click(action_id=view["callback_id"], user_id=user_id, name=name, item_id=item_id, case_id=case_id,
                      channel=meta["channel"], ts=meta["ts"]), entered
 
     def require_moderator(self, user_id: str) -> None:
@@ -378,12 +383,49 @@ class SlackActions:
         if click.trigger_id is None:
             self._tell(click, BAD_BUTTON)
             return None
-        try:
-            self.notifier.open_view(click.trigger_id, self._reply_view(click))
-        except NotifyError as exc:
-            logger.warning("Slack: the Reply dialog for item %s could not be opened: %s", click.item_id, exc)
-            self._tell(click, f"The reply dialog could not be opened ({exc}). Click Reply again.")
+        view = self._text_view(click, REPLY_VIEW, title="Reply as the school", submit="Post reply",
+                               label="Your reply, posted publicly as the school", text=self.acknowledgement(click))
+        self._open(click, view, "Reply")
         return None
+
+    def notice(self, click: Click) -> None:
+        """"Tell the audience" after a removal: a dialog holding the school's ``removal_notice``, editable;
+        on submission it is posted on the thread the removed comment was under (once)."""
+        from monitor.platform_actions import notice_refusal, notice_text
+
+        refusal = notice_refusal(self.store, self.config, click.item_id)
+        if refusal is not None:
+            reason = f"The audience cannot be told from here: {refusal}. Nothing was posted."
+            with self.store.transaction():
+                self.store.audit(click.name, "slack_refused", case_id=click.case_id, item_id=click.item_id,
+                                 detail={"how": "slack", **_who(click), "button": "notice", "refused": reason})
+            self._tell(click, reason)
+            return None
+        if click.trigger_id is None:
+            self._tell(click, BAD_BUTTON)
+            return None
+        view = self._text_view(click, NOTICE_VIEW, title="Tell the audience", submit="Post notice",
+                               label="The notice, posted publicly as the school on the post the comment was under",
+                               text=notice_text(self.store, self.config, click.item_id))
+        self._open(click, view, "Tell the audience")
+        return None
+
+    def _open(self, click: Click, view: dict[str, Any], button: str) -> None:
+        try:
+            self.notifier.open_view(click.trigger_id, view)
+        except NotifyError as exc:
+            logger.warning("Slack: the %s dialog for item %s could not be opened: %s", button, click.item_id, exc)
+            self._tell(click, f"The dialog could not be opened ({exc}). Click {button} again.")
+
+    def _offers(self, click: Click) -> list[dict[str, Any]]:
+        """The buttons a click brings: "Tell the audience" once a hide or a delete is made (when the
+        school has a ``removal_notice`` and the source can post it)."""
+        from monitor.notify.render import notice_button
+        from monitor.platform_actions import notice_offered
+
+        if click.action_id not in ("hide", "delete") or not notice_offered(self.store, self.config, click.item_id):
+            return []
+        return [notice_button(click.item_id, click.case_id)]
 
     def submit(self, payload: dict[str, Any]) -> str | None:
         """A submitted Reply modal: the gate, then the reply written once; the alert updated."""
@@ -401,7 +443,7 @@ class SlackActions:
                 except NotifyError as error:
                     logger.warning("Slack: cannot tell %s that the reply was refused: %s", user["id"], error)
             return None
-        outcome = self._platform(click, "reply", text)
+        outcome = self._platform(click, click.action_id, text)
         if outcome is not None:
             self._update_posted(click, outcome)
         return outcome
@@ -446,7 +488,9 @@ class SlackActions:
             return None
         return outcome.message
 
-    def _reply_view(self, click: Click) -> dict[str, Any]:
+    def _text_view(self, click: Click, callback: str, *, title: str, submit: str, label: str,
+                   text: str) -> dict[str, Any]:
+        """A dialog quoting the comment, with one editable text holding ``text``."""
         from monitor.platform_actions import REPLY_LIMIT
 
         row = self.store.query("SELECT source, text, created_at, COALESCE(author_name, author_handle, 'someone') AS "
@@ -454,17 +498,17 @@ class SlackActions:
         quoted = "\n".join("> " + inert_mrkdwn(slack_escape(line)) for line in (row["text"][:500].splitlines() or [""]))
         meta = {"case": click.case_id, "item": click.item_id, "channel": click.channel, "ts": click.ts}
         return {
-            "type": "modal", "callback_id": REPLY_VIEW, "private_metadata": json.dumps(meta),
-            "title": {"type": "plain_text", "text": "Reply as the school"},
-            "submit": {"type": "plain_text", "text": "Post reply"},
+            "type": "modal", "callback_id": callback, "private_metadata": json.dumps(meta),
+            "title": {"type": "plain_text", "text": title},
+            "submit": {"type": "plain_text", "text": submit},
             "close": {"type": "plain_text", "text": "Cancel"},
             "blocks": [
                 {"type": "context", "elements": [plain_text(f"{one_line(row['author'], NAME_LIMIT)} on {row['source']}:")]},
                 {"type": "section", "text": {"type": "mrkdwn", "text": quoted}},
                 {"type": "input", "block_id": REPLY_INPUT[0],
-                 "label": {"type": "plain_text", "text": "Your reply, posted publicly as the school"},
+                 "label": {"type": "plain_text", "text": label},
                  "element": {"type": "plain_text_input", "action_id": REPLY_INPUT[1], "multiline": True,
-                             "max_length": REPLY_LIMIT, "initial_value": self.acknowledgement(click)[:REPLY_LIMIT]}},
+                             "max_length": REPLY_LIMIT, "initial_value": text[:REPLY_LIMIT]}},
             ],
         }
 
@@ -498,12 +542,14 @@ class SlackActions:
         self._update_message({"container": {"channel_id": click.channel, "message_ts": click.ts}, "message": message},
                              action, outcome)
 
-    def _update_message(self, payload: dict[str, Any], action: dict[str, Any], outcome: str) -> None:
+    def _update_message(self, payload: dict[str, Any], action: dict[str, Any], outcome: str,
+                        offer: list[dict[str, Any]] = ()) -> None:
         channel, ts = _where(payload)
         message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
         if not channel or not ts:
             return
-        blocks = updated_blocks(message.get("blocks") or [], action, outcome, self.clock(), self.config.school.tz)
+        blocks = updated_blocks(message.get("blocks") or [], action, outcome, self.clock(), self.config.school.tz,
+                                offer)
         try:
             self.notifier.update(channel, ts, text=message.get("text") or outcome, blocks=blocks)
         except NotifyError as exc:
@@ -516,8 +562,10 @@ CLOSES_CASE = {"acknowledge": {"acknowledge"}, "reply": {"acknowledge", "reply"}
                "block": {"acknowledge", "block"}, "report": {"acknowledge", "report"}}
 
 
-def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome: str, when: datetime, tz) -> list[dict[str, Any]]:
-    """The message's blocks with the clicked button gone and a line saying who did what, when."""
+def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome: str, when: datetime, tz,
+                   offer: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The message's blocks with the clicked button gone, the buttons in ``offer`` added (once), and a
+    line saying who did what, when."""
     result = []
     for block in blocks:
         if block.get("type") != "actions" or block.get("block_id") != action.get("block_id"):
@@ -527,6 +575,8 @@ def updated_blocks(blocks: list[dict[str, Any]], action: dict[str, Any], outcome
         if action.get("action_id") in CLOSES_CASE and not outcome.startswith("Could not"):
             gone = CLOSES_CASE[action["action_id"]]
             remaining = [e for e in remaining if e.get("action_id") not in gone]
+        shown = {e.get("action_id") for e in remaining}
+        remaining += [button for button in offer if button["action_id"] not in shown]
         if remaining:
             result.append({**block, "elements": remaining})
         # plain text: a moderator's name reads as written (``_`` stays ``_``) and formats nothing

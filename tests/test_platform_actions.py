@@ -77,9 +77,12 @@ def removed(fake, comment) -> bool:
     return fake.status_of(comment) == "rejected" if fake.type == "youtube" else fake.node(comment) is None
 
 
-@pytest.fixture(params=sorted(PLATFORMS))
-def world(request, tmp_path, store, clock):
-    with fake_platform(request.param)() as facebook:
+#: the platforms whose connector posts the removal notice ("Tell the audience")
+NOTICE_PLATFORMS = ("facebook", "instagram")
+
+
+def opened_world(platform, tmp_path, store, clock):
+    with fake_platform(platform)() as facebook:
         follow_clock(facebook, clock)
         config = make_config(tmp_path, sources=[writing_source(facebook)])
         comment = facebook.add_comment("you idiot, when is the trip?", author="Troll", at=clock() - timedelta(minutes=9))
@@ -87,6 +90,16 @@ def world(request, tmp_path, store, clock):
         assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("facebook-page").ok
         [case] = store.query("SELECT * FROM cases")
         yield config, facebook, comment, case
+
+
+@pytest.fixture(params=sorted(PLATFORMS))
+def world(request, tmp_path, store, clock):
+    yield from opened_world(request.param, tmp_path, store, clock)
+
+
+@pytest.fixture(params=NOTICE_PLATFORMS)
+def notice_world(request, tmp_path, store, clock):
+    yield from opened_world(request.param, tmp_path, store, clock)
 
 
 def test_a_reply_is_posted_once_and_closes_the_case_as_met_at_its_platform_time(world, store, clock):
@@ -229,3 +242,101 @@ def test_check_config_names_the_permission_the_actions_need(world):
     actions = ", ".join(config.sources[0].actions)
     assert any(f"facebook-page: {actions} from the monitor need {scope}" in n for n in notes)
     assert any("without notify.slack.app_token there are no Slack buttons" in w for w in warnings)
+
+
+NOTICE = "A comment on this post was removed by {school} because it broke our community rules."
+
+
+def school_notices(fake, thread):
+    """The school account's own top-level comments on a post or media, on the fake platform."""
+    if fake.type == "instagram":
+        return [c for c in fake.comments_on(thread) if c.get("username") == fake.username]
+    return [c for c in fake.replies_to(thread) if c.get("from", {}).get("id") == fake.page_id]
+
+
+def thread_of(store, item_id) -> str:
+    return store.query("SELECT thread_id FROM items WHERE id = ?", (item_id,))[0]["thread_id"]
+
+
+def with_notice(tmp_path, facebook, **source):
+    return make_config(tmp_path, school={"name": "Ravens Wood School"}, replies={"removal_notice": NOTICE},
+                       sources=[{**facebook.source_config("facebook-page"), "official": True,
+                                 "actions": ["reply", "hide", "delete"], **source}])
+
+
+def test_after_a_removal_the_notice_is_posted_once_on_the_thread_and_the_case_stays_removed(notice_world, store, clock, tmp_path):
+    config, facebook, comment, case = notice_world
+    config = with_notice(tmp_path, facebook)
+    with pytest.raises(ActionRefused, match="hide or delete it first"):
+        request_action(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli")
+    act(store, config, action="delete", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    thread = thread_of(store, case["item_id"])
+    outcome = act(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    assert (outcome.state, outcome.message) == ("done", "Removal notice posted by Jane")
+    again = act(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli", text="other", clock=clock)
+    assert again.state == "done" and not again.changed
+    [notice] = school_notices(facebook, thread)
+    assert notice.get("message", notice.get("text")) == NOTICE.format(school="Ravens Wood School")
+    assert notice["id"] == outcome.receipt["native_id"]
+    closed = get_case(store, case["id"])
+    assert (closed.state, closed.closed_by) == ("removed", "Jane")
+    assert [a["action"] for a in store.query("SELECT action FROM audit_log ORDER BY id")][-1] == "notice"
+
+
+def test_an_in_doubt_notice_is_found_on_the_thread_and_not_posted_again(notice_world, store, clock, tmp_path):
+    config, facebook, comment, case = notice_world
+    config = with_notice(tmp_path, facebook)
+    act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    facebook.write_delay = 30  # the notice is posted, its answer never arrives in time
+    slow = with_notice(tmp_path, facebook, timeout="1s", request_deadline="1s")
+    outcome = act(store, slow, action="notice", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    thread = thread_of(store, case["item_id"])
+    assert outcome.state == "in_doubt" and len(school_notices(facebook, thread)) == 1
+    facebook.write_delay = 0
+    [done] = resume(store, config, clock=clock)
+    assert done.state == "done" and done.receipt["native_id"] == school_notices(facebook, thread)[0]["id"]
+    assert len(school_notices(facebook, thread)) == 1
+
+
+def test_a_notice_is_refused_without_a_template_without_replies_or_without_a_thread(notice_world, store, clock, tmp_path):
+    config, facebook, comment, case = notice_world
+    act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    with pytest.raises(ActionRefused, match=r"set \[replies\] removal_notice"):
+        request_action(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli")
+    no_replies = make_config(tmp_path, replies={"removal_notice": NOTICE}, sources=[
+        {**facebook.source_config("facebook-page"), "official": True, "actions": ["hide"]}])
+    with pytest.raises(ActionRefused, match='add "reply" to its actions'):
+        request_action(store, no_replies, action="notice", item_id=case["item_id"], by="Jane", how="cli")
+    store.execute("UPDATE items SET thread_id = native_id WHERE id = ?", (case["item_id"],))
+    with pytest.raises(ActionRefused, match="no thread under it"):
+        request_action(store, with_notice(tmp_path, facebook), action="notice", item_id=case["item_id"], by="Jane",
+                       how="cli")
+    assert not store.query("SELECT * FROM platform_actions WHERE action = 'notice'")
+
+
+def test_without_the_permission_the_notice_is_refused_naming_it(notice_world, store, clock, tmp_path):
+    config, facebook, comment, case = notice_world
+    config = with_notice(tmp_path, facebook)
+    act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    facebook.permissions.discard(PLATFORMS[facebook.type][0])
+    outcome = act(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    assert outcome.state == "refused" and PLATFORMS[facebook.type][0] in outcome.message
+    assert "refused to post the removal notice" in outcome.message
+    assert not school_notices(facebook, thread_of(store, case["item_id"]))
+
+
+def test_cli_tell_audience_posts_the_configured_notice_once(notice_world, store, clock, tmp_path):
+    config, facebook, comment, case = notice_world
+    path = write_config(tmp_path, facebook)
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(f'[school]\nname = "Ravens Wood School"\n[replies]\nremoval_notice = {json.dumps(NOTICE)}\n')
+    before = subprocess.run(cli(path, "tell-audience", str(case["item_id"])), capture_output=True, text=True, timeout=120)
+    assert before.returncode == 1 and "hide or delete it first" in before.stderr
+    assert subprocess.run(cli(path, "delete", str(case["item_id"]), "--by", "Jane"), capture_output=True,
+                          timeout=120).returncode == 0
+    for _ in range(2):
+        told = subprocess.run(cli(path, "tell-audience", str(case["item_id"]), "--by", "Jane"), capture_output=True,
+                              text=True, timeout=120)
+        assert told.returncode == 0 and "Removal notice posted by Jane" in told.stdout, told.stderr
+    [notice] = school_notices(facebook, thread_of(store, case["item_id"]))
+    assert notice.get("message", notice.get("text")) == NOTICE.format(school="Ravens Wood School")

@@ -22,20 +22,21 @@ from monitor.outbox import Dispatcher
 from monitor.slack_actions import SlackActions
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
-from tests.test_platform_actions import PLATFORMS, can, follow_clock, hidden, removed, school_replies, writing_source
+from tests.test_platform_actions import (NOTICE, NOTICE_PLATFORMS, PLATFORMS, can, follow_clock, hidden, removed,
+                                        school_notices, school_replies, thread_of, writing_source)
 
 STRANGER = "U0STRANGER"
 EDITED = "Thank you for your message: the head of year will call you today."
 
 
 @contextmanager
-def open_world(tmp_path, store, clock, *, actions=("reply", "hide", "delete"), platform="facebook"):
+def open_world(tmp_path, store, clock, *, actions=("reply", "hide", "delete"), platform="facebook", replies=None):
     with fake_platform(platform)() as facebook, FakeSlack(clock=clock) as slack:
         follow_clock(facebook, clock)
         slack.users[STRANGER] = {"id": STRANGER, "name": "stranger", "real_name": "A Stranger"}
         source = writing_source(facebook, actions=actions)
         config = make_config(
-            tmp_path, school={"name": "Ravens Wood School"}, sources=[source],
+            tmp_path, school={"name": "Ravens Wood School"}, sources=[source], replies=replies or {},
             notify={"slack": {"token": BOT_TOKEN, "app_token": APP_TOKEN, "channel": CHANNEL,
                               "base_url": slack.base_url, "moderators": [MODERATOR_ID]}},
         )
@@ -219,3 +220,74 @@ def test_a_reply_click_from_a_stranger_opens_no_modal(world):
     assert slack.wait_for_ack(envelope)
     assert slack.wait_for(lambda: len(slack.ephemeral) > count)
     assert not slack.views
+
+
+@pytest.fixture(params=NOTICE_PLATFORMS)
+def noticed(request, tmp_path, store, clock):
+    """A world whose school has a removal notice."""
+    with open_world(tmp_path, store, clock, platform=request.param, replies={"removal_notice": NOTICE}) as opened:
+        yield opened
+
+
+def buttons_of(posted) -> list[str]:
+    return [e["action_id"] for b in posted.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def open_notice(slack, posted, user=MODERATOR_ID) -> str:
+    count = len(slack.views)
+    envelope = slack.push_action(block_actions(posted, "notice", user=user))
+    assert slack.wait_for_ack(envelope)
+    assert slack.wait_for(lambda: len(slack.views) > count)
+    return list(slack.views)[-1]
+
+
+@pytest.mark.parametrize("removal", ["hide", "delete"])
+def test_after_a_removal_tell_the_audience_posts_the_notice_once_on_the_thread(noticed, store, removal):
+    config, facebook, slack, posted, comment, source = noticed
+    assert "notice" not in buttons_of(posted)  # offered only once something was removed
+    click(slack, posted, removal)
+    said = [e["text"] for b in posted.blocks if b["type"] == "context" for e in b["elements"]]
+    assert any(f"{'Hidden' if removal == 'hide' else 'Deleted'} by Jane Smith" in line for line in said)
+    assert "notice" in buttons_of(posted)
+    first, second = open_notice(slack, posted), open_notice(slack, posted)  # a double click: two dialogs
+    view = slack.views[first]["view"]
+    assert view["callback_id"] == "notice" and view["title"]["text"] == "Tell the audience"
+    [field] = [b for b in view["blocks"] if b["type"] == "input"]
+    offered = field["element"]["initial_value"]
+    assert offered == NOTICE.format(school="Ravens Wood School")
+    count = len(posted.updates)
+    submit(slack, first, offered, wait=lambda: len(posted.updates) > count)
+    submit(slack, second, offered + " (twice)")
+    time.sleep(0.5)  # let the second submission finish too
+    thread = thread_of(store, 2)
+    [notice] = school_notices(facebook, thread)
+    assert notice.get("message", notice.get("text")) == offered
+    assert get_case(store, 1).state == "removed"
+    assert "notice" not in buttons_of(posted)
+    lines = [e["text"] for b in posted.blocks if b["type"] == "context" for e in b["elements"]]
+    assert any("Removal notice posted by Jane Smith" in line for line in lines)
+    [audit] = store.query("SELECT * FROM audit_log WHERE action = 'notice'")
+    assert audit["actor"] == "Jane Smith" and json.loads(audit["detail"])["slack_user"] == MODERATOR_ID
+    assert len(store.query("SELECT * FROM platform_actions WHERE action = 'notice'")) == 1
+
+
+def test_without_a_removal_notice_there_is_no_tell_the_audience_button(world, store):
+    config, facebook, slack, posted, comment, source = world
+    click(slack, posted, "hide")
+    assert "notice" not in buttons_of(posted) and get_case(store, 1).state == "removed"
+
+
+def test_only_a_moderator_can_tell_the_audience(noticed, store):
+    config, facebook, slack, posted, comment, source = noticed
+    click(slack, posted, "hide")
+    count = len(slack.ephemeral)
+    envelope = slack.push_action(block_actions(posted, "notice", user=STRANGER))
+    assert slack.wait_for_ack(envelope)
+    assert slack.wait_for(lambda: len(slack.ephemeral) > count)
+    assert slack.ephemeral[-1].user == STRANGER and "not a moderator" in slack.ephemeral[-1].text
+    view_id = open_notice(slack, posted)  # a moderator's dialog, submitted by someone else
+    count = len(slack.ephemeral)
+    submit(slack, view_id, "not the school", user=STRANGER, wait=lambda: len(slack.ephemeral) > count)
+    assert not school_notices(facebook, thread_of(store, 2))
+    refused = [json.loads(r["detail"]) for r in store.query("SELECT detail FROM audit_log WHERE action = 'slack_refused'")]
+    assert [(r["slack_user"], r["button"]) for r in refused] == [(STRANGER, "notice"), (STRANGER, "notice dialog")]

@@ -271,6 +271,11 @@ def slack_buttons(item: dict[str, Any], *, kind: str) -> list[dict[str, Any]]:
     return buttons
 
 
+def notice_button(item_id: int, case_id: int | None) -> dict[str, Any]:
+    """"Tell the audience", offered on an item's message once it was hidden or deleted from Slack."""
+    return _button("Tell the audience", "notice", json.dumps({"case": case_id, "item": item_id}))
+
+
 def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
     """Slack's confirmation dialog, shown before the click is sent."""
     return {"title": {"type": "plain_text", "text": title}, "text": {"type": "plain_text", "text": text},

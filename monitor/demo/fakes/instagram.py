@@ -52,6 +52,7 @@ class FakeInstagram(FakeGraph):
         self.route("GET", f"{ROUTE}/replies")(self.guarded(self._replies))
         # the account's writes (IG Comment and IG Comment Replies reference)
         self.route("POST", f"{ROUTE}/replies")(self.guarded(self._write_reply))
+        self.route("POST", f"{ROUTE}/comments")(self.guarded(self._write_comment))
         self.route("POST", ROUTE)(self.guarded(self._write_hidden))
         self.route("DELETE", ROUTE)(self.guarded(self._write_delete))
         #: what the token was granted; a write without instagram_manage_comments is refused (#200)
@@ -214,6 +215,24 @@ class FakeInstagram(FakeGraph):
             return self.error(400, 100, "(#100) The parameter message is required")
         reply_id = self._add_comment(request.params["id"], message, self.username, self.default_time())
         return Response(200, {"id": reply_id}, delay=self.write_delay)
+
+    def _write_comment(self, request: Request) -> Response:
+        """``POST /{ig-media-id}/comments`` with ``message``: a top-level comment by the account on its own
+        media (another's media, where it is only tagged, answers 100/33 here, as does a comment id)."""
+        media_id = request.params["id"]
+        if not any(m["id"] == media_id for m in self.media):
+            return self.missing(media_id)
+        if "instagram_manage_comments" not in self.permissions:
+            return self.error(403, 200, "(#200) The user hasn't authorized the application to perform this action")
+        message = {**request.query, **request.form()}.get("message", "")
+        if not message.strip():
+            return self.error(400, 100, "(#100) The parameter message is required")
+        comment_id = self._add_comment(media_id, message, self.username, self.default_time())
+        return Response(200, {"id": comment_id}, delay=self.write_delay)
+
+    def comments_on(self, media_id: str) -> list[dict[str, Any]]:
+        """The top-level comments on a media, oldest first (for tests)."""
+        return sorted(self.comments.get(media_id, []), key=lambda c: (c["_at"], c["_seq"]))
 
     def _write_hidden(self, request: Request) -> Response:
         """``POST /{ig-comment-id}`` with ``hide=true|false``."""
