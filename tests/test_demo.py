@@ -97,12 +97,14 @@ def test_summary_numbers_match_the_database(demo_run):
     assert summary["cases"] == one("SELECT count(*) FROM cases") > 0
     assert summary["met"] + summary["breached"] + summary["removed"] + summary["open"] == summary["cases"]
     assert summary["met"] == one("SELECT count(*) FROM cases WHERE state = 'acknowledged' AND closed_at <= due_at")
-    # the comment the moderator deleted on Facebook was closed as removed, and raised no reminder or breach
-    removed = db.execute("SELECT cases.id, items.text FROM cases JOIN items ON items.id = cases.item_id "
-                         "WHERE cases.state = 'removed'").fetchall()
-    assert summary["removed"] == len(removed) == 1 and "Clueless head" in removed[0][1]
+    # the comment the moderator deleted on Facebook was closed as removed, and raised no reminder or breach;
+    # the one she hid from Slack was closed as removed by her
+    removed = db.execute("SELECT cases.id, items.text, cases.closed_how FROM cases JOIN items ON items.id = cases.item_id "
+                         "WHERE cases.state = 'removed' ORDER BY items.created_at").fetchall()
+    assert summary["removed"] == len(removed) == 2
+    assert "Absolute joke" in removed[0][1] and "Clueless head" in removed[1][1]
     keys = [row[0] for row in db.execute("SELECT key FROM alerts")]
-    assert not [k for k in keys if k.startswith((f"reminder:case:{removed[0][0]}|", f"breach:case:{removed[0][0]}|"))]
+    assert not [k for k in keys if k.startswith((f"reminder:case:{removed[1][0]}|", f"breach:case:{removed[1][0]}|"))]
     # only comments on the official accounts, not by the school, open cases
     official = [s for s, counts in summary["sources"].items()]
     assert official and summary["cases"] <= one("SELECT count(*) FROM items WHERE by_school = 0")
@@ -114,7 +116,31 @@ def test_summary_numbers_match_the_database(demo_run):
     assert summary["serious_seeded"] == sum(1 for p in demo_posts() if p.tag in SERIOUS)
     assert len(serious) <= summary["serious_flagged"] <= summary["serious_seeded"]
     # the moderator's clicks went through the Slack button handler and were audit-logged
-    assert summary["moderator"].get("acknowledge", 0) == one("SELECT count(*) FROM cases WHERE closed_how = 'slack'") > 0
+    assert summary["moderator"].get("acknowledge", 0) + summary["moderator"].get("reply", 0) == one(
+        "SELECT count(*) FROM cases WHERE closed_how = 'slack'") > 1
+
+
+def test_the_moderator_replied_and_hid_from_slack(demo_run):
+    """Through the fake Slack's Socket Mode websocket: the Reply dialog submitted, a Hide clicked."""
+    _root, folder, done, summary = demo_run
+    hide, reply = summary["slack_writes"]
+    assert reply == {"action": "reply", "source": "facebook-demo", "author": "Kerry Ashworth", "on_platform": True,
+                     "case": "acknowledged", "met": True}
+    assert hide == {"action": "hide", "source": "facebook-demo", "author": "Mark Dennison", "on_platform": True,
+                    "case": "removed", "met": False}
+    assert summary["moderator"]["reply"] == summary["moderator"]["hide"] == 1
+    db = sqlite3.connect(folder / "monitor.db")
+    rows = db.execute("SELECT action, state, how, by_id, text FROM platform_actions ORDER BY id").fetchall()
+    assert [(a, s, h, b) for a, s, h, b, _ in rows] == [("hide", "done", "slack", "U0MODERATOR"),
+                                                        ("reply", "done", "slack", "U0MODERATOR")]
+    assert rows[1][4].startswith("Hello Kerry, thank you for raising this.")
+    # the school's reply is on the platform, so the next poll collected it as the school's own comment
+    assert db.execute("SELECT count(*) FROM items WHERE by_school = 1 AND text LIKE 'Hello Kerry%'").fetchone()[0] == 1
+    audited = db.execute("SELECT action, actor FROM audit_log WHERE action IN ('reply', 'hide')").fetchall()
+    assert sorted(audited) == [("hide", "Jane Smith"), ("reply", "Jane Smith")]
+    shown = " ".join(done.stdout.split())
+    assert "replied to Kerry Ashworth's comment on facebook-demo from Slack: the reply is on the platform, case met" in shown
+    assert "hid Mark Dennison's comment on facebook-demo from Slack: it is hidden on the platform, case removed" in shown
 
 
 def test_what_the_moderator_and_principal_received(demo_run):

@@ -66,7 +66,7 @@ _WEEK: list[tuple[int, str, str, str, str, str, str | None, str | None]] = [
     (0, "14:22", "facebook", "Ravens Wood School", "Gary, Dawn, thank you: we have passed this to the county transport team today and will post their reply here.", "school", None, "fb-bus"),
     (0, "15:40", "facebook", "Helen Okafor", "Could you share the link for booking parents' evening appointments? The email went to my old address.", "question", "fb-booking", None),
     (0, "16:10", "instagram", "rw_netball", "U14s through to the county semi final!! So proud of this team", "praise", None, None),
-    (0, "17:55", "facebook", "Mark Dennison", "Absolute joke of a school. Teachers couldn't organise a piss up in a brewery.", "abuse", None, None),
+    (0, "17:55", "facebook", "Mark Dennison", "Absolute joke of a school. Teachers couldn't organise a piss up in a brewery.", "abuse", "fb-dennison", None),
     (0, "18:30", "reddit", "u/linden_local", "Anyone know if Ravens Wood is still doing the community carol concert this year? Used to be lovely.", "question", None, None),
     (0, "19:12", "bluesky", "kate-b.bsky.social", "Ravens Wood drama dept posting rehearsal photos for Matilda and honestly the set looks professional", "praise", None, None),
     (0, "20:41", "facebook", "Lisa Crane", "My daughter was told off for wearing trainers on odd socks day. Odd socks, not odd shoes, I get it, but a bit harsh?", "complaint", "fb-trainers", None),
@@ -184,6 +184,17 @@ INCIDENTS: list[tuple[int, str, str, str, str | None]] = [
     (2, "19:30", "facebook", "remove", "fb-barry"),
     (3, "11:20", "instagram", "expire_credentials", None),
     (4, "09:40", "instagram", "renew_credentials", None),
+]
+
+
+#: (day, "HH:MM" local, button, post, text): what the moderator does on Facebook from Slack, in her
+#: round (see ``monitor.demo.run.MODERATOR_ROUNDS``): on Tuesday morning she hides Monday evening's
+#: insult, and in the afternoon she answers the question about lunch prices with the Reply dialog
+SLACK_WRITES: list[tuple[int, str, str, str, str | None]] = [
+    (1, "09:00", "hide", "fb-dennison", None),
+    (1, "15:30", "reply", "fb-lunch",
+     "Hello Kerry, thank you for raising this. Our catering manager is reviewing lunch prices this term and we "
+     "will post the outcome here. Families who are finding it hard can ask the office about free school meals."),
 ]
 
 

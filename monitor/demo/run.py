@@ -9,6 +9,8 @@ and runs the real pipeline through a week of posts (``monitor.demo.data``) on a
                                  ─► the sources are polled (``Pipeline.poll``)
                                  ─► the SLA clock ticks, the outbox is dispatched
                                  ─► what the moderator received is shown
+    her rounds (Slack)          ─► she clicks the buttons; on Tuesday she hides an insult and
+                                   answers a comment with the Reply dialog, through Socket Mode
     Monday 07:30 after the week ─► the weekly digest, emailed to the principal and archived
 
 Everything it writes is inside its folder (``./demo-output`` by default): the database, the
@@ -41,7 +43,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from monitor.clock import ManualClock
-from monitor.demo.data import SCHOOL, SERIOUS, TIMEZONE, DemoPost, demo_incidents, demo_posts, week_start_utc
+from monitor.demo.data import (SCHOOL, SERIOUS, SLACK_WRITES, TIMEZONE, DemoPost, demo_incidents, demo_posts,
+                               week_start_utc)
 from monitor.errors import MonitorError
 from monitor.sanitize import PrintableFormatter
 from monitor.store import from_db, to_db
@@ -65,6 +68,10 @@ MENTION_PLATFORMS = ("x", "bluesky", "mastodon", "reddit")
 #: when the moderator looks at Slack (weekday -> local times); on Wednesday she is on a course
 MODERATOR_ROUNDS = {0: ("09:00", "15:30"), 1: ("09:00", "15:30"), 3: ("09:00", "15:30"), 4: ("09:00", "15:30"),
                     7: ("09:00",)}
+#: the platforms whose sources let the moderator reply, hide and delete from Slack
+WRITABLE = ("facebook",)
+#: the longest wait for the monitor to act on one of her clicks, in (real) seconds
+CLICK_WAIT = 15.0
 #: a comment younger than this is left for the office to answer on the platform itself
 MODERATOR_GRACE = timedelta(hours=2)
 MODERATOR = "moderator@ravenswood.example"
@@ -105,6 +112,8 @@ class DemoSummary:
     problems: tuple[Problem, ...]
     sources: dict[str, dict[str, int]]
     moderator: dict[str, int]
+    #: what the moderator did on the platforms from Slack, each checked on the platform afterwards
+    slack_writes: list[dict[str, Any]]
     seconds: float
 
     def as_json(self) -> dict[str, Any]:
@@ -267,6 +276,7 @@ class DemoRun:
     buttons: Any = None
     clicked: set[str] = field(default_factory=set)  # Slack message ts the moderator has dealt with
     moderator: Counter = field(default_factory=Counter)
+    slack_writes: list[dict[str, Any]] = field(default_factory=list)
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -307,6 +317,8 @@ class DemoRun:
             table["interval"] = "1h"
             table["timeout"] = "30s"  # a busy machine must not look like a platform outage
             table["leads"] = []
+            if type_name in WRITABLE:
+                table["actions"] = ["reply", "hide", "delete"]
             try:
                 parse_config({"sources": [table]})
             except Exception as exc:  # noqa: BLE001 - its connector is not there yet, or disagrees
@@ -374,7 +386,11 @@ class DemoRun:
     def _buttons(self) -> Any:
         from monitor.slack_actions import SlackActions
 
-        return SlackActions(self.config, self.store, clock=self.clock)
+        buttons = SlackActions(self.config, self.store, clock=self.clock).start()  # Socket Mode, to the fake Slack
+        if not self.slack.wait_connected(CLICK_WAIT):
+            buttons.close()
+            raise MonitorError("the Socket Mode connection to the fake Slack did not open")
+        return buttons
 
     # -- the week ---------------------------------------------------------------------------------
 
@@ -505,6 +521,8 @@ class DemoRun:
 
         tags = {post.text: post.tag for post in demo_posts()}
         before = Counter(self.moderator)
+        for write in self.writes_at(now):
+            self.parts.run("Slack buttons", self.write_from_slack, *write)
         for posted in list(self.slack.messages):
             if posted.ts in self.clicked:
                 continue
@@ -532,6 +550,80 @@ class DemoRun:
         if said:
             self.view.note(f"the moderator's round at {now.astimezone(self.config.school.tz):%a %H:%M}: "
                            f"{' and '.join(said)}, with Slack's buttons")
+
+    def writes_at(self, now: datetime) -> list[tuple[str, str, str | None]]:
+        """The (button, post ref, text) of :data:`SLACK_WRITES` due in the round at ``now``."""
+        local = now.astimezone(self.config.school.tz)
+        monday = week_start_utc().astimezone(self.config.school.tz).date()
+        return [(button, ref, text) for day, clock, button, ref, text in SLACK_WRITES
+                if local.date() == monday + timedelta(days=day) and f"{local:%H:%M}" == clock]
+
+    def write_from_slack(self, button: str, ref: str, text: str | None) -> None:
+        """One of her clicks on a platform button, pushed through the fake Slack's Socket Mode websocket
+        as Slack would (Reply: the click, then the dialog's submission); then what the platform shows."""
+        from monitor.demo.fakes.slack import block_actions
+
+        target = self.native.get(ref)
+        if target is None or target[0] not in WRITABLE:
+            return  # the post is not on a platform she can write on here
+        type_name, native_id = target
+        platform = self.platforms[type_name]
+        rows = self.store.query("SELECT id, author_name FROM items WHERE source = ? AND native_id = ?",
+                                (platform.source, native_id))
+        found = self._message_with(rows[0]["id"], button) if rows else None
+        if found is None:
+            raise MonitorError(f"no {button} button in Slack for the comment {ref}")
+        posted, block_id = found
+        updates = len(posted.updates)
+        views = len(self.slack.views)
+        self._push(block_actions(posted, button, block_id=block_id))
+        if button == "reply":
+            if not self.slack.wait_for(lambda: len(self.slack.views) > views, CLICK_WAIT):
+                raise MonitorError("the Reply dialog did not open")
+            view_id = list(self.slack.views)[-1]
+            self._push(self.slack.submission(view_id, {"reply": {"text": text}}))
+        if not self.slack.wait_for(lambda: len(posted.updates) > updates, CLICK_WAIT):
+            raise MonitorError(f"the Slack message was not updated after {button}")
+        self.moderator[button] += 1
+        self._check_write(button, platform, native_id, rows[0], text)
+
+    def _push(self, payload: dict[str, Any]) -> None:
+        envelope = self.slack.push_action(payload)
+        if not self.slack.wait_for_ack(envelope, CLICK_WAIT):
+            raise MonitorError("the monitor did not acknowledge a Socket Mode event")
+
+    def _message_with(self, item_id: int, button: str) -> tuple[Any, str] | None:
+        """The newest Slack message with ``button`` for the item (and its block id)."""
+        block_id = f"actions:{item_id}"
+        for posted in reversed(self.slack.messages):
+            for block in posted.blocks:
+                if block.get("type") == "actions" and block.get("block_id") == block_id \
+                        and any(e.get("action_id") == button for e in block.get("elements", [])):
+                    return posted, block_id
+        return None
+
+    def _check_write(self, button: str, platform: Platform, native_id: str, item: dict[str, Any],
+                     text: str | None) -> None:
+        """What the platform and the case show after her click: said as it is, good or bad."""
+        fake = platform.fake
+        if button == "reply":
+            on_platform = any(r.get("message") == text and r.get("from", {}).get("id") == fake.page_id
+                              for r in fake.replies_to(native_id))
+        else:
+            node = fake.node(native_id)
+            on_platform = node is None if button == "delete" else bool(node and node[1].get("is_hidden") is True)
+        case = self.store.query("SELECT state, closed_at, due_at FROM cases WHERE item_id = ?", (item["id"],))
+        state = case[0]["state"] if case else None
+        met = bool(case) and state == "acknowledged" and case[0]["closed_at"] <= case[0]["due_at"]
+        record = {"action": button, "source": platform.source, "author": item["author_name"] or "someone",
+                  "on_platform": on_platform, "case": state, "met": met}
+        self.slack_writes.append(record)
+        done = {"reply": "replied to", "hide": "hid", "delete": "deleted"}[button]
+        seen = {"reply": "the reply is on the platform", "hide": "it is hidden on the platform",
+                "delete": "it is gone from the platform"}[button] if on_platform else "but the platform does NOT show it"
+        closed = "case met" if met else f"case {state}" if state else "no case"
+        self.view.note(f"the moderator {done} {record['author']}'s comment on {platform.source} from Slack: "
+                       f"{seen}, {closed}", icon="✍" if button == "reply" else "🙈")
 
     def _age(self, button: dict[str, Any], now: datetime) -> timedelta:
         """How long ago the comment behind a button was posted (a batch lists comments of several ages)."""
@@ -625,6 +717,7 @@ class DemoRun:
             problems=tuple(self.parts.problems.values()),
             sources=counts.get("sources", {}),
             moderator=dict(self.moderator),
+            slack_writes=list(self.slack_writes),
             seconds=time.monotonic() - started,
         )
 
@@ -759,6 +852,8 @@ def _run_demo(folder: Path, started: float, *, fast: bool, view: Any, days: int)
         except Exception as exc:  # noqa: BLE001 - still say what happened, and summarise
             run.parts.fail("demo", exc)
         summary = run.summary(started)
+        if run.buttons is not None:
+            run.parts.run("Slack buttons", run.buttons.close)
         if run.store is not None:
             run.parts.run("closing the database", run.store.close)
         for platform in run.platforms.values():

@@ -213,9 +213,16 @@ class RichView(QuietView):
         table.add_row("acknowledgement cases", str(summary.cases), "comments on the school's official accounts")
         table.add_row("  met (acknowledged in time)", str(summary.met), "")
         table.add_row("  breached (late or overdue)", str(summary.breached), "")
-        table.add_row("  removed (deleted on the platform)", str(summary.removed), "closed by the SLA clock, no alert")
+        removed_from_slack = sum(1 for w in summary.slack_writes if w["action"] in ("hide", "delete") and w["case"] == "removed")
+        table.add_row("  removed (hidden or deleted)", str(summary.removed),
+                      f"{removed_from_slack} from Slack; the others deleted on the platform, closed by the SLA clock")
         table.add_row("  still open, not yet due", str(summary.open), "")
         table.add_row("Slack messages", str(summary.slack_messages), "to the moderators' channel")
+        for write in summary.slack_writes:
+            done = {"reply": "replied", "hide": "hidden", "delete": "deleted"}[write["action"]]
+            seen = "seen on the platform" if write["on_platform"] else "NOT seen on the platform"
+            closed = "case met" if write["met"] else f"case {write['case']}"
+            table.add_row(f"  {done} from Slack", "1", escape(f"{write['author']} on {write['source']}: {seen}, {closed}"))
         table.add_row("emails", str(summary.emails), f".eml files in {summary.folder / 'mail'}")
         self.console.print(table)
         if summary.sources:
