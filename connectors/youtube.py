@@ -24,7 +24,9 @@ make none), 50 quota units each (https://developers.google.com/youtube/v3/docs/c
 
 - reply: ``comments.insert`` (``POST comments?part=snippet`` with ``snippet.parentId`` and
   ``snippet.textOriginal``). YouTube threads are one level deep: a reply to a reply is posted under
-  the thread's top-level comment, whose id is the reply's id up to its first dot.
+  the thread's top-level comment, whose id is the reply's id up to its first dot. A comment held for
+  review takes no reply (400 ``parentCommentIsPrivate``): like every 400 on a write, that refusal
+  is final, as repeating a write spends 50 units each time.
 - hide: ``comments.setModerationStatus`` with ``heldForReview``: the comment leaves the public
   view and waits in the channel's review queue (YouTube Studio), from where it can be published
   again. It is the reversible choice.
@@ -457,6 +459,9 @@ class YouTubeConnector(Connector):
                             f"(HTTP {status}, {', '.join(sorted(filter(None, reasons | info)))}): {message}")
         if status == 404 and reasons & {"commentNotFound", "parentNotFound"}:
             raise CommentMissing(f"YouTube {resource}: {message}")
+        if status == 400:
+            raise BadRequest(f"YouTube {resource} refused the request (HTTP 400, "
+                             f"{', '.join(sorted(filter(None, reasons))) or 'badRequest'}): {message}")
         raise TransientError(f"YouTube {resource} answered HTTP {status}: {message}")
 
     def _roll_quota_day(self) -> None:
@@ -481,12 +486,21 @@ class CommentMissing(TransientError):
     """The comment named does not exist (any more): a write on it can never succeed."""
 
 
+class BadRequest(TransientError):
+    """HTTP 400: the API refused the request as it is (e.g. ``parentCommentIsPrivate``, a reply to a
+    comment held for review); a read may be repeated, a write is not (each try costs 50 units)."""
+
+
 @contextmanager
 def _missing_is_final(native_id: str) -> Iterator[None]:
+    """A write YouTube refused for what it is (the comment is gone, a 400) is final: repeating it
+    every few minutes would only spend quota."""
     try:
         yield
     except CommentMissing as exc:
         raise ValueError(f"comment {native_id} is no longer on YouTube ({exc})") from exc
+    except BadRequest as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _thread_of(native_id: str) -> str:

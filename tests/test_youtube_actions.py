@@ -131,3 +131,13 @@ def test_a_hidden_comment_read_back_from_the_review_queue_opens_no_second_case(t
     assert pipeline.poll("yt").ok
     assert len(store.query("SELECT * FROM cases")) == 1 and len(store.query("SELECT * FROM items")) == 1
     assert get_case(store, case["id"]).state == "removed"
+
+
+def test_a_reply_to_a_comment_held_for_review_is_refused_once_not_retried(tmp_path, store, clock, fake):
+    config = make_config(tmp_path, sources=[{**fake.oauth_config("yt"), "official": True, "actions": ["reply"]}])
+    held = fake.add_held_comment("you idiot", author="Troll", at=clock() - timedelta(minutes=9))
+    assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("yt").ok
+    [case] = store.query("SELECT * FROM cases")
+    outcome = act(store, config, action="reply", item_id=case["item_id"], by="Jane", how="cli", text=ACK, clock=clock)
+    assert outcome.state == "refused" and "parentCommentIsPrivate" in outcome.message
+    assert not fake.school_replies(held) and get_case(store, case["id"]).state == "open"

@@ -419,6 +419,9 @@ class FakeYouTube(FakePlatform):
         parent = self.node(parent_id)
         if parent is None or not self._listed(parent):
             return self._bad(404, "parentNotFound", "The specified parent comment could not be found.")
+        if parent.status != "published":
+            return self._bad(400, "parentCommentIsPrivate", "The specified parent comment is private. The API does "
+                             "not support replies to private comments.")
         if parent.parent is not None:  # threads are one level deep: a reply answers the top-level comment
             return self._bad(400, "operationNotSupported", "The API user is not able to insert a comment in reply "
                              "to the comment identified by the snippet.parentId property.")
