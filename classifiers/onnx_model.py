@@ -3,11 +3,21 @@
 A model folder holds ``model.onnx`` (inputs ``input_ids`` and ``attention_mask``, output
 ``probabilities``, one sigmoid column per label), ``tokenizer.json`` and ``model.json`` (name,
 version, labels, per-label thresholds, maximum sequence length). ``classifiers.train`` writes one.
+A model whose ``model.json`` lists ``head_labels`` scores those labels with the output layer in
+``head.npz`` (refitted by ``python -m classifiers.train --head-only``) and the others with the graph's own.
 
 Speed comes from keeping the work small: tweets rarely need more than 64 tokens, sequences are
 sorted by length and run in batches of 8 (measured fastest on 2 cores) so that little time goes
-into padding. A long text is read whole, in windows that overlap by a quarter (so a sentence cut
-by one window is whole in the next), and each label takes its highest window.
+into padding.
+
+A text of up to two windows (any tweet) is read in windows that overlap by a quarter. A longer one is
+read whole, sentence by sentence: each sentence is scored on its own
+(a very short one together with the next, a sentence longer than a window in windows that overlap by
+a quarter), and each label takes its highest sentence, which must clear a threshold that rises with
+the number of sentences (``OnnxModel.threshold_for``). A long comment is then flagged only when one
+of its sentences is clearly abusive on its own: windows that packed several innocent sentences
+together ("massacre", "attacking", "filthy" in one window) scored higher than any of them, and one
+borderline sentence in forty flagged the whole newsletter.
 """
 
 from __future__ import annotations
@@ -20,11 +30,19 @@ from typing import Sequence
 import numpy as np
 
 from classifiers.base import Classifier, Verdict
+from classifiers.head import HEAD_FILE, load_head
 from classifiers.scoring import calibrate, headline, is_flagged
 from classifiers.text import clean
 
-#: windows scored for one long text (about 12,000 characters); a longer text keeps its first and last ones
-MAX_WINDOWS = 48
+#: tokens scored for one long text (about 12,000 characters); a longer text keeps its first and last sentences
+MAX_TOKENS = 48 * 62
+#: tokens kept from the end of a text longer than :data:`MAX_TOKENS`
+TAIL_TOKENS = 2 * 62
+#: a sentence shorter than this is read with the next one ("Get a grip." says little on its own)
+MIN_SENTENCE = 8
+_SENTENCE_END = frozenset({".", "!", "?", "…"})
+#: how far towards 1 a label's threshold moves for a very long text (see ``OnnxModel.threshold_for``)
+LONG_MARGIN = 0.5
 
 
 class OnnxModel(Classifier):
@@ -65,8 +83,17 @@ class OnnxModel(Classifier):
         )
         #: a model exported with its pooled features and its layer (``classifiers.head``) can be tuned
         self.has_features = any(output.name == "pooled" for output in self._session.get_outputs()) and (
-            folder / "head.npz").is_file()
+            folder / HEAD_FILE).is_file()
         self.head = None
+        #: the labels the head scores (the others keep the graph's own layer); None: all of them
+        self._head_columns: list[int] | None = None
+        refitted = list(meta.get("head_labels", []))
+        if refitted:
+            if not self.has_features:
+                raise ValueError(f"model.json names refitted labels {refitted} but the model has no pooled output "
+                                 f"or no {HEAD_FILE}")
+            self.head = load_head(folder / HEAD_FILE)
+            self._head_columns = [self.labels.index(label) for label in refitted]
 
     def use_head(self, head, thresholds: dict[str, float], version: str) -> None:
         """Score with ``head`` (a ``classifiers.head.Head``, e.g. refitted by ``monitor tune``) instead
@@ -74,15 +101,16 @@ class OnnxModel(Classifier):
         if not self.has_features:
             raise ValueError("this model has no pooled output; retrain or re-export it to use a tuned head")
         self.head = head
+        self._head_columns = None
         self.thresholds = {**self.thresholds, **thresholds}
         self.version = version
 
     def classify(self, texts: Sequence[str]) -> list[Verdict]:
-        probabilities = self.probabilities(texts)
+        probabilities, _, windows = self._score(texts)
         verdicts = []
-        for row in probabilities:
+        for row, count in zip(probabilities, windows):
             labels = {
-                label: round(calibrate(p, self.thresholds.get(label, 0.5)), 4)
+                label: round(calibrate(p, self.threshold_for(label, count)), 4)
                 for label, p in zip(self.labels, row)
             }
             score = headline(labels)
@@ -90,24 +118,44 @@ class OnnxModel(Classifier):
                                     model=self.name, model_version=self.version))
         return verdicts
 
+    def threshold_for(self, label: str, windows: int = 1) -> float:
+        """``label``'s decision threshold for a long text read in ``windows`` sentences.
+
+        A long comment gives the model one chance of a false alarm per sentence, so the more
+        sentences, the surer one must be: the threshold moves towards 1 by up to :data:`LONG_MARGIN`
+        of the way (a quarter of it for two sentences, nearly all of it for forty).
+        """
+        threshold = self.thresholds.get(label, 0.5)
+        if windows <= 1:
+            return threshold
+        return threshold + (1.0 - threshold) * LONG_MARGIN * (1.0 - 1.0 / windows)
+
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Raw per-label probabilities, one row per text (zeros for a text with nothing to read)."""
-        return self.score(texts)[0]
+        return self._score(texts)[0]
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         """The pooled features of each text's highest-scoring window (zeros for an empty text)."""
-        return self.score(texts, features=True)[1]
+        return self._score(texts, features=True)[1]
 
     def score(self, texts: Sequence[str], features: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw probabilities and (with ``features``) the pooled features of each text."""
+        probabilities, pooled, _ = self._score(texts, features)
+        return probabilities, pooled
+
+    def _score(self, texts: Sequence[str], features: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Probabilities (each label's highest window), pooled features, and the sentences read, per text."""
         cleaned = [clean(text, self.max_chars) for text in texts]
         result = np.zeros((len(cleaned), len(self.labels)), dtype=np.float32)
         pooled = None
-        owners, windows = self._windows(cleaned)
+        owners, windows, counts = self._windows(cleaned)
         if not windows:
-            return result, (np.zeros((len(cleaned), 0), dtype=np.float32) if features else None)
+            return result, (np.zeros((len(cleaned), 0), dtype=np.float32) if features else None), counts
         scores, window_features = self._run(windows, features or self.head is not None)
         if self.head is not None:
-            scores = self.head.probabilities(window_features).astype(np.float32)
+            refitted = self.head.probabilities(window_features).astype(np.float32)
+            columns = slice(None) if self._head_columns is None else self._head_columns
+            scores[:, columns] = refitted[:, columns]
         best = np.full(len(cleaned), -1.0)
         if features:
             pooled = np.zeros((len(cleaned), window_features.shape[1]), dtype=np.float32)
@@ -116,26 +164,57 @@ class OnnxModel(Classifier):
             if features and row.max() > best[owner]:
                 best[owner] = row.max()
                 pooled[owner] = window_features[window]
-        return result, pooled
+        return result, pooled, counts
 
-    def _windows(self, texts: list[str]) -> tuple[list[int], list[list[int]]]:
+    def _windows(self, texts: list[str]) -> tuple[list[int], list[list[int]], np.ndarray]:
+        """The windows to score, the text each belongs to, and how many sentences each text was read in
+        (1 for a text of up to two windows, read in windows that overlap by a quarter, as a tweet is)."""
         owners: list[int] = []
         windows: list[list[int]] = []
+        sentences = np.ones(len(texts), dtype=np.int64)
         present = [i for i, text in enumerate(texts) if text]
         encodings = self._tokenizer.encode_batch([texts[i] for i in present], add_special_tokens=False)
         for index, encoding in zip(present, encodings):
-            ids = encoding.ids
-            if not ids:
+            if not encoding.ids:
                 continue
-            stride = self._window if len(ids) <= self._window else self._window * 3 // 4
-            starts = range(0, max(len(ids) - self._window, 0) + stride, stride)
-            pieces = [ids[start : start + self._window] for start in starts]
-            if len(pieces) > MAX_WINDOWS:
-                pieces = pieces[: MAX_WINDOWS - 2] + pieces[-2:]
+            if len(encoding.ids) <= 2 * self._window:
+                pieces = self._split(encoding.ids)
+            else:
+                pieces = self._pieces(encoding)
+                sentences[index] = len(pieces)
             for piece in pieces:
                 owners.append(index)
                 windows.append([self._cls, *piece, self._sep])
-        return owners, windows
+        return owners, windows, sentences
+
+    def _pieces(self, encoding) -> list[list[int]]:
+        """The windows of a long text: its sentences, within :data:`MAX_TOKENS`."""
+        pieces = [piece for sentence in _sentences(encoding.ids, encoding.tokens, encoding.offsets)
+                  for piece in self._split(sentence)]
+        if sum(map(len, pieces)) <= MAX_TOKENS:
+            return pieces
+        head: list[list[int]] = []
+        tail: list[list[int]] = []
+        used = 0
+        for piece in reversed(pieces):
+            if used + len(piece) > TAIL_TOKENS:
+                break
+            tail.insert(0, piece)
+            used += len(piece)
+        for piece in pieces[: len(pieces) - len(tail)]:
+            if used + len(piece) > MAX_TOKENS:
+                break
+            head.append(piece)
+            used += len(piece)
+        return head + tail
+
+    def _split(self, ids: list[int]) -> list[list[int]]:
+        """A sentence longer than a window, in windows that overlap by a quarter (a phrase cut by one
+        window is whole in the next)."""
+        if len(ids) <= self._window:
+            return [ids]
+        stride = self._window * 3 // 4
+        return [ids[start : start + self._window] for start in range(0, len(ids) - self._window + stride, stride)]
 
     def _run(self, windows: list[list[int]], features: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
@@ -160,3 +239,25 @@ class OnnxModel(Classifier):
                     pooled = np.zeros((len(windows), answer[1].shape[1]), dtype=np.float32)
                 pooled[chosen] = answer[1]
         return scores, pooled
+
+
+def _sentences(ids: list[int], tokens: list[str], offsets: list[tuple[int, int]]) -> list[list[int]]:
+    """Token ids cut after each ".", "!", "?" or "…" that a space follows ("2.5" and "e.g" stay
+    whole); a sentence shorter than :data:`MIN_SENTENCE` tokens joins the next one, the last one
+    the one before it."""
+    sentences: list[list[int]] = []
+    current: list[int] = []
+    for position, (token, token_id) in enumerate(zip(tokens, ids)):
+        current.append(token_id)
+        ends = token in _SENTENCE_END and (
+            position + 1 == len(ids) or (tokens[position + 1] not in _SENTENCE_END
+                                         and offsets[position + 1][0] > offsets[position][1]))
+        if ends and len(current) >= MIN_SENTENCE:
+            sentences.append(current)
+            current = []
+    if current:
+        if sentences and len(current) < MIN_SENTENCE:
+            sentences[-1] += current
+        else:
+            sentences.append(current)
+    return sentences

@@ -34,6 +34,8 @@ _STEMS = [
     ("cocksucker", False, True), ("pussy", False, False), ("douche", False, True), ("dumbass", False, True),
     ("jackass", False, False), ("motherfucker", False, True), ("piss off", False, False),
     ("stfu", False, False), ("gtfo", False, False), ("wtf", False, False),
+    # British insults: "nonce" (a sex offender) is said of teachers to do them harm
+    ("nonce", False, True), ("tosser", False, True), ("bellend", False, True),
 ]
 _STARRED = re.compile(
     r"\b(?:f[*#]+(?:c?k|ck\w*|k\w*)|f[*#]+|sh[*#]+t\w*|b[*#]+tch\w*|c[*#]+nt\w*|a[*#]+hole|"

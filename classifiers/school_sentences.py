@@ -104,6 +104,72 @@ SCHOOL_INSULTS = ["this school is a shithole", "this academy is run by idiots", 
                   "nobody cares what you think, loser"]
 
 
+# more of each innocent kind, in other shapes than the templates above: a head's fundraiser, a
+# parent's remark, a complaint with a question or a request, a statement of fact about a group
+INNOCENT_MORE = [
+    "Mrs {name} is going to smash her 10k on Saturday, sponsor her on the link", "Mr {name} will murder that karaoke "
+    "song at the staff party, come and watch", "Our {team} are going to destroy the opposition in the semi-final!",
+    "We're going to slaughter them at the quiz night, bring your brains", "{team_cap} absolutely killed it today, "
+    "so proud", "Mr {name} nearly died of embarrassment when his slides froze in assembly",
+    "The Year 3 play was so funny I almost died", "Mrs {name}'s cake is the bomb, we want the recipe",
+    "{team_cap} were a force of nature, they crushed every race", "I could kill for one of the PTA's bacon rolls",
+    "Come and watch {team} fight it out for the cup on Friday", "The fire drill went off with a bang this morning",
+    "Year 5 exploded volcanoes in science, it went everywhere", "The photography club will shoot the sunset "
+    "from the top field", "Year 10 loved the war poetry trip, especially the trenches", "The Year 6s stabbed at "
+    "a guess in the maths quiz and got it right", "{team_cap} beat {rival} to a pulp, 6-0 at full time",
+    "Mr {name} dies a little every time someone forgets their PE kit", "Sports day was a bloodbath for the dads' race",
+    "The hall looks like a crime scene after the art workshop, sorry cleaners!",
+]
+NAMES = ["Patel", "Jones", "Okafor", "Hughes", "Nowak", "Clarke", "Begum", "Murphy"]
+RIVALS = ["St Mary's", "Hillcrest", "the Grammar", "Oakfield", "the academy down the road"]
+GROUP_MORE = ["{group} are just people, like the rest of us", "{group} make our school a better place",
+              "{group} deserve respect and kindness", "{group} have every right to be here",
+              "there is nothing wrong with being one of the {group}", "{group} work hard in our community",
+              "{group} are part of this town's story", "my best friends growing up were {group}",
+              "{group} should never be bullied for who they are", "{group} run some of the best clubs we have",
+              "{group} add so much to our classrooms", "{group} are our neighbours and our friends",
+              "being one of the {group} is nothing to be ashamed of", "{group} can be anything they want to be",
+              "{group} contribute so much to our NHS and care homes", "{group} make brilliant teachers",
+              "stand up for {group} when you see them picked on", "{group} are as British as anyone else"]
+COMPLAINT_MORE = ["{topic}? Really? Get a grip.", "{topic} is chaos, somebody will get hurt one day",
+                  "{topic} is pointless and heavy handed", "honestly {topic} is a joke, please sort it out",
+                  "{topic} is a disgrace and the governors should look at it", "{topic} is ridiculous, "
+                  "who thought this was a good idea?", "I am sick of {topic}, please listen to parents",
+                  "{topic} is utterly daft", "{topic} is a nightmare for working parents",
+                  "{topic} is a total mess this term", "{topic} is unfair on the kids, rethink it please",
+                  "{topic} makes no sense whatsoever", "{topic} is filthy and nobody seems to care",
+                  "can someone explain {topic}? Absurd.", "{topic} is beyond a joke now",
+                  "{topic} is daylight robbery", "{topic} is crazy, it has to change", "{topic}. Disgraceful."]
+TOPICS_MORE = ["the state of the changing rooms", "the muddy playground", "the broken heating in the mobiles",
+               "making Year 7 buy a £40 blazer", "banning coats in lessons", "the queue for parents evening",
+               "the traffic on Church Lane at 3pm", "the fees for the ski trip", "the email that came at 10pm",
+               "the new behaviour points app", "no hot water in the toilets", "the mess in the canteen",
+               "the six week wait for a reply", "the loss of the music teacher", "the shoe rules"]
+COUNTER_MORE = ["Calling a child a {q} is never ok and we will report it", "Using \"{q}\" as a joke is still abuse",
+                "My daughter was called a {q} at the bus stop, please talk to your kids",
+                "If your child thinks \"{q}\" is banter, please have a word",
+                "Shouting \"{q}\" at a classmate is bullying, plain and simple",
+                "We reported the account that called our teachers \"{q}\"",
+                "Nobody deserves to be called a {q}. Be kind.",
+                "Saying \"{q}\" to a pupil is not free speech, it is harassment",
+                "Comments like \"{q}\" were removed from this page and the posters blocked",
+                "Is it really acceptable to call a 12 year old a \"{q}\"? No."]
+QUOTED_MORE = ["fat slag", "retard", "stupid bitch", "ugly cow", "terrorist", "slut", "loser", "freak", "paki",
+               "faggot", "scum", "nonce", "tramp", "whore", "thick twat", "gay boy"]
+
+# more abuse, so that the innocent kinds above do not outweigh it: insults, dehumanising words and
+# contempt aimed at staff, pupils and families
+INSULTS_MORE = ["is a gobshite", "is a filthy liar", "is a spineless coward", "is a complete bellend",
+                "is a dirty little rat", "is a fat waste of oxygen", "is a sad pathetic little man",
+                "is a thick as mince idiot", "is a greedy parasite", "is a sneaky snake", "is a miserable old bag",
+                "is a smug git", "is an absolute clown", "is a dumb cow", "is a sick freak", "is a nasty piece of work",
+                "are savages", "are a pack of rats", "are subhuman", "are a plague on this town",
+                "are cockroaches", "are filthy pigs", "are inbred trash", "are a bunch of degenerates",
+                "are worthless wastes of space", "should be put down like dogs", "needs a slap, the lazy cow",
+                "is too thick to teach", "is a bully and a creep", "is ugly inside and out, vile woman",
+                "couldn't teach a dog to sit, useless tart"]
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -114,23 +180,29 @@ def innocent() -> list[str]:
     texts += ACTIVITIES
     texts += [form.format(topic=topic, topic_cap=_cap(topic), topic_plain=topic.replace(" awareness", ""))
               for form, topic in itertools.product(AWARENESS_FORMS, AWARENESS)]
+    texts += [form.format(name=name, team=team, team_cap=_cap(team), rival=rival)
+              for form, name, team, rival in zip(INNOCENT_MORE * 8, NAMES * 20, TEAMS * 11, RIVALS * 32)]
     return texts
 
 
 def identity() -> list[str]:
-    return [_cap(form.format(group=group)) for form, group in itertools.product(GROUP_PRAISE, GROUPS)]
+    forms = GROUP_PRAISE + GROUP_MORE
+    return [_cap(form.format(group=group)) for form, group in itertools.product(forms, GROUPS)]
 
 
 def complaints() -> list[str]:
-    return [_cap(form.format(topic=topic)) for form, topic in itertools.product(COMPLAINTS, TOPICS)]
+    return [_cap(form.format(topic=topic)) for form, topic in itertools.product(COMPLAINTS + COMPLAINT_MORE,
+                                                                                TOPICS + TOPICS_MORE)]
 
 
 def counter_speech() -> list[str]:
-    return [form.format(q=q) for form, q in itertools.product(COUNTER, QUOTED)]
+    return [form.format(q=q) for form, q in itertools.product(COUNTER, QUOTED)] + \
+        [_cap(form.format(q=q)) for form, q in itertools.product(COUNTER_MORE, QUOTED_MORE)]
 
 
 def abuse() -> list[str]:
-    return [f"{_cap(staff)} {insult}" for staff, insult in itertools.product(STAFF, INSULTS)] + SCHOOL_INSULTS
+    return [f"{_cap(staff)} {insult}" for staff, insult in itertools.product(STAFF, INSULTS + INSULTS_MORE)] + \
+        SCHOOL_INSULTS
 
 
 def _words(text: str) -> frozenset[str]:
@@ -151,7 +223,7 @@ def _far_from_devsets(texts: list[str]) -> list[str]:
     return kept
 
 
-def examples(per_kind: int = 400, seed: int = 5) -> list[tuple[str, float, float]]:
+def examples(per_kind: int = 600, seed: int = 5) -> list[tuple[str, float, float]]:
     """(text, offensive, hate): up to ``per_kind`` sentences of each kind, sampled with ``seed``."""
     rng = random.Random(seed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -219,3 +220,87 @@ def test_training_gives_each_layer_its_learning_rate():
     placed = [id(p) for g in groups for p in g["params"]]
     assert sorted(placed) == sorted(id(p) for p in model.parameters())  # each parameter exactly once
     assert parameter_groups(model, lr=1e-4, head_lr=0, layer_decay=1.0)[0]["lr"] == 1e-4
+
+
+# innocent school news with trigger words, each sentence harmless on its own
+NEWSLETTER = [
+    "The Year 8 battle re-enactment was bloody brilliant.", "Our under 11s were attacking all match and won 3-1.",
+    "The bake sale was a massacre, the cakes were gone in minutes.", "Thank you to the parents who helped with the fete.",
+    "The science show ended with an explosion that made everyone jump.",
+    "Year 9 are reading about the Blitz and the bombing of Coventry.", "The drama club's murder mystery night sold out.",
+    "Tickets for the summer concert are on sale from the office.",
+    "Mr Khan was killed off in the first act of the staff play, to loud cheers.",
+    "The Year 6 leavers smashed the school record for the relay.",
+    "Our goalkeeper took a shot to the face but carried on like a hero.",
+    "We beat Hillside senseless in the quiz, thirty points clear.",
+    "The PE department shot a training video on the field this morning.",
+    "Year 11 are fighting hard for their grades this term.",
+    "Dead Poets Society is the film for Friday's sixth form film club.",
+    "The heating in the mobile classrooms is broken again, the kids are freezing.",
+    "Our debate on knife crime was mature and thoughtful.",
+]
+
+
+def test_a_long_comment_scores_as_its_highest_sentence(model):
+    """Windows that packed several innocent sentences together scored higher than any of them
+    (0.45 against at most 0.35 here) and flagged long newsletters; each sentence is read on its own."""
+    rng = random.Random(10)
+    body: list[str] = []
+    while len(" ".join(body)) < 2500:
+        body += rng.sample(NEWSLETTER, len(NEWSLETTER))
+    alone = model.probabilities(NEWSLETTER)
+    (whole,) = model.probabilities([" ".join(body)])
+    # a text's neighbours in a batch move its int8 scores a little (see the batch test above)
+    assert whole == pytest.approx(alone.max(axis=0), abs=0.04)
+
+
+def test_a_long_text_is_cut_into_sentences():
+    from tokenizers import Tokenizer
+
+    from classifiers.onnx_model import MIN_SENTENCE, _sentences
+
+    tokenizer = Tokenizer.from_file(str(DEFAULT_MODEL / "tokenizer.json"))
+    text = ("One two three four five six seven eight. Ok! Nine ten eleven twelve rose by 2.5 percent! "
+            "Last few words")
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    cut = [" ".join(tokenizer.id_to_token(i) for i in sentence)
+           for sentence in _sentences(encoding.ids, encoding.tokens, encoding.offsets)]
+    # "Ok!" is too short to read alone and joins the next sentence, "2.5" is not cut, and the short
+    # end joins the sentence before it
+    assert cut == ["one two three four five six seven eight .",
+                   "ok ! nine ten eleven twelve rose by 2 . 5 percent ! last few words"]
+    assert MIN_SENTENCE > 3
+
+
+def test_a_long_comment_needs_a_surer_sentence_the_longer_it_is(model):
+    threshold = model.thresholds["offensive"]
+    assert model.threshold_for("offensive", 1) == threshold
+    bars = [model.threshold_for("offensive", n) for n in (2, 5, 40, 400)]
+    assert bars == sorted(bars) and threshold < bars[0] and bars[-1] < 1.0
+    news = ("The school fete raised money for the new library and everyone enjoyed the cakes. "
+            "Thank you to the parents who ran the stalls and to the staff who stayed late. ") * 14
+    abusive, plain = model.classify([news + "You are a fucking stupid disgusting bitch. " + news, news + news])
+    assert abusive.flagged and not plain.flagged
+
+
+def test_a_model_can_score_some_labels_with_its_refitted_layer(tmp_path):
+    """``head_labels`` in model.json: those labels come from head.npz, the others from the graph."""
+    import shutil
+
+    import numpy as np
+
+    from classifiers.head import Head, load_head, save_head
+
+    for name in ("model.onnx", "tokenizer.json", "head.npz"):
+        shutil.copy(DEFAULT_MODEL / name, tmp_path / name)
+    meta = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps({**meta, "head_labels": ["offensive"]}))
+    head = load_head(DEFAULT_MODEL / "head.npz")
+    weight, bias = head.weight.copy(), head.bias.copy()
+    weight[:, 0], bias[0] = 0.0, -20.0  # an offensive layer that never fires
+    save_head(Head(weight, bias), tmp_path / "head.npz")
+    texts = ["you are a fucking idiot", "go back to your country you filthy immigrant"]
+    shipped = load_model("default").probabilities(texts)
+    refitted = load_model(str(tmp_path)).probabilities(texts)
+    assert refitted[:, 0] == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert refitted[:, 1] == pytest.approx(shipped[:, 1], abs=1e-6)

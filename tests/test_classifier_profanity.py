@@ -44,3 +44,8 @@ def test_quoted_words_are_left_to_the_model():
     assert profane_words('Someone called my daughter a "fat slag" on this page. It has to stop.') == []
     assert profane_words("Someone wrote \u201cstupid bitch\u201d under the photo") == []
     assert profane_words('you are a bitch, "miss"')
+
+
+@pytest.mark.parametrize("text", ["Mr Hughes is a n0nce", "the governors are tossers", "what a bellend"])
+def test_british_insults_are_found(text):
+    assert profane_words(text)
