@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from monitor.app.maintenance import backup_database, purge  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
-from monitor.maintenance import backup_database, purge  # noqa: E402
 from monitor.store import Store, to_db  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 from monitor.config import parse_config  # noqa: E402
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack  # noqa: E402
-from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue  # noqa: E402
+from monitor.notify.outbox import Alert, Dispatcher, build_notifiers, enqueue  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 

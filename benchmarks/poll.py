@@ -21,11 +21,11 @@ FEED = ROOT / "tests" / "fixtures" / "big-1000.rss"
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
+from classifiers.base import NullClassifier
+from monitor.app.assembly import build_pipeline
 from monitor.config import parse_config
 from monitor.demo.fakes.server import FakeServer, Response
-from monitor.app import build_pipeline
 from monitor.store import Store
-from classifiers.base import NullClassifier
 
 body = Path(sys.argv[1]).read_bytes()
 with FakeServer() as server:

@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from monitor.calendar import WorkingCalendar  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
-from monitor.deadlines import due_at  # noqa: E402
-from monitor.sla_clock import tick  # noqa: E402
+from monitor.sla.calendar import WorkingCalendar  # noqa: E402
+from monitor.sla.clock import tick  # noqa: E402
+from monitor.sla.deadlines import due_at  # noqa: E402
 from monitor.store import Store, to_db  # noqa: E402
 
 START, END = datetime(2020, 1, 1, tzinfo=timezone.utc), datetime(2031, 1, 1, tzinfo=timezone.utc)

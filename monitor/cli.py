@@ -72,7 +72,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, debug: bool) 
 @pass_ctx
 def run(ctx: Context) -> None:
     """Run the daemon: every source on its schedule, the SLA clock, the outbox and the digest."""
-    from monitor.daemon import run_daemon
+    from monitor.app.daemon import run_daemon
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
@@ -86,8 +86,8 @@ def run(ctx: Context) -> None:
 @pass_ctx
 def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) -> None:
     """Poll every source (or one) once, send the urgent alerts it queued, print what was found, then exit."""
-    from monitor.app import build_pipeline, open_store
-    from monitor.outbox import deliver_once
+    from monitor.app.assembly import build_pipeline, open_store
+    from monitor.notify.outbox import deliver_once
 
     config = ctx.config()
     names = [source_name] if source_name else [s.name for s in config.sources if s.enabled]
@@ -124,8 +124,8 @@ def poll(ctx: Context, source_name: str | None, as_json: bool, no_send: bool) ->
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """Show each source's health (last success, last error, items), open cases and the outbox."""
-    from monitor.app import open_store_to_report
-    from monitor.status import collect_status, format_status
+    from monitor.app.assembly import open_store_to_report
+    from monitor.app.status import collect_status, format_status
 
     config = ctx.config_to_read()
     store = open_store_to_report(config)
@@ -143,7 +143,7 @@ def status(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def check_config(ctx: Context) -> None:
     """Validate the configuration and check that every credential it names is present."""
-    from monitor.checks import check_configuration
+    from monitor.app.checks import check_configuration
 
     config = ctx.config()
     problems, notes = check_configuration(config)
@@ -161,7 +161,7 @@ def check_config(ctx: Context) -> None:
 def backup(ctx: Context, path: str, force: bool) -> None:
     """Copy the database to PATH (a file, or a folder for a time-stamped file), safely while the daemon runs."""
     from monitor.clock import system_clock
-    from monitor.maintenance import backup_database
+    from monitor.app.maintenance import backup_database
 
     config = ctx.config_to_read()
     result = backup_database(config.database_path, path, now=system_clock(), overwrite=force)
@@ -173,8 +173,8 @@ def backup(ctx: Context, path: str, force: bool) -> None:
 @pass_ctx
 def purge(ctx: Context, dry_run: bool) -> None:
     """Delete items older than storage.retention_days, with their verdicts and cases, and old sent alerts."""
-    from monitor.app import open_store
-    from monitor.maintenance import purge as purge_store
+    from monitor.app.assembly import open_store
+    from monitor.app.maintenance import purge as purge_store
 
     config = ctx.config_to_read()
     store = open_store(config, create=False)
@@ -209,8 +209,8 @@ def sla_due(ctx: Context, received: str | None, policy: str | None) -> None:
     Without a configuration file the defaults apply: Europe/London, GB-ENG holidays, close of
     business 17:00, policy 24h.
     """
-    from monitor.calendar import WorkingCalendar
-    from monitor.deadlines import deadlines_for_lines
+    from monitor.sla.calendar import WorkingCalendar
+    from monitor.sla.deadlines import deadlines_for_lines
 
     config = ctx.config_to_read(required=False)
     calendar = WorkingCalendar.from_config(config)
@@ -235,9 +235,9 @@ def sla_due(ctx: Context, received: str | None, policy: str | None) -> None:
 @pass_ctx
 def cases(ctx: Context, open_only: bool, as_json: bool) -> None:
     """List acknowledgement cases: received, due, state, and who closed them how."""
-    from monitor.app import open_store_to_report
-    from monitor.cases import format_cases, list_cases
-    from monitor.status import simulated_note
+    from monitor.app.assembly import open_store_to_report
+    from monitor.sla.cases import format_cases, list_cases
+    from monitor.app.status import simulated_note
 
     config = ctx.config_to_read()
     store = open_store_to_report(config)
@@ -262,8 +262,8 @@ def cases(ctx: Context, open_only: bool, as_json: bool) -> None:
 @pass_ctx
 def ack(ctx: Context, case_id: int, by: str, note: str | None) -> None:
     """Acknowledge a case by hand. A case already closed is reported and left unchanged."""
-    from monitor.app import open_store
-    from monitor.cases import acknowledge
+    from monitor.app.assembly import open_store
+    from monitor.sla.cases import acknowledge
 
     config = ctx.config_to_read()
     store = open_store(config, create=False)
@@ -280,9 +280,9 @@ def _act(ctx: Context, action: str, item_id: int | None, by: str | None, *, case
          text: str | None = None) -> None:
     import getpass
 
-    from monitor.app import open_store
-    from monitor.cases import get_case
-    from monitor.platform_actions import act
+    from monitor.app.assembly import open_store
+    from monitor.sla.cases import get_case
+    from monitor.actions.platform import act
 
     config = ctx.config()
     store = open_store(config)
@@ -363,7 +363,7 @@ def classify(ctx: Context) -> None:
     section of the configuration if there is one, else the shipped model with the safeguarding rules.
     """
     from classifiers.stream import classify_lines
-    from monitor.app import build_classifier
+    from monitor.app.assembly import build_classifier
 
     classifier = build_classifier(ctx.config_to_read(required=False))
     with click.open_file("-", errors="replace") as stdin:
@@ -383,7 +383,7 @@ def tune(ctx: Context, dry_run: bool, as_json: bool) -> None:
     safeguarding rules are never tuned. Delete the tuning file to return to the shipped model.
     """
     from classifiers import load_model
-    from monitor.app import open_store
+    from monitor.app.assembly import open_store
     from monitor.tune import tune as run_tune
 
     config = ctx.config_to_read()
@@ -426,11 +426,11 @@ def digest(ctx: Context, week: str | None, out_path: str | None, send: bool) -> 
     """
     from pathlib import Path
 
-    from monitor.app import open_store_to_report
+    from monitor.app.assembly import open_store_to_report
     from monitor.digest.render import render_text
     from monitor.digest.send import publish
     from monitor.digest.week import parse_week
-    from monitor.status import simulated_note
+    from monitor.app.status import simulated_note
 
     config = ctx.config() if send else ctx.config_to_read()
     week = parse_week(week) if week else None

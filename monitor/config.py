@@ -303,7 +303,7 @@ class SlaSettings(Section):
     @field_validator("holidays")
     @classmethod
     def _holiday_region(cls, value: str) -> str:
-        from monitor.calendar import check_region
+        from monitor.sla.calendar import check_region
 
         check_region(value)
         return value
@@ -435,7 +435,7 @@ class RoutingSettings(Section):
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        from monitor.routing import KINDS
+        from monitor.notify.routing import KINDS
 
         unknown = sorted(set(value) - set(KINDS))
         if unknown:

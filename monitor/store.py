@@ -308,7 +308,7 @@ class SourceState:
 class Store:
     """The monitor's database. Thread-safe: every access holds one lock."""
 
-    #: True for the empty stand-in of a database not created yet (see ``monitor.app.open_store``)
+    #: True for the empty stand-in of a database not created yet (see ``monitor.app.assembly.open_store``)
     absent = False
 
     def __init__(self, path: str | Path, *, clock: Clock = system_clock):

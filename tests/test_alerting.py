@@ -9,13 +9,13 @@ from typing import Sequence
 import pytest
 
 from classifiers.base import Classifier, Verdict
-from monitor.alerting import check_health
-from monitor.app import build_pipeline
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes import fake_platform
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
+from monitor.notify.alerting import check_health
 from monitor.notify.email import EmailNotifier
+from monitor.notify.outbox import Dispatcher
 from monitor.notify.slack import SlackNotifier
-from monitor.outbox import Dispatcher
 from tests.conftest import make_config
 from tests.smtp_server import Recorder, start_smtp
 
@@ -170,7 +170,7 @@ def test_health_job_without_outages_writes_nothing(tmp_path, store, clock, faceb
 
 
 def test_a_comment_first_seen_after_its_deadline_gets_one_notice_then_the_usual_escalation(tmp_path, store, clock, facebook):
-    from monitor.sla_clock import tick
+    from monitor.sla.clock import tick
 
     config = config_for(tmp_path, facebook)  # 24h policy, escalate_after 4h
     pipeline = build_pipeline(config, store, clock=clock, classifier=KeywordClassifier())

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.calendar import WorkingCalendar, check_region, closures_from_ics, parse_closures
 from monitor.errors import ConfigError
+from monitor.sla.calendar import WorkingCalendar, check_region, closures_from_ics, parse_closures
 from tests.conftest import make_config
 
 ENGLAND = WorkingCalendar()

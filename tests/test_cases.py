@@ -10,14 +10,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from classifiers.base import NullClassifier
 from connectors.base import Connector, Item
-from monitor.app import build_hooks, build_pipeline
-from monitor.cases import CasesHook, acknowledge, get_case, list_cases, mark_removed
+from monitor.app.assembly import build_hooks, build_pipeline
 from monitor.cli import main
 from monitor.clock import ManualClock
-from monitor.errors import MonitorError
 from monitor.demo.fakes.rss import FakeFeed
+from monitor.errors import MonitorError
 from monitor.pipeline import Pipeline
-from monitor.sla_clock import tick
+from monitor.sla.cases import CasesHook, acknowledge, get_case, list_cases, mark_removed
+from monitor.sla.clock import tick
 from monitor.store import Store
 from tests.conftest import make_config
 
@@ -411,7 +411,7 @@ def test_without_any_channel_notices_are_still_marked_once(store, clock):
 
 
 def test_the_daemon_runs_the_clock_every_minute(store, clock):
-    from monitor.daemon import build_jobs
+    from monitor.app.daemon import build_jobs
 
     config = notify_config()
     pipeline = build_pipeline(config, store, clock=clock, classifier=NullClassifier())
@@ -478,7 +478,7 @@ def test_a_source_that_cannot_answer_is_asked_once_per_tick(store, clock):
 
 
 def test_the_daemon_asks_the_source_before_it_alerts(store, clock):
-    from monitor.daemon import build_jobs
+    from monitor.app.daemon import build_jobs
 
     config = notify_config()
     connector = ScriptedConnector(config.source("page"), clock=clock)
@@ -504,7 +504,7 @@ def test_the_first_poll_backlog_opens_cases_only_for_comments_still_in_time(tmp_
     from datetime import datetime, timedelta, timezone
 
     from classifiers.base import NullClassifier
-    from monitor.cases import CasesHook
+    from monitor.sla.cases import CasesHook
     from monitor.clock import ManualClock
     from monitor.config import parse_config
     from monitor.demo.fakes.rss import FakeFeed

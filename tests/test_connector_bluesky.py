@@ -394,7 +394,7 @@ def test_a_checkpoint_saved_from_a_poisoned_date_is_repaired(fake, clock, saved)
 
 @pytest.mark.parametrize("claimed", POISON + ["2026-11-16T09:00:00+14:00"])
 def test_a_poisoned_comment_never_stops_the_poll(fake, clock, tmp_path, claimed):
-    from monitor.app import build_pipeline
+    from monitor.app.assembly import build_pipeline
     from tests.conftest import make_config
 
     config = make_config(tmp_path, sources=[fake.source_config("bluesky")])

@@ -17,12 +17,12 @@ from itertools import count
 import pytest
 
 from connectors import connector_class
+from monitor.app.status import collect_status
 from monitor.config import parse_config
-from monitor.errors import AuthError
 from monitor.demo.fakes import PLATFORMS, fake_platform
 from monitor.demo.fakes.server import Response
+from monitor.errors import AuthError
 from monitor.pipeline import Pipeline, PipelineHook
-from monitor.status import collect_status
 from monitor.store import Store
 
 

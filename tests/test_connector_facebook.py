@@ -323,7 +323,7 @@ def test_an_id_that_is_not_one_object_is_not_looked_up(fake, connect, native_id)
 def official_pipeline(fake, tmp_path, clock, **overrides):
     """The real pipeline with its hooks (cases, alerts) over an official Facebook Page source."""
     from classifiers.base import NullClassifier
-    from monitor.app import build_pipeline
+    from monitor.app.assembly import build_pipeline
     from monitor.config import parse_config
     from monitor.store import Store
 
@@ -381,7 +381,7 @@ def test_a_comment_the_page_hid_is_gone_though_the_api_still_returns_it(fake, co
 
 
 def test_a_lost_page_role_is_an_auth_alert_not_every_case_closed(fake, tmp_path, clock):
-    from monitor.cases import list_cases
+    from monitor.sla.cases import list_cases
 
     post = fake.add_post("Trip letters", at=ago(clock, 60))
     comment = fake.add_comment("Where do I send the form?", reply_to=post, at=ago(clock, 30))
@@ -416,7 +416,7 @@ def test_the_page_check_is_made_once_for_many_deleted_comments(fake, connect, cl
 
 
 def test_posts_that_tag_the_page_are_mentions_with_no_case(fake, tmp_path, clock):
-    from monitor.cases import list_cases
+    from monitor.sla.cases import list_cases
 
     visitor = fake.add_visitor_post("Is the car park open on Saturday?", author="Sam", at=ago(clock, 40))
     tag = fake.add_mention("Great match against Ravens Wood today", author="A Parent", at=ago(clock, 30))
@@ -449,7 +449,7 @@ def test_the_fake_feed_holds_tagging_posts_and_fields_only_when_asked(fake):
 
 
 def test_check_config_warns_about_a_retiring_graph_version(fake):
-    from monitor.checks import check_configuration
+    from monitor.app.checks import check_configuration
     from monitor.config import parse_config
 
     old = parse_config({"sources": [{**fake.source_config("fb"), "api_version": None,

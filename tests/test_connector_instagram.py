@@ -321,7 +321,7 @@ def test_a_rate_limited_existence_check_waits_as_told(fake, connect, clock):
 
 def official_pipeline(fake, tmp_path, clock):
     from classifiers.base import NullClassifier
-    from monitor.app import build_pipeline
+    from monitor.app.assembly import build_pipeline
     from monitor.config import parse_config
     from monitor.store import Store
 
@@ -336,8 +336,8 @@ def official_pipeline(fake, tmp_path, clock):
 
 
 def test_a_comment_from_an_account_the_school_restricted_is_not_taken_for_deleted(fake, tmp_path, clock):
-    from monitor.cases import list_cases
-    from monitor.sla_clock import tick
+    from monitor.sla.cases import list_cases
+    from monitor.sla.clock import tick
 
     media = fake.add_post("Year 6 leavers 🎓", at=ago(clock, 60))
     comment = fake.add_comment("you lot are a disgrace", author="Angry Adult", reply_to=media, at=ago(clock, 30))
@@ -378,7 +378,7 @@ def test_lost_access_is_an_auth_error_not_a_deletion(fake, connect, clock):
 
 
 def test_media_that_tag_the_account_open_no_case(fake, tmp_path, clock):
-    from monitor.cases import list_cases
+    from monitor.sla.cases import list_cases
 
     comment = fake.add_comment("What time is pick-up?", at=ago(clock, 30))
     tag = fake.add_mention("Proud of @ravenswoodschool", author="proud.mum", at=ago(clock, 20))

@@ -287,7 +287,7 @@ def test_the_fake_leaves_filtered_notifications_out_unless_asked(fake):
 
 def poll_status(fake, tmp_path, clock):
     from monitor.pipeline import Pipeline
-    from monitor.status import collect_status, format_status
+    from monitor.app.status import collect_status, format_status
     from monitor.store import Store
 
     config = parse_config({"sources": [fake.source_config("masto")], "storage": {"path": str(tmp_path / "m.db")}})

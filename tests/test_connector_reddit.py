@@ -358,7 +358,7 @@ def test_the_web_host_is_read_as_the_api_host(fake, url):
 
 
 def test_a_refused_app_raises_a_source_auth_alert_with_what_to_do(tmp_path, store, clock, fake):
-    from monitor.app import build_pipeline
+    from monitor.app.assembly import build_pipeline
     from tests.conftest import make_config
 
     config = make_config(tmp_path, sources=[fake.source_config("reddit")],
@@ -376,7 +376,7 @@ def test_a_refused_app_raises_a_source_auth_alert_with_what_to_do(tmp_path, stor
 
 
 def test_check_config_warns_about_a_source_that_cannot_work(tmp_path, fake):
-    from monitor.checks import check_configuration
+    from monitor.app.checks import check_configuration
     from tests.conftest import make_config
 
     sources = [{**fake.source_config("reddit-app")},

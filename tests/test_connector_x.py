@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from connectors.x import conversation_queries, snowflake_time
-from monitor.app import build_pipeline
-from monitor.errors import ActionNeeded, AuthError, RateLimited, TransientError
+from monitor.app.assembly import build_pipeline
+from monitor.app.status import collect_status
 from monitor.demo.fakes.server import Response
 from monitor.demo.fakes.x import FakeX
-from monitor.status import collect_status
+from monitor.errors import ActionNeeded, AuthError, RateLimited, TransientError
 from tests.conftest import make_config
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from connectors.base import AuthError, RateLimited, TransientError
 from connectors.youtube import next_pacific_midnight
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes.server import Response
-from monitor.app import build_pipeline
 from monitor.demo.fakes.youtube import FORCE_SSL, SCHOOL_CHANNEL, FakeYouTube
 from tests.conftest import NOW, make_config, make_connector
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.triggers.interval import IntervalTrigger
 
 from classifiers.base import NullClassifier
+from monitor.app.daemon import Daemon, JobSpec, build_jobs
 from monitor.config import parse_config
-from monitor.daemon import Daemon, JobSpec, build_jobs
 from monitor.demo.fakes.rss import FakeFeed
 from monitor.demo.fakes.server import Response
 from monitor.pipeline import Pipeline
@@ -177,9 +177,9 @@ def drip_sources(url: str, count: int = 4) -> list[dict]:
 
 
 def test_hanging_polls_never_starve_the_heartbeat_the_sla_clock_or_the_outbox(tmp_path, monkeypatch):
-    from monitor.app import build_hooks
+    from monitor.app.assembly import build_hooks
     from monitor.clock import ManualClock
-    from monitor.daemon import supervise
+    from monitor.app.daemon import supervise
     from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 
     monkeypatch.setenv("WATCHDOG_USEC", "3000000")  # a heartbeat every 0.5 s, stale after 1.5 s

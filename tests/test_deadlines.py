@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.calendar import WorkingCalendar, parse_closures
-from monitor.deadlines import deadlines_for_lines, due_at, local_iso, parse_received
+from monitor.sla.calendar import WorkingCalendar, parse_closures
+from monitor.sla.deadlines import deadlines_for_lines, due_at, local_iso, parse_received
 
 LONDON = ZoneInfo("Europe/London")
 ENGLAND = WorkingCalendar()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.systemd import Watchdog, notify, watchdog_interval
+from monitor.app.systemd import Watchdog, notify, watchdog_interval
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNIT = DEPLOY / "school-monitor.service"
@@ -58,7 +58,7 @@ def test_unit_bounds_memory_and_threads():
     settings = unit_settings()
     assert settings["MemoryMax"] == ["1G"] and settings["MemoryHigh"] == ["768M"]
     assert int(settings["TasksMax"][0]) >= 64, "the pools, the model's threads and Socket Mode fit"
-    from monitor.daemon import STOP_GRACE
+    from monitor.app.daemon import STOP_GRACE
 
     minutes = int(settings["TimeoutStopSec"][0].removesuffix("min"))
     assert STOP_GRACE < minutes * 60 / 4, "the daemon stops by itself well before systemd kills it"

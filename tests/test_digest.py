@@ -404,8 +404,8 @@ def test_send_without_recipients_is_a_clear_error(tmp_path):
 
 def digest_job(config, store, clock):
     from classifiers.base import NullClassifier
-    from monitor.app import build_pipeline
-    from monitor.daemon import build_jobs
+    from monitor.app.assembly import build_pipeline
+    from monitor.app.daemon import build_jobs
 
     pipeline = build_pipeline(config, store, clock=clock, classifier=NullClassifier())
     jobs = {job.id: job for job in build_jobs(config, store, pipeline, clock)}

@@ -22,16 +22,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from classifiers.base import NullClassifier
-from monitor.app import build_hooks
+from monitor.app.assembly import build_hooks
+from monitor.app.daemon import JobSpec, _guarded
+from monitor.app.status import collect_status
 from monitor.clock import ManualClock
-from monitor.daemon import JobSpec, _guarded
 from monitor.demo.fakes.facebook import FakeFacebook
 from monitor.demo.fakes.rss import FakeFeed
 from monitor.demo.fakes.server import Response
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
-from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue
+from monitor.notify.outbox import Alert, Dispatcher, build_notifiers, enqueue
 from monitor.pipeline import Pipeline
-from monitor.status import collect_status
 from monitor.store import Store
 from tests.conftest import make_config
 from tests.smtp_server import Recorder, free_port, start_smtp
@@ -68,7 +68,7 @@ def test_slack_and_smtp_down_for_three_days_then_everything_arrives_once_in_orde
         config = notify_config(tmp_path, slack.base_url, smtp_port)
         dispatcher = Dispatcher(store, build_notifiers(config, clock), clock=clock, rng=random.Random(1))
         slack.script(Response(503, b"upstream unavailable"), path="chat.postMessage", times=10**6)
-        caplog.set_level(logging.INFO, logger="monitor.outbox")
+        caplog.set_level(logging.INFO, logger="monitor.notify.outbox")
         keys = []
         attempts_before = 0
         for hour in range(72):  # alerts keep coming while both channels are down

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.app import build_pipeline
+from monitor.app.assembly import build_pipeline
+from monitor.app.status import collect_status, format_status
 from monitor.demo.fakes import fake_platform
 from monitor.notify.render import email_parts, slack_message
 from monitor.sanitize import PrintableFormatter, one_line, printable
-from monitor.status import collect_status, format_status
 from monitor.store import Store
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier

@@ -12,10 +12,10 @@ import pytest
 
 from classifiers.base import Verdict
 from connectors.base import Item
-from monitor import maintenance
+from monitor.app import maintenance
+from monitor.app.maintenance import backup_database, purge
 from monitor.cli import main
 from monitor.errors import StoreError
-from monitor.maintenance import backup_database, purge
 from monitor.store import Store, to_db
 from tests.conftest import make_config
 
@@ -231,7 +231,7 @@ def test_purge_command(seeded, capsys: pytest.CaptureFixture, tmp_path: Path):
 def test_the_daemon_purges_daily_and_beats(tmp_path: Path):
     from apscheduler.triggers.cron import CronTrigger
 
-    from monitor.daemon import build_jobs, supervise
+    from monitor.app.daemon import build_jobs, supervise
     from monitor.pipeline import Pipeline
 
     config = make_config(tmp_path)

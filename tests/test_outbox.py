@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from monitor.app.status import collect_status
 from monitor.demo.fakes.server import Response
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.notify.email import EmailNotifier, message_id
+from monitor.notify.outbox import Alert, Dispatcher, enqueue, to_message
 from monitor.notify.slack import SlackNotifier
-from monitor.outbox import Alert, Dispatcher, enqueue, to_message
-from monitor.status import collect_status
 from tests.conftest import make_config
 from tests.smtp_server import Recorder, free_port, start_smtp
 
@@ -159,7 +159,7 @@ def test_an_unknown_channel_fails_that_row_only_and_shows_in_status(tmp_path, st
     enqueue(store, config, Alert(key="flagged:item:1", kind="flagged", source="pe-news", payload={"title": "first"}))
     enqueue(store, config, Alert(key="flagged:item:2", kind="flagged", payload={"title": "second"}))
     dispatcher = dispatcher_for(store, config, clock)
-    with caplog.at_level(logging.ERROR, logger="monitor.outbox"):
+    with caplog.at_level(logging.ERROR, logger="monitor.notify.outbox"):
         report = dispatcher.run()
         clock.advance(3600)
         dispatcher.run()
@@ -177,7 +177,7 @@ def test_a_revoked_token_holds_the_channel_until_restart(tmp_path, store, clock,
     keys = queue(store, config, 3)
     fake.revoke_token()
     dispatcher = dispatcher_for(store, config, clock)
-    with caplog.at_level(logging.ERROR, logger="monitor.outbox"):
+    with caplog.at_level(logging.ERROR, logger="monitor.notify.outbox"):
         for _ in range(5):
             dispatcher.run()
             clock.advance(600)

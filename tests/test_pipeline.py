@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from classifiers.base import Classifier, Verdict
+from monitor.app.status import collect_status, format_status
 from monitor.config import parse_config
 from monitor.demo.fakes.rss import FakeFeed
 from monitor.demo.fakes.server import Response
 from monitor.pipeline import Pipeline
-from monitor.status import collect_status, format_status
 from monitor.store import Store
 
 

@@ -15,11 +15,11 @@ from datetime import timedelta
 import pytest
 
 from connectors import connector_class
-from monitor.app import build_pipeline
-from monitor.cases import get_case
-from monitor.errors import ConfigError
+from monitor.actions.platform import ActionRefused, act, request_action, resume
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes import fake_platform
-from monitor.platform_actions import ActionRefused, act, request_action, resume
+from monitor.errors import ConfigError
+from monitor.sla.cases import get_case
 from monitor.store import Store
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
@@ -223,7 +223,7 @@ def test_cli_hide_and_an_unknown_item(world, tmp_path):
 
 
 def test_status_says_which_write_was_refused_and_why(world, store, clock):
-    from monitor.status import collect_status, format_status
+    from monitor.app.status import collect_status, format_status
 
     config, facebook, comment, case = world
     facebook.permissions.discard(PLATFORMS[facebook.type][0])
@@ -234,7 +234,7 @@ def test_status_says_which_write_was_refused_and_why(world, store, clock):
 
 
 def test_check_config_names_the_permission_the_actions_need(world):
-    from monitor.checks import check_configuration
+    from monitor.app.checks import check_configuration
 
     config, facebook, comment, case = world
     warnings, notes = check_configuration(config)

@@ -12,14 +12,14 @@ import pytest
 
 from classifiers.base import NullClassifier
 from connectors.base import EARLIEST, FUTURE_SKEW, parse_timestamp, sane_time
-from monitor.app import build_hooks
-from monitor.calendar import WorkingCalendar
-from monitor.cases import list_cases
-from monitor.deadlines import due_at
+from monitor.app.assembly import build_hooks
 from monitor.demo.fakes.bluesky import FakeBluesky
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.pipeline import Pipeline
-from monitor.sla_clock import tick
+from monitor.sla.calendar import WorkingCalendar
+from monitor.sla.cases import list_cases
+from monitor.sla.clock import tick
+from monitor.sla.deadlines import due_at
 from monitor.store import Store
 from tests.conftest import make_config
 

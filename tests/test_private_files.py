@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from connectors.base import Item
-from monitor.checks import check_permissions
+from monitor.app.checks import check_permissions
+from monitor.app.maintenance import backup_database
 from monitor.config import load_config
 from monitor.digest import publish
-from monitor.maintenance import backup_database
 from monitor.store import Store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.app.status import collect_status, format_status
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
 from monitor.notify.email import EmailNotifier
+from monitor.notify.outbox import Alert, Dispatcher, enqueue, waiting_batches
+from monitor.notify.routing import moderator_channels, release_time
 from monitor.notify.slack import SlackNotifier
-from monitor.outbox import Alert, Dispatcher, enqueue, waiting_batches
-from monitor.routing import moderator_channels, release_time
-from monitor.status import collect_status, format_status
 from monitor.store import Store, to_db
 from tests.conftest import make_config
 from tests.smtp_server import Recorder, start_smtp
@@ -95,7 +95,7 @@ def test_an_urgent_kind_routed_nowhere_configured_still_reaches_every_channel(tm
 
 
 def test_check_config_shows_the_effective_routing_table(tmp_path):
-    from monitor.checks import check_configuration
+    from monitor.app.checks import check_configuration
 
     config = config_with(tmp_path, slack_url="http://127.0.0.1:9/api/", smtp_port=2525,
                          routing={"batch_window": "30m", "kinds": {"reminder": ["slack", "email"]}})
@@ -150,7 +150,7 @@ def test_routine_alerts_of_a_window_go_as_one_message_oldest_deadline_first_with
 
 def test_an_acknowledge_button_in_a_batch_closes_its_own_case(tmp_path, store, clock):
     from monitor.demo.fakes.slack import APP_TOKEN, block_actions
-    from monitor.slack_actions import SlackActions
+    from monitor.actions.slack import SlackActions
 
     with FakeSlack(clock=clock) as slack:
         config = make_config(tmp_path, notify={"slack": {**SLACK, "base_url": slack.base_url, "app_token": APP_TOKEN,
@@ -206,7 +206,7 @@ def test_a_batch_in_doubt_after_a_crash_is_looked_up_not_posted_again(tmp_path, 
 
 
 def test_comments_acknowledged_while_they_waited_are_left_out(tmp_path, store, clock):
-    from monitor.cases import acknowledge
+    from monitor.sla.cases import acknowledge
 
     with FakeSlack(clock=clock) as slack:
         config = config_with(tmp_path, slack_url=slack.base_url)
@@ -343,7 +343,7 @@ def test_a_morning_email_gathers_the_night_across_midnight_and_a_clock_change(tm
 DISPATCHER = """
 import sys, time
 from monitor.config import load_config
-from monitor.outbox import Dispatcher, build_notifiers
+from monitor.notify.outbox import Dispatcher, build_notifiers
 from monitor.store import Store
 config = load_config(sys.argv[1])
 store = Store(config.database_path)
@@ -438,7 +438,7 @@ def test_poll_sends_what_it_found_and_says_what_waits_for_the_daemon(tmp_path):
 
 def test_a_button_on_news_carried_by_an_urgent_message_acts_on_its_case(tmp_path, store, clock):
     from monitor.demo.fakes.slack import APP_TOKEN, block_actions
-    from monitor.slack_actions import SlackActions
+    from monitor.actions.slack import SlackActions
 
     with FakeSlack(clock=clock) as slack:
         config = make_config(tmp_path, notify={"slack": {**SLACK, "base_url": slack.base_url, "app_token": APP_TOKEN,

@@ -115,7 +115,7 @@ def test_a_secret_read_later_names_its_key_and_what_is_missing(folder, monkeypat
 
 
 def test_a_notifier_built_without_its_secret_says_which(folder, monkeypatch):
-    from monitor.outbox import build_notifiers
+    from monitor.notify.outbox import build_notifiers
 
     for name in MISSING:
         monkeypatch.delenv(name, raising=False)

@@ -26,7 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from classifiers.base import Verdict
 from connectors.base import Item
-from monitor.checks import check_permissions
+from monitor.app.checks import check_permissions
 from monitor.clock import ManualClock
 from monitor.config import load_config
 from monitor.demo.fakes.facebook import FakeFacebook
@@ -143,8 +143,8 @@ SQL_WORDS = re.compile(
 
 #: Interpolations reviewed by hand: each names SQL that comes from the module's own constants.
 REVIEWED = {
-    ("monitor/sla_clock.py", "notice.column"): "a column name from the module's Notice constants",
-    ("monitor/sla_clock.py", "notice.condition"): "a condition from the module's Notice constants",
+    ("monitor/sla/clock.py", "notice.column"): "a column name from the module's Notice constants",
+    ("monitor/sla/clock.py", "notice.condition"): "a condition from the module's Notice constants",
 }
 
 
@@ -360,7 +360,7 @@ def test_check_config_and_the_daemon_warn_about_open_files(tmp_path):
         rest = daemon.communicate(timeout=30)[1]
         watchdog.cancel()
     logged = "".join(lines) + rest
-    assert re.search(rf"WARNING monitor.checks: configuration file {re.escape(str(config_path))} has mode 644", logged), logged
+    assert re.search(rf"WARNING monitor.app.checks: configuration file {re.escape(str(config_path))} has mode 644", logged), logged
     assert "database file" not in logged  # the daemon created it private
 
 
@@ -444,11 +444,11 @@ def last_school_morning() -> datetime:
 
 
 def test_secrets_never_reach_logs_database_outbox_alerts_or_digest(tmp_path, monkeypatch, caplog):
-    from monitor.alerting import AlertsHook
-    from monitor.cases import CasesHook
+    from monitor.notify.alerting import AlertsHook
+    from monitor.sla.cases import CasesHook
     from monitor.digest.send import publish
     from monitor.digest.week import week_of
-    from monitor.outbox import Dispatcher, build_notifiers
+    from monitor.notify.outbox import Dispatcher, build_notifiers
 
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)

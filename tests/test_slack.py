@@ -253,8 +253,8 @@ def test_a_refused_payload_is_posted_as_plain_text_rather_than_lost(fake):
 
 
 def test_a_content_refusal_does_not_blame_the_channel(fake, store, clock):
-    from monitor.outbox import Dispatcher
-    from monitor.status import collect_status, format_status
+    from monitor.notify.outbox import Dispatcher
+    from monitor.app.status import collect_status, format_status
     from tests.conftest import make_config
 
     fake.script(Response(200, {"ok": False, "error": "msg_too_long"}), path="chat.postMessage", times=2)
@@ -276,9 +276,9 @@ def test_a_content_refusal_does_not_blame_the_channel(fake, store, clock):
 def test_a_grouped_alert_of_long_comments_is_delivered_through_the_outbox(fake, store, clock):
     from datetime import timedelta
 
-    from monitor.app import build_pipeline
+    from monitor.app.assembly import build_pipeline
     from monitor.demo.fakes import fake_platform
-    from monitor.outbox import Dispatcher
+    from monitor.notify.outbox import Dispatcher
     from tests.conftest import make_config
     from tests.test_alerting import KeywordClassifier
 

@@ -11,12 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.app import build_pipeline
+from monitor.actions.slack import GROUP_CACHE, SlackActions, start_slack_actions
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes import fake_platform
 from monitor.demo.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID, FakeSlack, block_actions
+from monitor.notify.outbox import Dispatcher
 from monitor.notify.slack import SlackNotifier
-from monitor.outbox import Dispatcher
-from monitor.slack_actions import GROUP_CACHE, SlackActions, start_slack_actions
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
 

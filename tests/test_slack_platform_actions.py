@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.app import build_pipeline
-from monitor.cases import get_case
+from monitor.actions.slack import SlackActions
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes import fake_platform
 from monitor.demo.fakes.slack import APP_TOKEN, BOT_TOKEN, CHANNEL, MODERATOR_ID, FakeSlack, block_actions
+from monitor.notify.outbox import Dispatcher
 from monitor.notify.slack import SlackNotifier
-from monitor.outbox import Dispatcher
-from monitor.slack_actions import SlackActions
+from monitor.sla.cases import get_case
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
 from tests.test_platform_actions import (NOTICE, NOTICE_PLATFORMS, PLATFORMS, can, follow_clock, hidden, removed,

@@ -17,11 +17,11 @@ from datetime import timedelta
 import pytest
 
 from connectors import connector_class
-from monitor.app import build_pipeline
-from monitor.cases import get_case
+from monitor.actions.platform import act, resume
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes import fake_platform
 from monitor.errors import ConfigError
-from monitor.platform_actions import act, resume
+from monitor.sla.cases import get_case
 from monitor.store import Store
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
@@ -224,7 +224,7 @@ def test_a_reply_longer_than_the_platform_takes_is_refused_clearly(world, store,
 
 
 def test_status_says_which_write_was_refused_and_why(world, store, clock):
-    from monitor.status import collect_status, format_status
+    from monitor.app.status import collect_status, format_status
 
     config, fake, platform, comment, case = world
     platform.withdraw(fake, "block")
@@ -234,7 +234,7 @@ def test_status_says_which_write_was_refused_and_why(world, store, clock):
 
 
 def test_config_refuses_hide_and_delete_and_check_config_names_the_scopes(tmp_path, world):
-    from monitor.checks import check_configuration
+    from monitor.app.checks import check_configuration
 
     config, fake, platform, comment, case = world
     for action in ("hide", "delete"):

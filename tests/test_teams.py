@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from monitor.errors import ChannelRefused, ConfigError, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.demo.fakes.teams import MAX_BYTES, FakeTeams
+from monitor.errors import ChannelRefused, ConfigError, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message
+from monitor.notify.outbox import Alert, Dispatcher, build_notifiers, enqueue
 from monitor.notify.teams import TeamsNotifier, message_body
-from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue
 from monitor.store import Store
 from tests.conftest import NOW, make_config
 

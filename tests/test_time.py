@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from classifiers.base import NullClassifier
-from monitor.app import build_hooks
+from monitor.app.assembly import build_hooks
 from monitor.clock import ManualClock
+from monitor.demo.fakes.facebook import FakeFacebook
 from monitor.digest.send import send_due_digest
 from monitor.digest.week import week_monday
-from monitor.demo.fakes.facebook import FakeFacebook
 from monitor.pipeline import Pipeline
-from monitor.sla_clock import tick
+from monitor.sla.clock import tick
 from monitor.store import Store
 from tests.conftest import make_config
 
@@ -161,7 +161,7 @@ def test_a_server_off_over_the_digest_sends_the_missed_week_once_at_start(tmp_pa
 
 def test_alerts_queued_before_the_clock_steps_back_are_not_held_up(tmp_path):
     from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
-    from monitor.outbox import Alert, Dispatcher, build_notifiers, enqueue
+    from monitor.notify.outbox import Alert, Dispatcher, build_notifiers, enqueue
 
     clock = ManualClock(datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc))
     with FakeSlack(clock=clock) as slack:

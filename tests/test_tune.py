@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.app import build_pipeline
+from monitor.actions.slack import Click, SlackActions
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes import fake_platform
-from monitor.slack_actions import Click, SlackActions
 from monitor.tune import feedback_examples, tuning_path
 from tests.conftest import make_config
 

@@ -10,12 +10,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from monitor.app import build_hooks
+from monitor.app.assembly import build_hooks
 from monitor.clock import ManualClock
 from monitor.config import load_config
 from monitor.demo.fakes.server import FakeServer, Response
 from monitor.demo.fakes.slack import BOT_TOKEN, CHANNEL, FakeSlack
-from monitor.outbox import Dispatcher, build_notifiers
+from monitor.notify.outbox import Dispatcher, build_notifiers
 from monitor.pipeline import Pipeline
 from monitor.redact import redact_url, redact_urls
 from monitor.store import Store

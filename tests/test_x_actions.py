@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from connectors.x import WRITE_PERMISSION, XConnector, XSettings
-from monitor.app import build_pipeline
+from monitor.actions.platform import act
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes.x import FakeX
 from monitor.errors import AuthError, ConfigError, TransientError
-from monitor.platform_actions import act
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from connectors.youtube import FORCE_SSL_SCOPE, YouTubeConnector, YouTubeSettings
-from monitor.app import build_pipeline
-from monitor.cases import get_case
+from monitor.actions.platform import act
+from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes.youtube import FORCE_SSL, READONLY, FakeYouTube
 from monitor.errors import ConfigError
-from monitor.platform_actions import act
+from monitor.sla.cases import get_case
 from tests.conftest import make_config
 from tests.test_alerting import KeywordClassifier
 

@@ -359,7 +359,7 @@ class DemoRun:
 
     def build(self) -> None:
         from classifiers.base import NullClassifier
-        from monitor.app import build_classifier, build_pipeline, open_store
+        from monitor.app.assembly import build_classifier, build_pipeline, open_store
 
         self.store = open_store(self.config, clock=self.clock)
         # `monitor status` and `monitor cases` then judge this database at the demo's time, not today's
@@ -372,19 +372,19 @@ class DemoRun:
             self.config, self.store, clock=self.clock,
             classifier=classifier if classifier is not None else NullClassifier(),
         )
-        self.sla_tick = self.parts.run("SLA clock", _find, "monitor.sla_clock", "tick")
+        self.sla_tick = self.parts.run("SLA clock", _find, "monitor.sla.clock", "tick")
         self.dispatcher = self.parts.run("outbox dispatcher", self._dispatcher)
         if self.slack is not None:
             self.buttons = self.parts.run("Slack buttons", self._buttons)
 
     def _dispatcher(self) -> Any:
-        from monitor.outbox import Dispatcher, build_notifiers
+        from monitor.notify.outbox import Dispatcher, build_notifiers
 
         notifiers = build_notifiers(self.config, clock=self.clock)
         return Dispatcher(self.store, notifiers, clock=self.clock, base_delay=timedelta(minutes=1))
 
     def _buttons(self) -> Any:
-        from monitor.slack_actions import SlackActions
+        from monitor.actions.slack import SlackActions
 
         buttons = SlackActions(self.config, self.store, clock=self.clock).start()  # Socket Mode, to the fake Slack
         if not self.slack.wait_connected(CLICK_WAIT):

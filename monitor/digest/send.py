@@ -24,7 +24,7 @@ from monitor.digest.week import Digest, DigestError, build_digest, last_complete
 from monitor.store import Store
 
 if TYPE_CHECKING:
-    from monitor.outbox import Alert
+    from monitor.notify.outbox import Alert
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def already_queued(store: Store, week: str) -> bool:
 
 def digest_alert(config: Config, digest: Digest, png: bytes) -> Alert:
     """The outbox intent: an email to ``digest.recipients`` only, the chart inline by Content-ID."""
-    from monitor.outbox import Alert
+    from monitor.notify.outbox import Alert
 
     return Alert(
         key=outbox_key(digest.week),
@@ -105,7 +105,7 @@ def publish(
 
     Queuing is idempotent: the outbox key ``digest:<week>`` admits one email per recipient, ever.
     """
-    from monitor.outbox import enqueue
+    from monitor.notify.outbox import enqueue
 
     if send and not config.digest.recipients:
         raise DigestError('no one to send the digest to: set [digest] recipients = ["head@example.org"]')
@@ -154,7 +154,7 @@ def send_due_digest(store: Store, config: Config, *, now: datetime | None = None
     Run at start and on a periodic tick, it sends the digest on time, and after a server that was
     off at the scheduled moment comes back, it sends the latest missed one (only that one) at once.
     """
-    from monitor.outbox import Alert, routes
+    from monitor.notify.outbox import Alert, routes
 
     now = require_aware(now or store.now(), "now")
     week = due_week(config, now)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from monitor.routing import reason_of
+from monitor.notify.routing import reason_of
 from monitor.sanitize import NAME_LIMIT, one_line
 
 #: a comment is cut to this length in a message (Slack sections hold 3000 characters)
@@ -38,7 +38,7 @@ HEADLINES = {
     "escalation": "Escalated: a comment on {source}",
 }
 
-#: a flagged item's headline and mark by its reason (see monitor.routing)
+#: a flagged item's headline and mark by its reason (see monitor.notify.routing)
 REASON_HEADLINES = {
     "threat": "Threat of violence in a {what} on {source}",
     "self_harm": "Possible self-harm: a {what} on {source} needs the safeguarding lead",

@@ -22,7 +22,7 @@ Routing
 
 Urgent kinds go at once, any hour; routine kinds wait in the outbox for ``notify.routing.batch_window``
 and, on the channels in ``quiet_channels``, for the end of the quiet hours, but never past the
-reminder time of a deadline they carry. :mod:`monitor.outbox` writes the rows and merges waiting
+reminder time of a deadline they carry. :mod:`monitor.notify.outbox` writes the rows and merges waiting
 ones into one message (see docs/ALERTS.md).
 """
 

@@ -13,7 +13,7 @@ crash between the two writes nothing twice. A tick that comes late (the daemon w
 the breach notice of a case past its deadline, but not its reminder (a reminder after the deadline
 tells nothing), and the escalation follows the usual delay after it: a late start sends one notice
 per case, not three in the same second. A comment first seen after its deadline has had its
-"seen after its deadline" notice from :mod:`monitor.alerting`, which counts as its breach notice.
+"seen after its deadline" notice from :mod:`monitor.notify.alerting`, which counts as its breach notice.
 A case closed in time gets no further notice.
 
 Before a notice is written, ``still_there`` (the daemon passes :meth:`Pipeline.still_there`) is
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from monitor.cases import Case, get_case, mark_removed
 from monitor.clock import require_aware
 from monitor.config import Config
-from monitor.outbox import Alert, enqueue
+from monitor.notify.outbox import Alert, enqueue
+from monitor.sla.cases import Case, get_case, mark_removed
 from monitor.store import Store, to_db
 
 logger = logging.getLogger(__name__)

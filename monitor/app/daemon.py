@@ -32,11 +32,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.app.systemd import Watchdog, notify, watchdog_interval
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.pipeline import Pipeline
 from monitor.store import Store
-from monitor.systemd import Watchdog, notify, watchdog_interval
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def platform_action_jobs(config: Config, store: Store, clock: Clock = system_clo
     platform and finished, soon after a start and then every two minutes."""
     if not any(source.actions for source in config.sources):
         return []
-    from monitor.platform_actions import resume
+    from monitor.actions.platform import resume
 
     return [JobSpec(id="platform-actions", func=lambda: resume(store, config, clock=clock),
                     trigger=IntervalTrigger(minutes=2), first_run=datetime.now(timezone.utc) + timedelta(seconds=5))]
@@ -99,8 +99,8 @@ def platform_action_jobs(config: Config, store: Store, clock: Clock = system_clo
 
 def alert_jobs(config: Config, store: Store, clock: Clock = system_clock) -> list[JobSpec]:
     """The outbox dispatcher every few seconds, and the source-health check every few minutes."""
-    from monitor.alerting import check_health
-    from monitor.outbox import Dispatcher, build_notifiers
+    from monitor.notify.alerting import check_health
+    from monitor.notify.outbox import Dispatcher, build_notifiers
 
     jobs = [JobSpec(id="source-health", func=lambda: check_health(store, config, clock),
                     trigger=IntervalTrigger(minutes=5), first_run=datetime.now(timezone.utc) + timedelta(seconds=30))]
@@ -124,7 +124,7 @@ def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock,
                   pipeline: Pipeline | None = None) -> JobSpec:
     """Reminders, breach notices and escalations of acknowledgement cases, every minute; with a
     pipeline, a comment gone from its platform closes its case instead."""
-    from monitor.sla_clock import tick
+    from monitor.sla.clock import tick
 
     still_there = pipeline.still_there if pipeline is not None else None
     # first soon after start: deadlines passed while the monitor was off are noticed at once
@@ -134,7 +134,7 @@ def sla_clock_job(config: Config, store: Store, clock: Clock = system_clock,
 
 def purge_job(config: Config, store: Store) -> JobSpec:
     """The retention purge, daily at night in the school's time zone."""
-    from monitor.maintenance import purge
+    from monitor.app.maintenance import purge
 
     return JobSpec(
         id="purge",
@@ -281,14 +281,14 @@ def _guarded(job: JobSpec) -> Callable[[], None]:
 
 def run_daemon(config: Config) -> None:
     """Open everything, run until a signal, close everything."""
-    from monitor.app import build_pipeline, open_store
-    from monitor.checks import warn_about_permissions
+    from monitor.app.assembly import build_pipeline, open_store
+    from monitor.app.checks import warn_about_permissions
 
     store = open_store(config)
     warn_about_permissions(config)
     pipeline = build_pipeline(config, store)
 
-    from monitor.slack_actions import start_slack_actions
+    from monitor.actions.slack import start_slack_actions
 
     buttons = start_slack_actions(config, store)
 

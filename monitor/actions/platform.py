@@ -211,7 +211,7 @@ def _write(connector: Connector, row: dict[str, Any]) -> Written:
 
 
 def _finish(store: Store, row: dict[str, Any], written: Written) -> Outcome:
-    from monitor.cases import acknowledge, mark_removed
+    from monitor.sla.cases import acknowledge, mark_removed
 
     receipt = {"native_id": written.native_id, "at": to_db(written.at)}
     detail = {"how": row["how"], "action": row["action"], **({"slack_user": row["by_id"]} if row["by_id"] else {})}

@@ -27,9 +27,9 @@ from typing import Any
 from monitor.config import SLACK_ID, Config
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message
-from monitor.sanitize import printable
 from monitor.notify.render import GROUP_LIMIT, payload_items
-from monitor.routing import URGENT, deadline_limits, is_routine, moderator_channels, release_time, stands_alone
+from monitor.notify.routing import URGENT, deadline_limits, is_routine, moderator_channels, release_time, stands_alone
+from monitor.sanitize import printable
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Alert:
 def routes(config: Config, alert: Alert) -> list[tuple[str, str | None]]:
     """(channel, recipient) pairs that should receive ``alert``, without repeats.
 
-    The moderators get it on the channels :func:`monitor.routing.moderator_channels` names for its
+    The moderators get it on the channels :func:`monitor.notify.routing.moderator_channels` names for its
     kind; the source's leads and (for escalations) ``escalate_to`` get it on whichever configured
     channel their address belongs to.
     """
@@ -87,7 +87,7 @@ def enqueue(store: Store, config: Config, alert: Alert) -> int:
     """Write the alert's rows to the outbox; returns how many were new (0 if already queued).
 
     An urgent alert's rows are ``pending`` (sent at once); a routine alert's rows are ``waiting``
-    until their ``release_at`` (see :func:`monitor.routing.release_time`), when the dispatcher
+    until their ``release_at`` (see :func:`monitor.notify.routing.release_time`), when the dispatcher
     merges every waiting row of the same channel and recipient into one message.
     """
     now_at = store.now()

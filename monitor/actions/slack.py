@@ -14,7 +14,7 @@ person who clicked is told so in a message only they see (``chat.postEphemeral``
 
 Then it is acted on:
 
-- **Acknowledge**: the case is acknowledged by the Slack user's name (``monitor.cases.acknowledge``,
+- **Acknowledge**: the case is acknowledged by the Slack user's name (``monitor.sla.cases.acknowledge``,
   ``how="slack"``), which writes the audit log;
 - **Escalate**: an escalation alert goes to the moderators and ``notify.email.escalate_to``;
 - **Not abusive**: the item, its text and the verdict are kept in ``feedback`` for retraining;
@@ -22,14 +22,14 @@ Then it is acted on:
   ``trigger_id``) holding the school's acknowledgement (``[replies]``), editable. Its submission
   (``view_submission``) passes the same gate again, the case and item named in the view's
   ``private_metadata`` verified against the posted alert, and the reply is written on the platform
-  once (:mod:`monitor.platform_actions`); the case closes as met at the reply's platform time;
+  once (:mod:`monitor.actions.platform`); the case closes as met at the reply's platform time;
 - **Hide**, **Delete** (behind Slack's confirmation dialog): made on the platform once; the case
   closes as removed. A refusal (a missing permission) is told to the moderator, only them;
 - **Block author**, **Report** (Mastodon, Bluesky; behind a confirmation): the same, but the post
   stays public, so the case closes as dealt with (acknowledged), and the message says so;
 - **Tell the audience** (offered once a hide or delete is made, when ``[replies] removal_notice`` is
   set): a modal like Reply's holding the notice; its submission posts it once on the thread the
-  removed comment was under (:func:`monitor.platform_actions.notice_refusal` says when it cannot).
+  removed comment was under (:func:`monitor.actions.platform.notice_refusal` says when it cannot).
 
 Every audit row carries the Slack user's id and name, and the message is updated (``chat.update``)
 to say who did what, when. A new action is a name in :data:`ACTIONS` and a method of that name
@@ -49,9 +49,9 @@ from typing import Any
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import MonitorError, NotifyError
+from monitor.notify.outbox import Alert, enqueue
 from monitor.notify.render import format_local, inert_mrkdwn, payload_items, plain_text, slack_escape
 from monitor.notify.slack import SlackNotifier
-from monitor.outbox import Alert, enqueue
 from monitor.sanitize import NAME_LIMIT, one_line, printable
 from monitor.store import Store, to_db
 
@@ -315,7 +315,7 @@ class SlackActions:
     # -- acting on a click --------------------------------------------------------------------------
 
     def acknowledge(self, click: Click) -> str:
-        from monitor.cases import acknowledge
+        from monitor.sla.cases import acknowledge
 
         if click.case_id is None:
             return "Nothing to acknowledge"
@@ -330,7 +330,7 @@ class SlackActions:
         return f"Acknowledged by {click.name}"
 
     def escalate(self, click: Click) -> str:
-        from monitor.alerting import describe_item
+        from monitor.notify.alerting import describe_item
 
         item_id, name = click.item_id, click.name
         with self.store.transaction():
@@ -391,7 +391,7 @@ class SlackActions:
     def notice(self, click: Click) -> None:
         """"Tell the audience" after a removal: a dialog holding the school's ``removal_notice``, editable;
         on submission it is posted on the thread the removed comment was under (once)."""
-        from monitor.platform_actions import notice_refusal, notice_text
+        from monitor.actions.platform import notice_refusal, notice_text
 
         refusal = notice_refusal(self.store, self.config, click.item_id)
         if refusal is not None:
@@ -421,7 +421,7 @@ class SlackActions:
         """The buttons a click brings: "Tell the audience" once a hide or a delete is made (when the
         school has a ``removal_notice`` and the source can post it)."""
         from monitor.notify.render import notice_button
-        from monitor.platform_actions import notice_offered
+        from monitor.actions.platform import notice_offered
 
         if click.action_id not in ("hide", "delete") or not notice_offered(self.store, self.config, click.item_id):
             return []
@@ -475,7 +475,7 @@ class SlackActions:
         return allowed
 
     def _platform(self, click: Click, action: str, text: str | None = None) -> str | None:
-        from monitor.platform_actions import act
+        from monitor.actions.platform import act
 
         try:
             outcome = act(self.store, self.config, action=action, item_id=click.item_id, by=click.name, how="slack",
@@ -491,7 +491,7 @@ class SlackActions:
     def _text_view(self, click: Click, callback: str, *, title: str, submit: str, label: str,
                    text: str) -> dict[str, Any]:
         """A dialog quoting the comment, with one editable text holding ``text``."""
-        from monitor.platform_actions import REPLY_LIMIT
+        from monitor.actions.platform import REPLY_LIMIT
 
         row = self.store.query("SELECT source, text, created_at, COALESCE(author_name, author_handle, 'someone') AS "
                                "author FROM items WHERE id = ?", (click.item_id,))[0]

@@ -1,7 +1,7 @@
 """Acknowledgement deadlines, as pure functions of aware datetimes.
 
 ``received`` is when the comment was posted (the platform's timestamp). Its day is judged in the
-school's time zone, on the school's :class:`~monitor.calendar.WorkingCalendar`.
+school's time zone, on the school's :class:`~monitor.sla.calendar.WorkingCalendar`.
 
 - ``24h``: received on a working day -> due exactly 24 hours later, in elapsed time (a clock change
   in between does not move it, and it may land on a weekend: Friday 16:00 is due Saturday 16:00).
@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from monitor.calendar import WorkingCalendar
 from monitor.clock import require_aware
+from monitor.sla.calendar import WorkingCalendar
 
 Policy = Literal["24h", "2wd"]
 POLICIES: tuple[str, ...] = ("24h", "2wd")

@@ -50,11 +50,11 @@ def build_classifier(config: Config) -> Classifier:
 
 def build_hooks(config: Config, clock: Clock = system_clock) -> list[PipelineHook]:
     """The capabilities that react to each poll, in order."""
-    from monitor.cases import CasesHook
+    from monitor.sla.cases import CasesHook
 
     # cases first: the alerts written after them can name the case and its deadline
     hooks: list[PipelineHook] = [CasesHook(config)]
-    from monitor.alerting import AlertsHook
+    from monitor.notify.alerting import AlertsHook
 
     hooks.append(AlertsHook(config, clock))
     return hooks

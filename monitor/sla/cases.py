@@ -3,7 +3,7 @@
 A case is opened, in the poll's transaction, for every new item on an ``official`` source that the
 school's own account did not write, except, where the connector says mentions need no answer
 (``mentions_need_ack``: Facebook, Instagram), a post made elsewhere that tags the account. ``received`` is the item's own timestamp and ``due`` follows
-the configured policy (see :mod:`monitor.deadlines`).
+the configured policy (see :mod:`monitor.sla.deadlines`).
 
 ::
 
@@ -39,13 +39,13 @@ from datetime import datetime
 from typing import Any
 
 from connectors import connector_class
-from monitor.calendar import WorkingCalendar
 from monitor.clock import require_aware
 from monitor.config import Config
-from monitor.deadlines import due_at
 from monitor.errors import MonitorError
 from monitor.pipeline import IngestBatch, PipelineHook
 from monitor.sanitize import NAME_LIMIT, printable
+from monitor.sla.calendar import WorkingCalendar
+from monitor.sla.deadlines import due_at
 from monitor.store import Store, from_db, to_db
 
 logger = logging.getLogger(__name__)

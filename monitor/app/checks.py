@@ -22,8 +22,8 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     """(warnings, notes) about a valid configuration; ConfigError if what the daemon reads beside
     it at start (the term calendar) cannot be read."""
     from connectors import connector_class
-    from monitor.calendar import WorkingCalendar
-    from monitor.routing import span
+    from monitor.sla.calendar import WorkingCalendar
+    from monitor.notify.routing import span
 
     WorkingCalendar.from_config(config)
 
@@ -96,8 +96,8 @@ def check_slack_moderators(config: Config) -> list[str]:
 
 def describe_routing(config: Config) -> list[str]:
     """The effective routing table, one line per alert kind: who gets it, on which channel, when."""
-    from monitor.outbox import Alert, routes
-    from monitor.routing import routing_table, span
+    from monitor.notify.outbox import Alert, routes
+    from monitor.notify.routing import routing_table, span
 
     routing = config.notify.routing
     lines = [f"routing (batch_window {span(routing.batch_window)}, quiet_hours {routing.quiet_hours or 'none'} "

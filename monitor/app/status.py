@@ -7,8 +7,8 @@ from typing import Any
 
 from monitor.clock import Clock
 from monitor.config import Config
+from monitor.notify.outbox import waiting_batches
 from monitor.sanitize import printable
-from monitor.outbox import waiting_batches
 from monitor.store import BLIND_KINDS, Store, to_db
 
 

@@ -29,8 +29,8 @@ from typing import Any
 from monitor.clock import Clock, system_clock
 from monitor.config import Config
 from monitor.errors import AuthError
+from monitor.notify.outbox import Alert, enqueue
 from monitor.notify.render import format_local
-from monitor.outbox import Alert, enqueue
 from monitor.pipeline import IngestBatch, PipelineHook
 from monitor.store import BLIND_KINDS, SourceState, Store, from_db, to_db
 
