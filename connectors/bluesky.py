@@ -41,7 +41,9 @@ beyond it is needed, and none exists to grant.
   ``app.bsky.feed.post`` lexicon requires. The parent is read with ``app.bsky.feed.getPosts``. An
   in-doubt reply is looked for in the school's own repository (``com.atproto.repo.listRecords``,
   which the PDS answers at once) and in the thread (``app.bsky.feed.getPostThread``, which the
-  AppView fills a moment later) before it is made again.
+  AppView fills a moment later) before it is made again. A web address in the reply is made a link
+  (an ``app.bsky.richtext.facet#link`` over its UTF-8 bytes): Bluesky, unlike Mastodon, links nothing
+  by itself.
 - Nobody but a post's author (and Bluesky's moderators) can remove it, so ``hide`` and ``delete``
   are not offered. ``block``: a ``app.bsky.graph.block`` record naming the author (public, as every
   block on Bluesky is): they can no longer reply to the school or see its posts, and their replies
@@ -58,6 +60,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Literal
 from urllib.parse import unquote
@@ -315,6 +318,8 @@ class BlueskyConnector(Connector):
         at = self.clock()
         record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": _iso(at),
                   "reply": {"root": root_ref, "parent": parent_ref}}
+        if facets := link_facets(text):
+            record["facets"] = facets
         made = self._create("app.bsky.feed.post", record, "reply")
         return Written(native_id=made["uri"], at=self.timestamp(record["createdAt"]))
 
@@ -581,6 +586,21 @@ def _permalink(uri: str, handle: str | None) -> str | None:
         return None
     who = handle if handle and handle != "handle.invalid" else parts[0]
     return f"https://bsky.app/profile/{who}/post/{parts[2]}"
+
+
+#: a web address in a reply's text, less the punctuation that ends a sentence after it
+_LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+def link_facets(text: str) -> list[dict[str, Any]]:
+    """``app.bsky.richtext.facet`` links for the web addresses in ``text``, indexed in UTF-8 bytes."""
+    facets = []
+    for match in _LINK.finditer(text):
+        url = match.group().rstrip(".,;:!?)'")
+        start = len(text[:match.start()].encode("utf-8"))
+        facets.append({"index": {"byteStart": start, "byteEnd": start + len(url.encode("utf-8"))},
+                       "features": [{"$type": "app.bsky.richtext.facet#link", "uri": url}]})
+    return facets
 
 
 def _strong_ref(value: Any) -> dict[str, str] | None:

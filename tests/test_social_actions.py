@@ -455,3 +455,11 @@ def test_a_bluesky_reply_to_a_deleted_post_is_refused_not_left_in_doubt(bluesky)
     assert connector.find_reply(comment, ACK) is None
     with pytest.raises(ValueError, match="deleted, or a block"):
         connector.reply(comment, ACK)
+
+
+def test_a_bluesky_reply_links_its_web_addresses_over_their_utf8_bytes(bluesky):
+    fake, connector = bluesky
+    comment = fake.add_comment("Where is the complaints policy?")
+    connector.reply(comment, "Merci Zoë! It is at https://ravenswood.example/policies/complaints.")
+    assert fake.links == [("https://ravenswood.example/policies/complaints",
+                           ["https://ravenswood.example/policies/complaints"])]

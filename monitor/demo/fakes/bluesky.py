@@ -114,6 +114,8 @@ class FakeBluesky(FakePlatform):
         #: the school's block records: rkey -> blocked DID; the reports it made
         self.block_records: dict[str, str] = {}
         self.reports: list[dict[str, Any]] = []
+        #: the links in the school's posts: (the text a facet covers, the uris it links to)
+        self.links: list[tuple[str, list[Any]]] = []
         #: seconds a write's answer is held back after the write is made (a crash between the two)
         self.write_delay = 0.0
         #: the time the school's writes are given
@@ -359,6 +361,14 @@ class FakeBluesky(FakePlatform):
         created = _datetime(record.get("createdAt"))
         if created is None:
             return _invalid("Invalid app.bsky.feed.post record: Record/createdAt must be an valid atproto datetime")
+        for facet in record.get("facets") or []:
+            index = facet.get("index") if isinstance(facet, dict) else None
+            encoded = text.encode("utf-8")
+            if (not isinstance(index, dict) or not all(isinstance(index.get(k), int) for k in ("byteStart", "byteEnd"))
+                    or not 0 <= index["byteStart"] < index["byteEnd"] <= len(encoded)):
+                return _invalid("Invalid app.bsky.feed.post record: Record/facets/index must be a byte range of the text")
+            self.links.append((encoded[index["byteStart"]:index["byteEnd"]].decode("utf-8", "replace"),
+                               [f.get("uri") for f in facet.get("features") or [] if isinstance(f, dict)]))
         reply = record.get("reply")
         parent = None
         if reply is not None:
