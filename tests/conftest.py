@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -66,3 +68,17 @@ def make_config(tmp_path: Path | None = None, **sections: Any) -> Config:
     if tmp_path is not None:
         data.setdefault("storage", {"path": str(tmp_path / "monitor.db")})
     return parse_config(data)
+
+
+def write_source_config(tmp_path: Path, source: dict[str, Any]) -> str:
+    """A configuration file holding one source (as a fake's ``source_config`` gives it) and a database path."""
+    lines = [f'[storage]\npath = "{tmp_path / "monitor.db"}"\n[[sources]]']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in source.items()]
+    path = tmp_path / "monitor.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def cli(config_path: str, *args: str) -> list[str]:
+    """The command line that runs ``monitor`` on a configuration file, in a new process."""
+    return [sys.executable, "-m", "monitor.cli", "--config", config_path, *args]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -21,7 +20,7 @@ from monitor.demo.fakes import fake_platform
 from monitor.errors import ConfigError
 from monitor.sla.cases import get_case
 from monitor.store import Store
-from tests.conftest import make_config
+from tests.conftest import cli, make_config, write_source_config
 from tests.test_alerting import KeywordClassifier
 
 ACK = "Thank you, we have your message and will reply properly soon."
@@ -173,15 +172,7 @@ def test_a_source_that_did_not_opt_in_refuses_and_config_checks_support(tmp_path
 
 def write_config(tmp_path, facebook) -> str:
     source = writing_source(facebook)
-    lines = [f'[storage]\npath = "{tmp_path / "monitor.db"}"\n[[sources]]']
-    lines += [f"{key} = {json.dumps(value)}" for key, value in source.items()]
-    path = tmp_path / "monitor.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def cli(config_path, *args) -> list[str]:
-    return [sys.executable, "-m", "monitor.cli", "--config", config_path, *args]
+    return write_source_config(tmp_path, source)
 
 
 def test_cli_reply_killed_between_the_write_and_its_receipt_posts_once(world, store, clock, tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ from monitor.demo.fakes import fake_platform
 from monitor.errors import ConfigError
 from monitor.sla.cases import get_case
 from monitor.store import Store
-from tests.conftest import make_config
+from tests.conftest import cli, make_config, write_source_config
 from tests.test_alerting import KeywordClassifier
 
 ACK = "Thank you, we have your message and will reply properly soon."
@@ -248,15 +247,7 @@ def test_config_refuses_hide_and_delete_and_check_config_names_the_scopes(tmp_pa
 
 def write_config(tmp_path, fake) -> str:
     source = {**fake.source_config("social"), "official": True, "actions": ACTIONS}
-    lines = [f'[storage]\npath = "{tmp_path / "monitor.db"}"\n[[sources]]']
-    lines += [f"{key} = {json.dumps(value)}" for key, value in source.items()]
-    path = tmp_path / "monitor.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def cli(config_path, *args) -> list[str]:
-    return [sys.executable, "-m", "monitor.cli", "--config", config_path, *args]
+    return write_source_config(tmp_path, source)
 
 
 def test_cli_reply_killed_between_the_write_and_its_receipt_posts_once(world, store, clock, tmp_path):
@@ -339,12 +330,9 @@ def test_slack_reply_after_a_kill_between_the_write_and_its_receipt_is_not_poste
     from tests.test_slack_platform_actions import EDITED, open_reply, submit
 
     config, fake, slack, posted, comment, source, platform = slack_world
-    path = tmp_path / "monitor.toml"
-    path.write_text(f'[storage]\npath = "{store.path}"\n[[sources]]\n'
-                    + "".join(f"{k} = {json.dumps(v)}\n" for k, v in source.items()), encoding="utf-8")
+    path = write_source_config(tmp_path, source)  # the store's database, tmp_path / "monitor.db"
     fake.write_delay = 60
-    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(path), "reply", "1",
-                                "--text", EDITED, "--by", "Jane Smith"],
+    process = subprocess.Popen(cli(path, "reply", "1", "--text", EDITED, "--by", "Jane Smith"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not platform.replies(fake, comment) and time.monotonic() < deadline:
