@@ -143,15 +143,23 @@ def status(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def check_config(ctx: Context) -> None:
     """Validate the configuration and check that every credential it names is present."""
-    from monitor.app.checks import check_configuration
+    from monitor.app.checks import check_configuration, check_startup
 
     config = ctx.config()
-    problems, notes = check_configuration(config)
+    warnings, notes = check_configuration(config)
+    problems, more = check_startup(config)
+    warnings += more
     for note in notes:
         click.echo(note)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     for problem in problems:
-        click.echo(f"warning: {problem}", err=True)
-    click.echo(f"{config.path}: configuration is valid" + (f" ({len(problems)} warnings)" if problems else ""))
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        click.echo(f"{config.path}: `monitor run` would not start ({len(problems)} "
+                   f"problem{'s' if len(problems) != 1 else ''})", err=True)
+        sys.exit(1)
+    click.echo(f"{config.path}: configuration is valid" + (f" ({len(warnings)} warnings)" if warnings else ""))
 
 
 @cli.command()

@@ -5,6 +5,7 @@
     MonitorError                 anything the monitor itself reports
     ├── ConfigError              the configuration file (or a secret it names) is wrong
     ├── StoreError               the database cannot be opened or migrated
+    │   └── StoreDenied          this user may not open it: run as the service's user
     ├── SourceError              a connector could not fetch its source
     │   ├── AuthError            credentials refused: a person must renew them
     │   │   └── ActionNeeded     the account itself blocks us (credits used up, a spending cap
@@ -43,6 +44,10 @@ class ConfigError(MonitorError):
 
 class StoreError(MonitorError):
     """The database cannot be used (unreadable, too new, disk full)."""
+
+
+class StoreDenied(StoreError):
+    """The system refused this user the database (or its folder): another user (the service's) owns it."""
 
 
 class SourceError(MonitorError):

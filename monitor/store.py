@@ -39,7 +39,7 @@ import sqlite_utils
 
 from connectors.base import Item
 from monitor.clock import Clock, require_aware, system_clock
-from monitor.errors import StoreError
+from monitor.errors import StoreDenied, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +259,20 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def refuse_foreign(db: sqlite_utils.Database) -> None:
+    """StoreError for a SQLite file of something else (tables, no schema version): nothing of the
+    monitor's, not even its journal mode, is written into it."""
+    if db.execute("PRAGMA user_version").fetchone()[0]:
+        return
+    foreign = [name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    if foreign:
+        raise StoreError(
+            f"this file is not a monitor database (a SQLite database of something else, with the tables "
+            f"{', '.join(foreign[:5])}{'...' if len(foreign) > 5 else ''}); check storage.path"
+        )
+
+
 def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
     """Apply the migrations the database lacks, each in its own transaction; return the version."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -317,25 +331,24 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         if str(path) != ":memory:":
+            exists = database_exists(self.path)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not exists:
+                    create_private(self.path)
             except OSError as exc:
-                raise StoreError(f"cannot create the database's folder {self.path.parent}: "
-                                 f"{exc.strerror or exc} (check storage.path)") from exc
-            if self.path.is_dir():
-                raise StoreError(f"cannot open database {path}: it is a folder; storage.path names the "
-                                 'database file itself, e.g. "/var/lib/school-monitor/monitor.db"')
-            create_private(self.path)
+                raise cannot_open(self.path, exc) from exc
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
             self.db = sqlite_utils.Database(conn)
+            refuse_foreign(self.db)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 30000")
             migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            raise cannot_open(self.path, exc) from exc
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -585,9 +598,105 @@ def create_private(path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
-    except OSError as exc:
-        raise StoreError(f"cannot create database {path}: {exc.strerror or exc}") from exc
     os.close(fd)
+
+
+#: the first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html)
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def database_exists(path: Path) -> bool:
+    """Whether the database file at ``path`` exists; StoreError (naming the path, the cause and what
+    to do) when it cannot be the monitor's database: a folder, under a file, unreadable, not SQLite."""
+    try:
+        if path.is_dir():
+            raise StoreError(f"cannot open the database {path}: it is a folder; storage.path names the "
+                             'database file itself, e.g. "/var/lib/school-monitor/monitor.db"')
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(f"cannot open the database {path}: {parent} is a file, not a folder; "
+                                     "check storage.path")
+                break
+        if not path.exists():
+            return False
+        with open(path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise cannot_open(path, exc) from exc
+    if header and header != SQLITE_HEADER:
+        raise StoreError(f"cannot open the database {path}: this file is not a monitor database (not SQLite "
+                         "at all); check storage.path, or restore a backup (deploy/README.md)")
+    return True
+
+
+def inspect_database(path: Path) -> int | None:
+    """The schema version of the database at ``path`` (None if there is none yet), read without
+    writing anything; StoreError (as :class:`Store` would raise it) if the monitor could not use it."""
+    if not database_exists(path):
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            refuse_foreign(sqlite_utils.Database(conn))
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except (sqlite3.DatabaseError, StoreError) as exc:
+        raise cannot_open(path, exc) from exc
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"cannot open the database {path}: it is at schema version {version}, newer than this "
+                         f"monitor knows ({SCHEMA_VERSION}): upgrade the monitor, or restore a backup")
+    return version
+
+
+def cannot_open(path: Path, exc: BaseException) -> StoreError:
+    """The one-line error for a database that SQLite or the system would not open, with the fix."""
+    if isinstance(exc, StoreError):
+        return StoreError(f"cannot open the database {path}: {exc}")
+    if isinstance(exc, PermissionError):
+        return _denied(path)
+    if isinstance(exc, OSError):
+        return StoreError(f"cannot open the database {path}: {exc.strerror or exc}; check storage.path")
+    text = str(exc)
+    if "not a database" in text:
+        return StoreError(f"cannot open the database {path}: this file is not a monitor database ({text}); "
+                          "check storage.path, or restore a backup (deploy/README.md)")
+    if "malformed" in text or "corrupt" in text:
+        return StoreError(f"cannot open the database {path}: the file is damaged ({text}); restore a backup "
+                          "(deploy/README.md)")
+    if not _may_write(path):
+        return _denied(path)
+    return StoreError(f"cannot open the database {path}: {text}; check storage.path and the disk")
+
+
+def _denied(path: Path) -> StoreDenied:
+    return StoreDenied(f"cannot open the database {path}: permission denied{_owner(path)}; run monitor as the "
+                       "service user (on a server: sudo school-monitor COMMAND, deploy/README.md)")
+
+
+def _may_write(path: Path) -> bool:
+    """Whether this user may write the database and create its -wal and -shm files beside it."""
+    return os.access(path.parent, os.W_OK | os.X_OK) and (not path.exists() or os.access(path, os.R_OK | os.W_OK))
+
+
+def _owner(path: Path) -> str:
+    """" (it belongs to NAME)" for the file, or the nearest folder above it, that this user can see."""
+    import pwd
+
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        if uid == os.geteuid():
+            return ""
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = str(uid)
+        return f" ({candidate} belongs to {name})"
+    return ""
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

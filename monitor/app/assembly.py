@@ -12,7 +12,7 @@ from classifiers.base import Classifier
 from monitor.clock import Clock, ManualClock, system_clock
 from monitor.config import Config
 from monitor.pipeline import Pipeline, PipelineHook
-from monitor.store import Store
+from monitor.store import Store, database_exists
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def open_store(config: Config, clock: Clock = system_clock, *, create: bool = Tr
     yet is an empty stand-in in memory (``Store.absent``) and nothing is written: a command that
     only looks must not leave a database owned by whoever ran it, which the service could not write."""
     path = config.database_path
-    if create or path.exists():
+    if create or database_exists(path):
         return Store(path, clock=clock)
     store = Store(":memory:", clock=clock)
     store.path, store.absent = path, True

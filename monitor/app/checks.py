@@ -59,6 +59,23 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     return warnings, notes
 
 
+def check_startup(config: Config) -> tuple[list[str], list[str]]:
+    """(problems, warnings): what would stop ``monitor run`` from starting that validation cannot
+    see (the database at storage.path), and what this user cannot check for the service's."""
+    from monitor.errors import StoreDenied, StoreError
+    from monitor.store import inspect_database
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    try:
+        inspect_database(config.database_path)
+    except StoreDenied as exc:
+        warnings.append(f"storage.path: {exc}")
+    except StoreError as exc:
+        problems.append(f"storage.path: {exc}")
+    return problems, warnings
+
+
 def describe_action_needs(config: Config) -> list[str]:
     """For each source that opts into writes: the permission the platform will ask of its token."""
     from connectors import connector_class

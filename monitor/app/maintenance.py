@@ -25,7 +25,7 @@ from pathlib import Path
 from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.errors import StoreError
-from monitor.store import Store, create_private, to_db
+from monitor.store import Store, create_private, inspect_database, to_db
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def backup_database(
 ) -> BackupResult:
     """Copy the live database at ``database`` to ``dest`` (a file, or a folder to put one in)."""
     source_path = Path(database)
-    if not source_path.is_file():
+    if inspect_database(source_path) is None:
         raise StoreError(f"no database at {source_path}: nothing to back up (check storage.path)")
     target = backup_target(dest, now)
     if target.resolve() == source_path.resolve():
