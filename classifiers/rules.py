@@ -9,7 +9,9 @@ label                   hits
 ``threat``              a threat of violence against the school or people in it: said
                         outright, veiled (lying in wait for a named person or role with
                         a taunt, "X had better watch his back", "I know which car is
-                        his"), or a weapon emoji aimed at a person, place or time
+                        his"), against anyone at a school place or time ("I will
+                        stab someone at the gate tomorrow"), or a weapon emoji aimed
+                        at a person, place or time
 ``self_harm``           someone speaking of harming or killing themselves, or urging
                         another person to
 ``personal_data``       a phone number (a mobile is named as one), an email address, a
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 from classifiers.normalise import normalise, violent_emoji
 from classifiers.text import to_valid_str, truncate
 
-VERSION = "3"
+VERSION = "4"
 MAX_CHARS = 20_000
 
 THREAT = "threat"
@@ -72,8 +74,19 @@ _PEOPLE = (
 )
 # "I will come to the school and hurt ...": a short errand between the intent and the violence
 _ARRIVE = r"(?:(?:come|go|get|turn up|show up|walk|drive|wait)\b[\w\s']{0,40}?\band\s+)"
+# anyone at all, which is a threat when a place or a time at school goes with it ("I will stab someone
+# at the gate tomorrow"), and a figure of speech without one ("I'm going to kill someone if it rains")
+_ANYONE = (r"(?:someone|somebody|anyone|anybody|people|some people|a few people|loads of people|a (?:teacher|kid|"
+           r"child|student|pupil|parent|year \d+))")
+_AT_SCHOOL = (
+    r"(?:school|academy|college|gates?|playground|field|canteen|hall|assembly|class|classroom|corridor|car park|"
+    r"bus stop|parents'? evening|sports day|tomorrow|tonight|today|next week|this week|after school|"
+    r"first thing|monday|tuesday|wednesday|thursday|friday|saturday|sunday|break|lunch|home time)"
+)
 _THREAT_PATTERNS = [
     re.compile(rf"\b{_I}\s+{_INTENT}?{_ARRIVE}?{_VIOLENCE}(?:ing|ed)?\s+(?:up\s+|down\s+)?{_PEOPLE}\b", re.I),
+    re.compile(rf"\b{_I}\s+{_INTENT}?{_ARRIVE}?{_VIOLENCE}(?:ing|ed)?\s+(?:up\s+|down\s+)?{_ANYONE}\b"
+               rf"(?!\s+for\s+(?:a|an|some|the|my)\b)[^.!?]{{0,40}}?\b{_AT_SCHOOL}\b", re.I),
     re.compile(r"\b(?:shoot|shooting|bomb|bombing|blow|blowing|burn|burning|torch)\s+(?:up|down)?\s*"
                r"(?:the|this|that|your|ur|our|my)\s+(?:school|academy|college)\b", re.I),
     re.compile(r"\bbring(?:ing)?\s+(?:a|my|his|her|the|some)\s+(?:gun|knife|blade|bomb|machete|weapon|rifle)s?"

@@ -31,6 +31,9 @@ def labels(text: str) -> set[str]:
         "I hope the head teacher dies in a fire",
         "i really hope you get stabbed on the way home",
         "We hope Mrs Patel burns in hell",
+        "I will stab someone at the gate tomorrow",
+        "im going to shoot people in the canteen on friday",
+        "someone is gonna hurt a teacher after school",
     ],
 )
 def test_threats_are_caught(text):
@@ -56,6 +59,9 @@ def test_threats_are_caught(text):
         "I hope you die of laughter at the pantomime",
         "I wish the school would get a new roof",
         "I hope my son gets picked for the team",
+        "I could murder someone for a cup of tea at break",
+        "we will beat anyone who plays us on saturday",
+        "I will kill someone for a coffee before the school run",
     ],
 )
 def test_figures_of_speech_are_not_threats(text):
