@@ -147,8 +147,9 @@ def check_config(ctx: Context) -> None:
 
     config = ctx.config()
     warnings, notes = check_configuration(config)
-    problems, more = check_startup(config)
+    problems, more, model = check_startup(config)
     warnings += more
+    notes[2:2] = model
     for note in notes:
         click.echo(note)
     for warning in warnings:

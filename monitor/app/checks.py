@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import grp
+import json
 import logging
 import os
 import re
 import stat
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, get_args
 
@@ -59,9 +61,10 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     return warnings, notes
 
 
-def check_startup(config: Config) -> tuple[list[str], list[str]]:
-    """(problems, warnings): what would stop ``monitor run`` from starting that validation cannot
-    see (the database at storage.path), and what this user cannot check for the service's."""
+def check_startup(config: Config) -> tuple[list[str], list[str], list[str]]:
+    """(problems, warnings, notes): what would stop ``monitor run`` from starting that validation
+    cannot see (the database at storage.path, the classifier's model), what could not be checked
+    from here, and which model will be used."""
     from monitor.errors import StoreDenied, StoreError
     from monitor.store import inspect_database
 
@@ -73,7 +76,120 @@ def check_startup(config: Config) -> tuple[list[str], list[str]]:
         warnings.append(f"storage.path: {exc}")
     except StoreError as exc:
         problems.append(f"storage.path: {exc}")
-    return problems, warnings
+    model = check_classifier(config)
+    problems += [model.problem] if model.problem else []
+    warnings += [model.warning] if model.warning else []
+    return problems, warnings, [model.note] if model.note else []
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """What ``check-config`` found of ``classifier.model``: a problem (``monitor run`` would not
+    start), a warning (it could not be checked from here), or the note of what will be used."""
+
+    problem: str | None = None
+    warning: str | None = None
+    note: str | None = None
+
+
+def check_classifier(config: Config, *, hub_timeout: float = 10.0) -> ModelCheck:
+    """Resolve ``classifier.model`` as ``monitor run`` will, and load it when it is on this server
+    (the shipped model or a folder: about a second for the shipped one). A Hugging Face model id not
+    downloaded yet is looked up on the hub, not downloaded: ``monitor run`` downloads it at start."""
+    from classifiers import DEFAULT_MODEL
+
+    reference = config.classifier.model
+    key = f"classifier.model = {json.dumps(reference)}"
+    folder = DEFAULT_MODEL if reference == "default" else Path(reference).expanduser()
+    local = reference == "default" or folder.exists() or _looks_like_path(reference)
+    if local:
+        problem = _model_folder_problem(folder)
+        if problem:
+            return ModelCheck(problem=f"{key}: {problem}")
+    elif not _in_hub_cache(reference):
+        return _check_on_hub(reference, key, hub_timeout)
+    return _load_to_check(config, key)
+
+
+def _looks_like_path(reference: str) -> bool:
+    # as classifiers.loader reads it: anything else is a Hugging Face model id
+    return reference.startswith(("/", ".", "~")) or "\\" in reference or reference.count("/") > 1
+
+
+def _model_folder_problem(folder: Path) -> str | None:
+    fix = 'give a model folder, a Hugging Face model id, or "default" (the shipped model)'
+    if not folder.exists():
+        return f"there is no folder {folder}; {fix}"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a model folder; {fix}"
+    if (folder / "model.onnx").is_file():
+        try:
+            json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            return (f"{folder / 'model.json'} cannot be read ({type(exc).__name__}: {exc}); the model folder is "
+                    "incomplete or damaged: copy it again (classifiers/train.py writes one)")
+        return None
+    if not (folder / "config.json").is_file():
+        return (f"{folder} is not a model folder: it has neither model.onnx and model.json (the shipped kind) "
+                f"nor config.json (a transformers model); {fix}")
+    return None
+
+
+def _in_hub_cache(reference: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return isinstance(try_to_load_from_cache(reference, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an id the hub's rules refuse is judged by _check_on_hub
+        return False
+
+
+def _check_on_hub(reference: str, key: str, timeout: float) -> ModelCheck:
+    """A model id not on this server yet: ask the hub whether it exists (nothing is downloaded)."""
+    import difflib
+
+    if difflib.SequenceMatcher(None, reference.lower(), "default").ratio() >= 0.75:
+        return ModelCheck(problem=f'{key}: not a known name; did you mean "default" (the shipped model)?')
+    try:
+        import huggingface_hub
+        from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
+    except ImportError:
+        return ModelCheck(problem=f"{key}: a Hugging Face model id needs transformers and torch: "
+                                  "pip install 'school-social-monitor[hf]'")
+    try:
+        info = huggingface_hub.model_info(reference, timeout=timeout)
+    except HFValidationError as exc:
+        return ModelCheck(problem=f'{key}: not a model folder nor a Hugging Face model id ({exc}); give a model '
+                                  'folder, an id such as "owner/name", or "default"')
+    except RepositoryNotFoundError:
+        return ModelCheck(problem=f"{key}: there is no such folder on this server and no such model on the "
+                                  f"Hugging Face hub ({huggingface_hub.constants.ENDPOINT}); check the spelling, "
+                                  'or give a model folder or "default"')
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the hub: told, not fatal
+        return ModelCheck(warning=f"{key}: not checked: the Hugging Face hub ({huggingface_hub.constants.ENDPOINT}) "
+                                  f"cannot be reached from here ({type(exc).__name__}); `monitor run` must download "
+                                  "the model at start: give this server web access, or copy the model to a folder "
+                                  "and name the folder")
+    return ModelCheck(note=f"classifier: Hugging Face model {info.id}"
+                           + (f" (revision {info.sha[:12]})" if info.sha else "")
+                           + ", not downloaded yet: `monitor run` downloads it at start")
+
+
+def _load_to_check(config: Config, key: str) -> ModelCheck:
+    from monitor.app.assembly import build_classifier
+    from monitor.errors import ConfigError
+
+    try:
+        classifier = build_classifier(config)
+    except ConfigError as exc:
+        # the loader's message on one line, after the key and the value as written
+        text = " ".join(str(exc).split()).removeprefix("classifier.model: ")
+        return ModelCheck(problem=f"{key}: {text}")
+    rules = "with the safeguarding rules" if config.classifier.rules else "without the safeguarding rules"
+    return ModelCheck(note=f"classifier: {classifier.name} version {classifier.version} ({key}, threshold "
+                           f"{config.classifier.threshold}, {rules})")
 
 
 def describe_action_needs(config: Config) -> list[str]:
