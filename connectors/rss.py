@@ -7,6 +7,19 @@ headers, so that it can honour the declared encoding.
 Some feeds (Google News) change an entry's guid and link between fetches. An entry is therefore new
 only if neither its guid nor its normalised (title, link) key was seen recently; the cursor keeps a
 bounded list of both, and the store's uniqueness on the native id covers the rest.
+
+A feed that is not read whole (malformed: feedparser's "bozo") never saves its validators, so the next
+poll asks for all of it again. Two kinds are told apart by whether the document closes its root element:
+
+- *cut short* (a dropped connection, a proxy's limit: the document ends before its root closes). The
+  last entry parsed is where the cut fell: its text, guid or date may be missing, and stored now it
+  would be stored twice (under a key made from what was left) or kept truncated (its guid deduplicates
+  the whole version later, so the lost end of its text is never read). It is left, with any entry that
+  has neither guid nor link, for the next poll, which reads them whole. A feed that never closes its
+  root at all loses only the entry at its end, and a feed lists its newest first: the others were read
+  when they were higher up.
+- *malformed but whole* (a bad character or an undefined entity mid-document, junk after the root):
+  every entry feedparser's lenient parser reads is kept, the last one too.
 """
 
 from __future__ import annotations
@@ -87,14 +100,19 @@ class RSSConnector(Connector):
         if parsed.bozo and not parsed.entries:
             reason = getattr(parsed, "bozo_exception", "unreadable")
             raise TransientError(f"{self.url} did not return a readable feed: {reason}")
-        if parsed.bozo:
+        entries = list(parsed.entries)
+        if parsed.bozo and cut_short(response.content, parsed.get("encoding")):
+            entries = [entry for entry in entries[:-1] if entry.get("id") or entry.get("link")]
+            logger.warning("source=%s feed was cut short (%s); keeping its %d whole entries, and asking for "
+                           "the whole feed again next time", self.name, parsed.bozo_exception, len(entries))
+        elif parsed.bozo:
             logger.warning("source=%s feed is malformed (%s); keeping its readable entries, "
                            "and asking for the whole feed again next time", self.name, parsed.bozo_exception)
         seen_ids = list(cursor.get("ids", []))
         seen_keys = list(cursor.get("keys", []))
         known = set(seen_ids) | set(seen_keys)
         items: list[Item] = []
-        for entry in parsed.entries:
+        for entry in entries:
             try:
                 item = self._to_item(entry)
             except MALFORMED as exc:
@@ -197,6 +215,23 @@ def _safe_reference(match: re.Match) -> bytes:
     hex_digits, decimal = match.groups()
     code = int(hex_digits, 16) if hex_digits else int(decimal)
     return match.group(0) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
+
+
+_MARKUP_BEFORE_ROOT = re.compile(r"<!--(?:(?!-->).)*-->|<\?(?:(?!\?>).)*\?>|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S | re.I)
+_START_TAG = re.compile(r"<([^\s/>!?]+)")
+
+
+def cut_short(content: bytes, encoding: str | None) -> bool:
+    """Whether a document ends before its root element closes (``<rss>`` without ``</rss>``), as one
+    cut off by a dropped connection or a proxy does; a document malformed in the middle still closes."""
+    try:
+        text = content.decode(encoding or "utf-8", "replace")
+    except LookupError:  # an encoding Python does not know: the tags are ASCII in any case that matters
+        text = content.decode("utf-8", "replace")
+    root = _START_TAG.search(_MARKUP_BEFORE_ROOT.sub("", text[:65536]))
+    if root is None:
+        return True
+    return re.search(r"</\s*" + re.escape(root.group(1)) + r"\s*>", text) is None
 
 
 def _headers_for_feedparser(response: httpx.Response) -> dict[str, str]:

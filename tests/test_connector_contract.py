@@ -68,6 +68,11 @@ def stored_ids(store: Store) -> list[str]:
     return [row["native_id"] for row in store.query("SELECT native_id FROM items WHERE source = 'contract'")]
 
 
+def stored_records(store: Store) -> list[tuple[str, str, str]]:
+    rows = store.query("SELECT native_id, text, created_at FROM items WHERE source = 'contract'")
+    return [(row["native_id"], row["text"], row["created_at"]) for row in rows]
+
+
 def test_second_poll_returns_nothing_new(platform, tmp_path, times):
     posted = [platform.add_comment(f"Comment number {n} 👍", at=times()) for n in range(3)]
     pipeline, store = make_pipeline(platform, tmp_path)
@@ -194,12 +199,14 @@ def test_every_fake_platform_has_a_connector():
 
 def test_an_answer_cut_short_anywhere_in_a_poll_loses_nothing(platform, tmp_path, times):
     """Whatever request of a poll is cut short (a feed, a page in the middle of a listing, a login),
-    no cursor, page token or validator moves past what was not read: the next poll stores it all."""
-    posted = [platform.add_comment(f"Comment number {n}", at=times()) for n in range(12)]
+    no cursor, page token or validator moves past what was not read: the next poll stores it all,
+    each comment once, under its own id (not a second time under what the cut left of it)."""
+    posted = [platform.add_comment(f"Comment number {n}\nand the rest of what it says", at=times()) for n in range(12)]
     probe, probe_store = make_pipeline(platform, tmp_path / "probe")
     before = len(platform.requests)
     assert probe.poll("contract").ok
     requests = len(platform.requests) - before
+    whole = stored_records(probe_store)  # what a poll read whole stores (the comments, a school's post...)
     probe_store.close()
     for cut in range(requests):
         pipeline, store = make_pipeline(platform, tmp_path / f"cut-{cut}")
@@ -210,4 +217,6 @@ def test_an_answer_cut_short_anywhere_in_a_poll_loses_nothing(platform, tmp_path
         assert recovered.ok, (cut, recovered.error)
         missing = set(posted) - set(stored_ids(store))
         assert not missing, f"request {cut} of {requests} cut short: {len(missing)} comments never stored"
+        extra = sorted(set(stored_records(store)) - set(whole))
+        assert not extra, f"request {cut} of {requests} cut short: stored twice or in part as {extra}"
         store.close()
