@@ -49,6 +49,9 @@ pakis chink kike idiot idiots stupid moron morons loser losers ugly fat kill kil
 shoot shooting bomb knife gun hate scum pervert paedo pedo nonce rape rapist kys suicide die dead
 """.split())
 
+#: each abusive word with the letters it is written with
+_ABUSE_SPELLINGS = [(word, frozenset(word)) for word in sorted(ABUSE_WORDS)]
+
 #: emoji that stand for a weapon or for death, and the word the rules read for them
 VIOLENT_EMOJI = {
     ":kitchen_knife:": "knife",
@@ -73,6 +76,7 @@ _NUMBERISH = re.compile(r"^(?:\d+(?:st|nd|rd|th|am|pm|s|k|m|p|x|kg|km|cm|mm|ml|m
 _URL_OR_EMAIL = re.compile(r"://|^www\.|^[\w.+-]+@[\w-]+\.[\w.]+$", re.I)
 # a run of at least three single characters, each apart from the next by a space, a dot, a dash...
 _UNIT = r"[A-Za-z0-9@$!*]"
+_UNITS = re.compile(_UNIT)
 _SPACED = re.compile(rf"(?<![\w@$!*.\-]){_UNIT}(?:(?:[ \t]*[.\-_·•][ \t]*|[ \t]+){_UNIT}){{2,}}\.?(?![\w@$*])")
 # a token worth a closer look: a letter beside a leetspeak or mask symbol, or a letter three times
 _SYMBOLS = r"0-9@$!|+€£*#"
@@ -80,6 +84,8 @@ _DISGUISED = re.compile(rf"[a-zA-Z][{_SYMBOLS}]|(?!@user\b)[{_SYMBOLS}][a-zA-Z]|
 _REPEAT3 = re.compile(r"([a-z])\1{2,}", re.I)
 _REPEAT2 = re.compile(r"([a-z])\1+", re.I)
 _SPACE = re.compile(r"[^\S\n]+")
+#: texts whose normalised form is kept (``SafeguardedClassifier`` classifies a larger batch in parts this size)
+CACHE_SIZE = 256
 #: the longest word looked for among spaced letters
 _LONGEST = 16
 
@@ -122,7 +128,7 @@ def normalise(text: object) -> str:
     return _normalise(to_valid_str(text))
 
 
-@lru_cache(maxsize=256)  # the model and the rules read the same batch: normalise each text once
+@lru_cache(maxsize=CACHE_SIZE)  # the model and the rules read the same batch: normalise each text once
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     for step in (_violent_emoji, _strip_invisible, _map_confusables, _join_spaced, _resolve_tokens):
@@ -198,7 +204,7 @@ def _join_spaced(text: str) -> str:
 
 def _join_run(match: re.Match) -> str:
     run = match.group(0)
-    units = re.findall(_UNIT, run)
+    units = _UNITS.findall(run)
     if sum(c.isalpha() for c in units) < 2 or len(units) > 200:  # a long run is noise, not a word
         return run
     out: list[str] = []
@@ -299,19 +305,28 @@ def _leet_readings(token: str, limit: int = 32):
 def _unmask(token: str) -> str | None:
     """"f*ck" → "fuck", "a**hole" → "asshole", "f***" → "fuck": an abusive word that fits the mask."""
     pattern = ""
+    shortest = longest = 0
     for symbol, group in itertools.groupby(token):
         size = len(list(group))
         if symbol in _MASKS:
             pattern += f"[a-z]{{1,{size + 1}}}"
+            shortest, longest = shortest + 1, longest + size + 1
         elif symbol in _LEET:
             pattern += f"[{re.escape(_LEET[symbol])}]" * size
+            shortest, longest = shortest + size, longest + size
         elif symbol.isalpha():
             pattern += re.escape(symbol) * size
+            shortest, longest = shortest + size, longest + size
         else:
             return None
+    # only words of a length the mask allows, holding all its letters, are worth compiling it for
+    # (a hashtag, "#" being a mask, rarely is one: compiling a pattern per hashtag was most of the cost)
+    letters = {c for c in token if c.isalpha()}
+    candidates = [word for word, spelt in _ABUSE_SPELLINGS if shortest <= len(word) <= longest and letters <= spelt]
+    if not candidates:
+        return None
     compiled = re.compile(pattern)
-    matches = sorted((w for w in ABUSE_WORDS if compiled.fullmatch(w)),
-                     key=lambda w: (abs(len(w) - len(token)), w))
+    matches = sorted((w for w in candidates if compiled.fullmatch(w)), key=lambda w: (abs(len(w) - len(token)), w))
     return matches[0] if matches else None
 
 

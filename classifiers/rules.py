@@ -180,6 +180,9 @@ _EMAIL = re.compile(r"\b[\w.+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.[a-
 # Dates and times ("12/03/2024", "10:30", "2024-03-12") never pass the digit checks below.
 _PHONE_CANDIDATE = re.compile(r"(?<![\w/.:+-])(\+?\(?\d[\d\s()-]{8,20}\d)(?![\w/:-]|\.\d)")
 _POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
+_NON_DIGIT = re.compile(r"\D")
+_SPACES = re.compile(r"\s+")
+_SPACES_IN_LINE = re.compile(r"[^\S\n]+")
 _STREET = re.compile(
     r"\b\d{1,4}[a-z]?,?\s+(?:[A-Z][a-z']+\s+){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|"
     r"Way|Crescent|Cres|Gardens|Place|Terrace|Court|Grove|Row|Walk|Mews|Square|Parade|Rise|View)\b\.?"
@@ -202,7 +205,7 @@ def _phone_kind(candidate: str) -> str | None:
 
 def _national_number(candidate: str) -> str | None:
     """UK numbers as national digits ("07700900123"), others as "+" and digits; None if neither."""
-    digits = re.sub(r"\D", "", candidate)
+    digits = _NON_DIGIT.sub("", candidate)
     stripped = candidate.lstrip("(").strip()
     if stripped.startswith("+44") or stripped.startswith("0044"):
         national = "0" + (digits[4:] if stripped.startswith("00") else digits[2:])
@@ -224,8 +227,8 @@ def _key(kind: str, value: str) -> str:
     if kind == "phone":
         return "phone:" + (_national_number(value) or "")
     if kind == "postcode":
-        return "postcode:" + re.sub(r"\s", "", value).upper()
-    return f"{kind}:" + re.sub(r"\s+", " ", value).strip().lower().rstrip(".")
+        return "postcode:" + _SPACES.sub("", value).upper()
+    return f"{kind}:" + _SPACES.sub(" ", value).strip().lower().rstrip(".")
 
 
 def contact_keys(contacts) -> frozenset[str]:
@@ -268,7 +271,7 @@ def prepare(text: object) -> str:
     if not text.isascii():
         text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cs", "Co"))
     text = text.replace("’", "'").replace("‘", "'")
-    return re.sub(r"[^\S\n]+", " ", text)
+    return _SPACES_IN_LINE.sub(" ", text)
 
 
 def read(text: object) -> str:

@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 from typing import Sequence
 
-from classifiers import profanity, rules
+from classifiers import normalise, profanity, rules
 from classifiers.base import Classifier, Verdict
 from classifiers.scoring import headline, is_flagged
 
@@ -29,8 +29,13 @@ class SafeguardedClassifier(Classifier):
         self.version = f"{model.version}+rules.{rules.VERSION}"
 
     def classify(self, texts: Sequence[str]) -> list[Verdict]:
-        verdicts = self.model.classify(texts)
-        return [self._apply(text, verdict) for text, verdict in zip(texts, verdicts)]
+        # the model's clean-up and the rules read the same normalised text, computed once and kept in
+        # normalise's cache; a larger batch goes in parts that fit it, or each text would be normalised twice
+        verdicts = []
+        for start in range(0, len(texts), normalise.CACHE_SIZE):
+            part = texts[start : start + normalise.CACHE_SIZE]
+            verdicts += [self._apply(text, verdict) for text, verdict in zip(part, self.model.classify(part))]
+        return verdicts
 
     def _apply(self, text: str, verdict: Verdict) -> Verdict:
         try:

@@ -127,6 +127,19 @@ def test_verdicts_keep_the_order_of_the_batch(model):
         assert a.labels == pytest.approx(b.labels, abs=0.04)
 
 
+def test_a_batch_larger_than_the_normalisation_cache_normalises_each_text_once():
+    from classifiers import normalise
+
+    texts = [f"parent {i} says the t.e.a.c.h.e.r is an 1d10t" for i in range(normalise.CACHE_SIZE + 50)]
+    classifier = load_classifier(ClassifierSettings())
+    normalise._normalise.cache_clear()
+    verdicts = classifier.classify(texts)
+    assert normalise._normalise.cache_info().misses == len(texts)  # the model and the rules shared it
+    for together, alone in zip(verdicts[-3:], classifier.classify(texts[-3:])):
+        assert together.flagged == alone.flagged
+        assert together.labels == pytest.approx(alone.labels, abs=0.04)  # int8 scales are per batch
+
+
 def test_threshold_setting_decides_flagged():
     strict = load_classifier(ClassifierSettings(threshold=0.0))
     lax = load_classifier(ClassifierSettings(threshold=1.0))
