@@ -21,14 +21,14 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 from connectors.http import MiB, bounded_client, parse_size
 from monitor.clock import Clock, system_clock
-from monitor.config import PollInterval, Recipient, Secret, Timeout, duration, web_url
+from monitor.config import PollInterval, Recipient, Secret, Timeout, duration, refuse_credentials, web_url
 from monitor.errors import ActionNeeded, AuthError, RateLimited, SourceError, TransientError
 
 __all__ = [
@@ -164,11 +164,31 @@ class SourceSettings(BaseModel):
     #: connector must support each, and the token must carry the permission it needs)
     actions: list[ActionName] = Field(default_factory=list)
 
+    #: whether the source's addresses may carry a user name and password (HTTP Basic): a feed's may
+    #: (a private feed); a platform API's may not, as it signs in with its own keys
+    credentials_in_address: ClassVar[bool] = False
+
     @field_validator("base_url", "token_url", "plc_url", check_fields=False)
     @classmethod
     def _web_url(cls, value: str | None) -> str | None:
         """Every address a source type has, its own or overridden (a subclass's default is trusted)."""
-        return None if value is None else web_url(value)
+        if value is None:
+            return None
+        value = web_url(value)
+        if not cls.credentials_in_address:
+            keys = ", ".join(secret_keys(cls)) or "its own"
+            refuse_credentials(value, f"a {cls.model_fields['type'].default} source's credentials go in its keys "
+                                      f'({keys}, written as "env:NAME" or "file:/path"), not in its address')
+        return value
+
+
+def secret_keys(settings: type[BaseModel]) -> list[str]:
+    """The keys of a settings class that hold secrets (tokens, passwords)."""
+    return [name for name, field in settings.model_fields.items() if _holds_secret(field.annotation)]
+
+
+def _holds_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_holds_secret(arg) for arg in get_args(annotation))
 
 
 class Connector(ABC):

@@ -62,6 +62,9 @@ TEXT_LIMIT = 5000
 
 
 class RSSSettings(SourceSettings):
+    # a private feed may sit behind HTTP Basic: "https://name:password@host/feed.xml" (masked when shown)
+    credentials_in_address = True
+
     type: Literal["rss"] = "rss"
     #: the feed's http(s) address; with a base_url, it may be relative to it
     url: str

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError
+from monitor.redact import redact_url, redact_urls
 
 ENV_VAR = "MONITOR_CONFIG"
 DEFAULT_PATH = Path("monitor.toml")
@@ -234,6 +235,20 @@ def check_recipient(value: Any) -> Any:
             f'{value!r} is neither an email address nor a Slack id: write e.g. "pe-dept@school.example" '
             'or "U0123456789"'
         ) from None
+def refuse_credentials(value: str, signs_in_with: str) -> str:
+    """A platform's API address without a user name or password in it (``https://name:pw@host/``).
+
+    httpx sends an address's user name and password as HTTP Basic authentication, which takes the
+    place of the token header the platform's API is called with: Bluesky then refuses the session.
+    Only a feed's address may carry them (a private feed behind HTTP Basic). The value shown in the
+    refusal has its user name and password masked, like every URL the monitor shows.
+    """
+    if "@" in urlsplit(value).netloc:
+        raise ValueError(f"{redact_url(value)!r} has a user name or password in it: {signs_in_with}; "
+                         'write the address without the "name:password@" part')
+    return value
+
+
 def web_url(value: Any) -> Any:
     """An absolute http(s) address with a host; anything else is refused with the form to write."""
     from urllib.parse import urlsplit
@@ -355,7 +370,7 @@ class SlackSettings(Section):
     @field_validator("base_url")
     @classmethod
     def _web_url(cls, value: str) -> str:
-        return web_url(value)
+        return refuse_credentials(web_url(value), "Slack's credentials go in the token key, not in its address")
 
     @field_validator("moderators")
     @classmethod
@@ -661,10 +676,12 @@ def _message(error: dict[str, Any]) -> str:
     message = _TYPE_FIXES.get(error["type"], error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    # an address's password or query key is masked here as everywhere (see monitor.redact)
+    message = redact_urls(message)
     value = error.get("input")
     secret = any(isinstance(part, str) and _SECRET_KEY.search(part) for part in error["loc"])
-    if isinstance(value, (str, int, float, bool)) and repr(value) not in message and not secret:
-        message = f"{message} (got {value!r})"
+    if isinstance(value, (str, int, float, bool)) and redact_urls(repr(value)) not in message and not secret:
+        message = f"{message} (got {redact_urls(repr(value))})"
     return message
 
 

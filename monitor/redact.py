@@ -1,12 +1,13 @@
 """Secrets written into URLs stay out of everything a person or a file can read.
 
-A school may configure ``base_url = "https://user:password@proxy.example"`` or a feed ``url`` with
-``?key=...``: such a URL travels into error messages, and from there into the poll's output, the log,
+A school may configure a private feed's ``url = "https://user:password@news.example/feed.xml"`` (a
+platform API's address with credentials is refused: see :func:`monitor.config.refuse_credentials`) or
+a feed ``url`` with ``?key=...``: such a URL travels into error messages, and from there into the poll's output, the log,
 ``monitor status``, the database and the alerts. :func:`redact_urls` replaces, in any text, every URL's
 userinfo with ``***`` and every query value with ``***`` (the names are kept, to tell the URLs apart).
 
 It is applied where such text is made or leaves: every :class:`~monitor.errors.SourceError` message,
-every recorded poll failure, every log line the command line writes (:class:`RedactingFormatter`), and
+every configuration refusal, every recorded poll failure, every log line the command line writes (:class:`RedactingFormatter`), and
 httpx's own request log (:class:`RedactingFilter`, installed by ``connectors.http``).
 """
 

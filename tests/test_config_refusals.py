@@ -4,6 +4,7 @@ and URLs that are not what they claim to be, two sources with one name."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -192,3 +193,50 @@ def test_a_duplicate_source_name_is_named_with_its_line(tmp_path):
     message = refusal(tmp_path, FEED + "\n" + other + "\n" + FEED)
     assert "sources[2].name: two sources are named 'news' (also sources[0]): give each a unique name" in message
     assert "line 12" in message
+
+
+# -- credentials in addresses ---------------------------------------------------------------------
+
+PASSWORD = "Url-pw-5521"
+
+
+@pytest.mark.parametrize("table, key, keys", [
+    ('[[sources]]\nname = "bs"\ntype = "bluesky"\nidentifier = "a.bsky.social"\npassword = "env:BOT"\n'
+     f'base_url = "https://monitor:{PASSWORD}@bsky.example/"\n', "sources[0].base_url", "(password, "),
+    ('[[sources]]\nname = "m"\ntype = "mastodon"\nhashtags = ["x"]\n'
+     f'base_url = "https://monitor:{PASSWORD}@mastodon.example"\n', "sources[0].base_url", "(token, "),
+    ('[[sources]]\nname = "fb"\ntype = "facebook"\npage_id = "1"\ntoken = "env:BOT"\n'
+     f'base_url = "https://{PASSWORD}@graph.example/v21.0"\n', "sources[0].base_url", "(token, "),
+    ('[[sources]]\nname = "r"\ntype = "reddit"\nqueries = ["x"]\nusername = "u"\n'
+     f'token_url = "https://u:{PASSWORD}@www.reddit.example/api/v1/access_token"\n', "sources[0].token_url",
+     "(client_id, client_secret, token, "),
+    (f'[notify.slack]\ntoken = "env:BOT"\nchannel = "C0123456789"\nbase_url = "https://x:{PASSWORD}@slack.example/api/"\n',
+     "notify.slack.base_url", "in the token key"),
+], ids=["bluesky", "mastodon", "facebook", "reddit token_url", "slack"])
+def test_a_platform_api_address_with_credentials_is_refused_without_showing_them(tmp_path, table, key, keys):
+    """httpx would send them as HTTP Basic in place of the platform's token (Bluesky: "refused the session")."""
+    path = tmp_path / "monitor.toml"
+    path.write_text(f'[storage]\npath = "{tmp_path / "m.db"}"\n' + table, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(path), "check-config"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "BOT": "xoxb-1"})
+    assert done.returncode != 0
+    line = 2 + table.count("\n")
+    assert re.search(rf"{re.escape(key)}: '\w+://\*\*\*@[\w.]+/?[^']*' has a user name or password in it: .*"
+                     rf"{re.escape(keys)}.*not in its address; write the address without the \"name:password@\" part "
+                     rf"\(.*monitor\.toml, line {line}\)", done.stderr), done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_an_address_refused_for_another_reason_does_not_show_its_password(tmp_path):
+    message = refusal(tmp_path, '[[sources]]\nname = "news"\ntype = "rss"\n'
+                                f'url = "ftp://reader:{PASSWORD}@files.example/feed.xml?key=k3y"\n')
+    assert "sources[0].url: 'ftp://***@files.example/feed.xml?key=***' is not a web address" in message
+    assert PASSWORD not in message and "k3y" not in message
+
+
+def test_a_private_feed_may_carry_its_http_basic_credentials(tmp_path):
+    config = accepted(tmp_path, '[[sources]]\nname = "news"\ntype = "rss"\n'
+                                f'url = "https://reader:{PASSWORD}@news.example/private.xml"\n'
+                                '[[sources]]\nname = "blog"\ntype = "rss"\n'
+                                f'base_url = "https://reader:{PASSWORD}@blog.example/"\nurl = "feed.xml"\n')
+    assert [s.url for s in config.sources] == [f"https://reader:{PASSWORD}@news.example/private.xml", "feed.xml"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -179,6 +180,22 @@ def test_a_feed_malformed_mid_document_keeps_every_entry(server, damage):
     serve(server, "/feed", body)
     items, _ = connector(server).fetch(None)
     assert [i.native_id for i in items] == ["g0", "g1", "g2", "g3"]
+
+
+def test_a_private_feed_is_read_with_the_http_basic_credentials_in_its_address(server):
+    expected = "Basic " + base64.b64encode(b"reader:pw-81").decode()
+
+    @server.route("GET", "/private.xml")
+    def private(request: Request) -> Response:
+        if request.header("authorization") != expected:
+            return Response(401, b"no")
+        return Response(200, fixture("latin1.rss"), {"Content-Type": "application/rss+xml"})
+
+    host = server.url.removeprefix("http://")
+    items, _ = RSSConnector(RSSSettings(name="news", type="rss", url=f"http://reader:pw-81@{host}/private.xml")).fetch(None)
+    assert len(items) == 1
+    on_base = RSSSettings(name="news", type="rss", base_url=f"http://reader:pw-81@{host}/", url="private.xml")
+    assert len(RSSConnector(on_base).fetch(None)[0]) == 1
 
 
 def test_garbage_is_a_transient_error(server):

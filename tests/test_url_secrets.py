@@ -42,11 +42,10 @@ type = "rss"
 url = "http://reader:{PASSWORD}@127.0.0.1:{port}/broken?token={FEED_KEY}"
 timeout = "2s"
 [[sources]]
-name = "bluesky-down"
-type = "bluesky"
-base_url = "http://monitor:{PASSWORD}@127.0.0.1:9"
-identifier = "school.bsky.social"
-password = "env:TEST_BSKY_PASSWORD"
+name = "feed-down"
+type = "rss"
+base_url = "http://monitor:{PASSWORD}@127.0.0.1:9/private/"
+url = "feed.xml?key={FEED_KEY}"
 timeout = "1s"
 [notify.slack]
 token = "{BOT_TOKEN}"
@@ -65,18 +64,17 @@ def fake_feeds() -> FakeServer:
     return feeds
 
 
-def test_secrets_in_urls_stay_out_of_results_logs_database_and_alerts(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("TEST_BSKY_PASSWORD", "app-pass-Lm20")
+def test_secrets_in_urls_stay_out_of_results_logs_database_and_alerts(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
     with fake_feeds() as feeds, FakeSlack() as slack:
         config = load_config(write_config(tmp_path, feeds, slack))
         store = Store(config.database_path, clock=clock)
         pipeline = Pipeline(config=config, store=store, clock=clock, hooks=build_hooks(config, clock))
-        results = [pipeline.poll(name) for name in ("feed-key", "feed-userinfo", "bluesky-down")]
+        results = [pipeline.poll(name) for name in ("feed-key", "feed-userinfo", "feed-down")]
         Dispatcher(store, build_notifiers(config, clock), clock=clock).run()
         outbox = store.query("SELECT * FROM alerts")
-        states = [store.source_state(name).last_error for name in ("feed-key", "feed-userinfo", "bluesky-down")]
+        states = [store.source_state(name).last_error for name in ("feed-key", "feed-userinfo", "feed-down")]
         store.close()
         slack_seen = json.dumps([m.__dict__ for m in slack.messages], default=str)
     assert [r.error_kind for r in results] == ["auth", "transient", "transient"], results
@@ -96,7 +94,7 @@ def test_secrets_in_urls_stay_out_of_results_logs_database_and_alerts(tmp_path, 
 
 
 def test_secrets_in_urls_stay_out_of_the_command_line(tmp_path):
-    env = {"TEST_BSKY_PASSWORD": "app-pass-Lm20", "PATH": "/usr/bin:/bin",
+    env = {"PATH": "/usr/bin:/bin",
            **{k: v for k, v in __import__("os").environ.items() if k.startswith("PYTHON")}}
     with fake_feeds() as feeds, FakeSlack() as slack:
         config_path = str(write_config(tmp_path, feeds, slack))
