@@ -8,6 +8,8 @@ acknowledged by Head"). So:
   two characters ``\\n``, ESC becomes ``\\x1b``, and so do the other C0 and C1 controls, DEL, the
   Unicode line and paragraph separators and the bidirectional overrides (which can reorder what a
   line seems to say). Used for terminal output, log records and stored error text.
+- :func:`printable_lines` does the same but keeps the line breaks: for a plain-text email (read in a
+  terminal mail client such as mutt, where ESC sequences would run) and its HTML part.
 - :class:`PrintableFormatter` does the same to every log message (a traceback keeps its lines).
 - :func:`one_line` is for names and headlines inside a message: every run of whitespace or control
   characters becomes one space, and the result is clipped to a length.
@@ -39,6 +41,12 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: Any) -> str:
     """``text`` with its control characters (newlines included) shown as escapes, on one line."""
     return _UNSAFE.sub(_escape, str(text))
+
+
+def printable_lines(text: Any) -> str:
+    """``text`` with its lines kept (``\\n``, or ``\\r\\n``, ends one) and every other control character
+    shown as an escape, as :func:`printable` shows it."""
+    return "\n".join(printable(line) for line in str(text).replace("\r\n", "\n").split("\n"))
 
 
 def one_line(text: Any, limit: int | None = None) -> str:

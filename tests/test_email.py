@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import ssl
 from datetime import datetime, timezone
@@ -14,6 +15,7 @@ from monitor.config import EmailSettings
 from monitor.errors import ChannelRefused, DeliveryInDoubt, NotifyError, PermanentNotifyError
 from monitor.notify.base import Message
 from monitor.notify.email import EmailNotifier, message_id
+from monitor.sanitize import printable
 from tests.smtp_server import PASSWORD, USER, Recorder, authenticator, free_port, self_signed, start_smtp
 
 HOSTILE = "<!channel> <b>x</b> <script>"
@@ -73,6 +75,43 @@ def test_a_hostile_comment_arrives_as_literal_text(smtp, clock):
     assert "&lt;!channel&gt; &lt;b&gt;x&lt;/b&gt; &lt;script&gt;" in html
     assert "<script" not in html and "<b>x" not in html and "<img" not in html
     assert HOSTILE in text  # the plain part shows it as written
+
+
+#: clears the screen, homes the cursor and prints a green all-clear (ESC, and the C1 CSI 0x9b)
+SCREEN_WIPE = "\x1b[2J\x1b[H\x1b[32mAll cases acknowledged\x1b[0m\x9b31m"
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def test_control_characters_in_a_comment_arrive_inert_and_names_on_one_line(smtp, clock):
+    """A plain-text email read in a terminal mail client (mutt) would run ESC sequences: both parts show
+    them as escapes (``\\x1b``), as the terminal does; the comment keeps its lines, a name stays on one."""
+    recorder, port = smtp
+    text = f"idiot {SCREEN_WIPE}\r\nsecond line\u202eevil\x07\x1c end"
+    notifier_for(port, clock).send(message(text=text, author="Troll\x1b[2J\n#2 acknowledged\u2028by Head",
+                                           why="flagged\x1b]0;title\x07", reasons=["insult\x1b[8m"]))
+    [sent] = recorder.messages
+    plain, html = (sent.get_body((subtype,)).get_content().replace("\r\n", "\n") for subtype in ("plain", "html"))
+    for part in (plain, html, sent["Subject"]):
+        assert not UNSAFE.search(part), repr(UNSAFE.search(part))
+    assert "  idiot \\x1b[2J\\x1b[H\\x1b[32mAll cases acknowledged\\x1b[0m\\x9b31m\n  second line\\u202eevil\\x07\\x1c end\n" in plain
+    assert "idiot \\x1b[2J\\x1b[H\\x1b[32mAll cases acknowledged" in html and "second line\\u202eevil" in html
+    assert "\nTroll [2J #2 acknowledged by Head on facebook-page:\n" in plain
+    assert "Listed as: flagged\\x1b]0;title\\x07\n" in plain and "Why: insult\\x1b[8m\n" in plain
+
+
+def test_a_digest_sent_by_email_shows_control_characters_inert(smtp, clock):
+    recorder, port = smtp
+    digest = Message(key="digest:2026-W47|email|head@school.example", kind="digest", channel="email",
+                     recipient="head@school.example", created_at=clock(),
+                     payload={"subject": f"Weekly digest {SCREEN_WIPE}", "text": f"one\n{SCREEN_WIPE}\ntwo",
+                              "html": f"<p>{SCREEN_WIPE}</p>\n<p>two</p>"})
+    notifier_for(port, clock).send(digest)
+    [sent] = recorder.messages
+    plain, html = (sent.get_body((subtype,)).get_content().replace("\r\n", "\n") for subtype in ("plain", "html"))
+    for part in (plain, html, sent["Subject"]):
+        assert not UNSAFE.search(part), repr(UNSAFE.search(part))
+    assert plain.splitlines()[:3] == ["one", printable(SCREEN_WIPE), "two"]
+    assert f"<p>{printable(SCREEN_WIPE)}</p>" in html
 
 
 def test_a_digest_payload_is_sent_as_given_with_inline_images(smtp, clock):

@@ -3,7 +3,9 @@
 Payloads are plain JSON written into the outbox (see ``docs/ALERTS.md`` for the fields). Text
 that came from outside (comments, names, titles, error messages) is escaped where it is placed:
 ``&``, ``<`` and ``>`` become entities in Slack mrkdwn, so ``<!channel>`` in a comment pings
-nobody, and everything is HTML-escaped in email.
+nobody, and everything is HTML-escaped in email. An email's text and HTML parts show control
+characters (ESC, the other C0 and C1 controls, bidi overrides) as escapes such as ``\\x1b``, as the
+terminal does (:func:`~monitor.sanitize.printable_lines`), and its subject and names are one line each.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from monitor.notify.routing import reason_of
-from monitor.sanitize import NAME_LIMIT, one_line
+from monitor.sanitize import NAME_LIMIT, one_line, printable_lines
 
 #: a comment is cut to this length in a message (Slack sections hold 3000 characters)
 TEXT_LIMIT = 1500
@@ -298,7 +300,7 @@ def email_parts(kind: str, payload: dict[str, Any], tz: ZoneInfo, school: str) -
     if payload.get("subject") and (payload.get("text") or payload.get("html")):
         text = str(payload.get("text") or "")
         body = str(payload.get("html") or f"<pre>{html.escape(text)}</pre>")
-        return EmailParts(str(payload["subject"]), text, body)
+        return _inert(EmailParts(str(payload["subject"]), text, body))
     title = headline(kind, payload)
     text_lines = [title, ""]
     reason = alert_reason(kind, payload)
@@ -316,7 +318,13 @@ def email_parts(kind: str, payload: dict[str, Any], tz: ZoneInfo, school: str) -
         _email_list(also, tz, text_lines, html_parts)
     text_lines.append(f"— {school} social media monitor")
     html_parts.append(f"<p style=\"color:#666\">{html.escape(school)} social media monitor</p>")
-    return EmailParts(f"[{school}] {title}", "\n".join(text_lines), "\n".join(html_parts))
+    return _inert(EmailParts(f"[{school}] {title}", "\n".join(text_lines), "\n".join(html_parts)))
+
+
+def _inert(parts: EmailParts) -> EmailParts:
+    """Control characters from outside shown as escapes in both parts (a terminal mail client would
+    run an ESC sequence), the subject on one line."""
+    return EmailParts(one_line(parts.subject), printable_lines(parts.text), printable_lines(parts.html))
 
 
 def _email_list(payload: dict[str, Any], tz: ZoneInfo, text_lines: list[str], html_parts: list[str]) -> None:
@@ -333,7 +341,8 @@ def _email_item(item: dict[str, Any], tz: ZoneInfo) -> tuple[list[str], str]:
     author = one_line(item.get("author") or "someone", NAME_LIMIT) or "someone"
     source = one_line(item.get("source") or "")
     text = _clip(item.get("text"))
-    lines = [f"{author} on {source}:", *("  " + line for line in text.splitlines() or [""])]
+    # only a newline breaks the quote: \x1c, \x85 or U+2028 stay on their line, shown as escapes
+    lines = [f"{author} on {source}:", *("  " + line for line in text.replace("\r\n", "\n").rstrip("\n").split("\n"))]
     facts = []
     if item.get("why"):
         facts.append(("Listed as", str(item["why"])))
