@@ -333,7 +333,7 @@ class Store:
         if str(path) != ":memory:":
             exists = database_exists(self.path)
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                create_private_folder(self.path.parent)
                 if not exists:
                     create_private(self.path)
             except OSError as exc:
@@ -599,6 +599,22 @@ def create_private(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def create_private_folder(path: Path) -> None:
+    """Create the folder ``path`` and its missing parents readable by their owner only (0700, as the
+    files in them are 0600), whatever the umask. A folder that exists is left as it is: the deploy
+    guide makes /var/lib/school-monitor 0750 for the service's group itself."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        folder.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened: this says it whole
 
 
 #: the first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html)

@@ -88,6 +88,22 @@ def test_digest_archive_and_out_file_are_private(tmp_path, database, usual_umask
     assert [p.name for p in published.archive.parent.iterdir()] == [published.archive.name]
 
 
+def test_folders_the_monitor_makes_for_its_output_are_private(tmp_path, database, usual_umask):
+    """The digests/ folder beside the database, the folders of a --out page and of a new database are
+    0700 like demo-output/ (their files are 0600); a folder that was already there is left as it is."""
+    (tmp_path / "shared").mkdir(mode=0o755)
+    config = write_config(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(config), "digest", "--week", "2026-W47",
+                           "--out", str(tmp_path / "pages" / "2026" / "digest.html")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert mode(tmp_path / "digests") == 0o700 and mode(tmp_path / "digests" / "2026-W47.html") == 0o600
+    assert mode(tmp_path / "pages") == mode(tmp_path / "pages" / "2026") == 0o700
+    Store(tmp_path / "shared" / "data" / "db" / "monitor.db").close()
+    assert mode(tmp_path / "shared" / "data") == mode(tmp_path / "shared" / "data" / "db") == 0o700
+    assert mode(tmp_path / "shared") == 0o755
+
+
 # -- what the configuration check says ------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from monitor.clock import require_aware
 from monitor.config import Config
 from monitor.digest.render import CHART_CID, render_chart, render_html, render_text, standalone_html
 from monitor.digest.week import Digest, DigestError, build_digest, last_complete_week, parse_week
-from monitor.store import Store
+from monitor.store import Store, create_private_folder
 
 if TYPE_CHECKING:
     from monitor.notify.outbox import Alert
@@ -55,8 +55,9 @@ def archive_path(config: Config, week: str) -> Path:
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Write atomically (a reader never sees half a file), readable by its owner only like the database."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (a reader never sees half a file), readable by its owner only like the database,
+    in a folder made private if the monitor makes it."""
+    create_private_folder(path.parent)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
