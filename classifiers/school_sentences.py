@@ -170,6 +170,95 @@ INSULTS_MORE = ["is a gobshite", "is a filthy liar", "is a spineless coward", "i
                 "couldn't teach a dog to sit, useless tart"]
 
 
+# dehumanising words said of people (vermin, animals, scum, parasites, rats, pigs...): abuse without a
+# swear word, aimed at staff, pupils and families, in several sentence shapes
+PEOPLE = ["the kids from the estate", "the Year 10 boys", "that family", "the parents at the gate",
+          "the teachers at this school", "the dinner staff", "the governors", "the senior leadership team",
+          "the lads on the back of the bus", "her children", "the whole of Year 8", "the new families",
+          "the staff in the office", "the supply teachers", "that lot in the sixth form", "the mums on the PTA",
+          "the kids in the unit", "the teaching assistants", "his brothers", "the pupils at that academy"]
+PERSON = ["the head", "Mr Clarke", "Mrs Begum", "that teacher", "the caretaker", "the deputy", "her son",
+          "the SENCO", "the chair of governors", "that girl in Year 9", "the new PE teacher", "their dad"]
+BEASTS = ["animals", "vermin", "scum", "parasites", "rats", "subhuman", "cockroaches", "pigs", "filthy animals",
+          "feral vermin", "scum of the earth", "bloodsucking parasites", "sewer rats", "greedy pigs",
+          "subhuman filth", "a plague of cockroaches", "leeches", "wild dogs", "maggots", "dirty rats"]
+BEAST = ["an animal", "vermin", "scum", "a parasite", "a rat", "subhuman", "a cockroach", "a pig", "a filthy animal",
+         "a leech", "a maggot", "a dirty rat", "a greedy pig", "a sewer rat", "a piece of scum"]
+DEHUMANISING_MANY = ["{people} are {beasts}", "{people} are nothing but {beasts}", "{people_cap}? {beasts_cap}, the lot of them",
+                     "{people} are {beasts}, every last one of them", "{people} behave like {beasts}",
+                     "honestly {people} are {beasts} and should be kept away from decent kids",
+                     "{people} are {beasts}, not human beings", "you can't reason with {people}, they're {beasts}",
+                     "{people} breed like rats and live like {beasts}", "get {people} out, they are {beasts}",
+                     "{people} are {beasts}, treat them like it", "I've met {people}. {beasts_cap}. Total {beasts}.",
+                     "{people} are a bunch of {beasts}", "this school is crawling with {beasts} like {people}",
+                     "{people} should be caged like the {beasts} they are"]
+DEHUMANISING_ONE = ["{person} is {beast}", "{person} is {beast} and always will be",
+                    "{person_cap}? Absolute {beast_bare}.", "{person} is nothing but {beast}",
+                    "{person} is {beast}, not a person", "{person} is {beast}, stay away from our kids",
+                    "everyone knows {person} is {beast}", "{person} is lower than {beast}",
+                    "{person} is {beast}, crawl back under your stone", "{person_cap}, you are {beast}"]
+
+# the same words used literally or quoted to condemn them: the school farm, pest control, topics, clubs
+LITERAL = [
+    "The school farm's pigs had eight piglets over the weekend, come and see them at pick up",
+    "Year 4 will be feeding the pigs and goats at the school farm on Wednesday",
+    "Our two school pigs, Peppa and Hamlet, won a rosette at the county show",
+    "Pigs in blankets are on the Christmas lunch menu this Thursday",
+    "Volunteers needed to muck out the pigs at the school farm over half term",
+    "Guinea Pig Club meets on Thursdays at lunch in the science lab, new members welcome",
+    "Can anyone look after the class guinea pigs over the Easter holidays?",
+    "Year 3's guinea pigs, Biscuit and Crumble, are settling in well",
+    "The staff were guinea pigs for the new lunch menu this week and loved the curry",
+    "Pest control notice: rats have been seen near the canteen bins, the kitchen is closed on Monday",
+    "Rat traps have been laid behind the kitchen, please keep children away from that area",
+    "The canteen will reopen on Wednesday once pest control have dealt with the rats",
+    "Please don't leave food in the playground, it attracts rats and vermin",
+    "The council has treated the top field for vermin and it reopens on Monday",
+    "Year 2's topic this term is animals and their habitats, bring in a photo of your pet",
+    "Reception loved meeting the animals at the farm visit today",
+    "Animals week: the zoo outreach team brought a snake, a tortoise and two ferrets",
+    "Year 2 have been drawing their favourite animals for the corridor display",
+    "Our Year 1s learned which animals are nocturnal, ask them about owls and bats",
+    "In biology Year 10 are learning about parasites and their hosts",
+    "Head lice are tiny parasites, please check your child's hair this weekend",
+    "Year 12 biologists looked at malaria parasites under the microscope",
+    "Tapeworms and ticks: Year 9's parasites project is on display in the science corridor",
+    "The minibeast hunt found woodlice, beetles and one very large cockroach",
+    "Science club is looking after three Madagascar hissing cockroaches this term",
+    "Food tech: skim the scum off the top of the jam before you jar it",
+    "The wildlife pond is covered in green scum, the eco club are clearing it on Friday",
+    "Year 3 are performing The Pied Piper of Hamelin, we need lots of rats for the chorus!",
+    "Year 10 are reading Animal Farm, where the pigs take over the farm",
+    "In history Year 9 study how Nazi propaganda called people vermin and subhuman",
+    "Calling refugees vermin is how hatred starts, our Year 11 assembly explained why",
+    "Nobody should ever call a child an animal, whatever they have done",
+    "Year 8's debate looked at why newspapers once described migrants as a plague of rats",
+    "The Year 6 rats and mice science investigation is on display in the hall",
+    "Badgers class have been learning about hedgehogs, foxes and other garden animals",
+    "Our rugby boys played like animals today, what a performance, so proud",
+    "Lost: a toy pig called Percy, left on the Year 1 playground",
+    "Thank you to the farmer who brought his pigs and sheep to our harvest festival",
+    "Year 5 kept a diary of the animals that visit the school garden at night",
+    "Tick season: parasites like ticks can carry disease, check after the camping trip",
+]
+
+CLASSES = ["Reception", "Year 1", "Year 2", "Year 3", "Year 4", "the eco club", "the farm club", "Hedgehogs class",
+           "the nursery", "Year 5"]
+FARM_VISITS = ["{cls} will feed the {beast} at the school farm {when}", "{cls} met the {beast} on the farm visit {when}",
+               "{cls} are drawing the school {beast} for the newsletter {when}",
+               "{cls} helped clean out the {beast} {when}, wellies needed",
+               "{cls} learned how to look after {beast} {when}"]
+FARM_BEASTS = ["pigs", "piglets", "guinea pigs", "goats", "rabbits", "hens", "lambs", "ducks", "animals"]
+PESTS = ["{place} is closed {when} while pest control deal with {pest}",
+         "Pest control are treating {place} for {pest} {when}, please keep away",
+         "We have reported {pest} in {place} to the council, it will be closed {when}",
+         "Please do not eat in {place}: food left out has attracted {pest}"]
+PLACES = ["the canteen", "the kitchen", "the sports hall store", "the mobile classroom", "the staff room",
+          "the bike shed", "the Year 6 cloakroom", "the library"]
+PEST_KINDS = ["rats", "mice", "cockroaches", "vermin", "rats and mice", "a wasps' nest"]
+WHENS = ["on Monday", "this week", "tomorrow", "until Friday", "over half term", "after the holidays"]
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -205,6 +294,24 @@ def abuse() -> list[str]:
         SCHOOL_INSULTS
 
 
+def dehumanising() -> list[str]:
+    many = [_cap(form.format(people=people, people_cap=_cap(people), beasts=beasts, beasts_cap=_cap(beasts)))
+            for form, people, beasts in itertools.product(DEHUMANISING_MANY, PEOPLE, BEASTS)]
+    one = [_cap(form.format(person=person, person_cap=_cap(person), beast=beast,
+                            beast_bare=beast.removeprefix("a ").removeprefix("an ")))
+           for form, person, beast in itertools.product(DEHUMANISING_ONE, PERSON, BEAST)]
+    return many + one
+
+
+def literal() -> list[str]:
+    farm = [_cap(form.format(cls=cls, beast=beast, when=when))
+            for form, cls, beast, when in itertools.product(FARM_VISITS, CLASSES, FARM_BEASTS, WHENS[:3])]
+    pests = [_cap(form.format(place=place, pest=pest, when=when))
+             for form, place, pest, when in itertools.product(PESTS, PLACES, PEST_KINDS, WHENS)]
+    rng = random.Random(11)  # the fixed sentences count in full, the templated ones beside them
+    return LITERAL * 3 + rng.sample(farm, 150) + rng.sample(pests, 150)
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z']+", text.lower()))
 
@@ -232,4 +339,6 @@ def examples(per_kind: int = 600, seed: int = 5) -> list[tuple[str, float, float
         return rng.sample(texts, min(per_kind, len(texts)))
 
     out = [(t, 0.0, 0.0) for kind in (innocent, identity, complaints, counter_speech) for t in sample(kind())]
-    return out + [(t, 1.0, 0.0) for t in sample(abuse())]
+    out += [(t, 1.0, 0.0) for t in sample(abuse())]
+    out += [(t, 1.0, 0.0) for t in sample(dehumanising())]
+    return out + [(t, 0.0, 0.0) for t in sample(literal())]

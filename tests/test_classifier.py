@@ -261,10 +261,11 @@ def test_a_long_comment_scores_as_its_highest_sentence(model):
     body: list[str] = []
     while len(" ".join(body)) < 2500:
         body += rng.sample(NEWSLETTER, len(NEWSLETTER))
-    alone = model.probabilities(NEWSLETTER)
+    # the sentences as posts of their own, in one batch: the same windows in the same batches (a text's
+    # neighbours in a batch move its int8 scores a little, see the batch test above)
+    alone = model.probabilities(body)
     (whole,) = model.probabilities([" ".join(body)])
-    # a text's neighbours in a batch move its int8 scores a little (see the batch test above)
-    assert whole == pytest.approx(alone.max(axis=0), abs=0.04)
+    assert whole == pytest.approx(alone.max(axis=0), abs=1e-4)
 
 
 def test_a_long_text_is_cut_into_sentences():
@@ -304,16 +305,35 @@ def test_a_model_can_score_some_labels_with_its_refitted_layer(tmp_path):
 
     from classifiers.head import Head, load_head, save_head
 
+    graph = tmp_path / "graph"
+    graph.mkdir()
     for name in ("model.onnx", "tokenizer.json", "head.npz"):
         shutil.copy(DEFAULT_MODEL / name, tmp_path / name)
+        shutil.copy(DEFAULT_MODEL / name, graph / name)
     meta = json.loads((DEFAULT_MODEL / "model.json").read_text())
     (tmp_path / "model.json").write_text(json.dumps({**meta, "head_labels": ["offensive"]}))
+    (graph / "model.json").write_text(json.dumps({**meta, "head_labels": []}))
     head = load_head(DEFAULT_MODEL / "head.npz")
     weight, bias = head.weight.copy(), head.bias.copy()
     weight[:, 0], bias[0] = 0.0, -20.0  # an offensive layer that never fires
     save_head(Head(weight, bias), tmp_path / "head.npz")
     texts = ["you are a fucking idiot", "go back to your country you filthy immigrant"]
-    shipped = load_model("default").probabilities(texts)
+    shipped = load_model(str(graph)).probabilities(texts)
     refitted = load_model(str(tmp_path)).probabilities(texts)
     assert refitted[:, 0] == pytest.approx([0.0, 0.0], abs=1e-6)
     assert refitted[:, 1] == pytest.approx(shipped[:, 1], abs=1e-6)
+
+
+def test_refitting_scores_its_validation_texts_as_the_shipped_model_reads_them(model):
+    """``--head-only`` chooses thresholds on every window of a text, the highest counting, in the
+    benchmark's batches: the probabilities it chooses on are the model's own."""
+    import numpy as np
+
+    from classifiers.train import shipped_probabilities, window_features
+
+    long_tweet = "see you all at sports day " + "🙂 " * 40 + "the head is a useless idiot"
+    texts = ["Sports day is on Friday", long_tweet, "", "you lot are vermin", "Year 2 fed the school pigs"]
+    owners, features = window_features(model, texts, batch=len(texts))
+    assert np.bincount(owners, minlength=len(texts)).tolist()[1] >= 2 and 2 not in owners.tolist()
+    f = {"set_wo": owners, "set_wx": features, "set_wn": np.array(len(texts))}
+    assert shipped_probabilities(model.head, f, "set") == pytest.approx(model.probabilities(texts), abs=1e-5)

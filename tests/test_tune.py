@@ -15,26 +15,27 @@ from monitor.demo.fakes import fake_platform
 from monitor.tune import feedback_examples, tuning_path
 from tests.conftest import make_config
 
-# school news that the shipped model flags, and abuse that it flags rightly
+# school news, half of which the shipped model flags (stage villains and sporting slang: words of abuse
+# said of a part or a match), and abuse that it flags rightly
 INNOCENT = [
+    "The staff panto villain was absolutely evil, booed off stage",
+    "Mr Shah played the wicked stepmother and was properly vile, brilliant",
+    "The panto dame was ugly as sin and twice as loud, what a night",
+    "The headteacher dressed as a troll for World Book Day, terrifying",
+    "That goal from the Year 9 striker was filthy, what a finish",
+    "Our rugby girls are savages on the pitch, unbeaten this season",
+    "The Year 8 play has the creepiest villain you've ever seen",
+    "The drama club's evil queen got the loudest boos of the night",
+    "The Year 8 boys slaughtered the staff at dodgeball",
     "Year 10 media are shooting their thriller in the woods behind the sports hall",
     "The under 15s battered Oakfield 6-0, brutal stuff",
     "Mr Shah's leaving do was savage, he roasted every single one of us",
-    "The Year 8 boys slaughtered the staff at dodgeball",
     "Our drama kids murdered the final number at the showcase",
-    "The chess club destroyed every team at the county tournament",
     "Spooky week: the art room is full of fake blood and zombie masks",
     "Year 11 ripped the mock exams to shreds, so proud",
-    "The girls' rugby team crushed Hillside in the semi",
-    "Dissection day in biology: eyeballs everywhere",
-    "The head got absolutely soaked at the charity sponge throw",
     "Debate club tore the opposition to pieces on the death penalty motion",
-    "Year 9 are studying gang violence in Blood Brothers this term",
     "Knife crime assembly with the police this morning",
-    "Violent storm warning: the school will close at 1pm",
     "Our Year 6 war poets made everyone cry",
-    "The staff panto villain was absolutely evil, booed off stage",
-    "Sixth form hell week is over, well done for surviving your mocks",
 ]
 ABUSIVE = [
     "the head is a useless lying cow",
@@ -97,6 +98,7 @@ def flagged(tmp_path, texts) -> list[bool]:
 def test_tune_refits_for_this_school_and_classify_uses_it(graded, tmp_path):
     config, _ = graded
     news_before, abuse_before = sum(flagged(tmp_path, INNOCENT)), sum(flagged(tmp_path, ABUSIVE))
+    assert news_before >= 5, "the shipped model should flag some of this school's news for tuning to fix"
     done = run_cli(tmp_path, "tune", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
