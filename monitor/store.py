@@ -408,6 +408,19 @@ class Store:
                 (to_db(when),),
             )
 
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Keep (or, with None, forget) a fact about this database's monitor in ``meta``."""
+        with self._lock:
+            if value is None:
+                self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def simulated_time(self) -> datetime | None:
         """The simulated clock's last time, for a database ``monitor demo`` filled; None for a real one.
 

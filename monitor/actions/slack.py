@@ -51,7 +51,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError, NotifyError
 from monitor.notify.outbox import Alert, enqueue
 from monitor.notify.render import format_local, inert_mrkdwn, payload_items, plain_text, slack_escape
-from monitor.notify.slack import SlackNotifier
+from monitor.notify.slack import SlackNotifier, sdk_logger, unreachable
 from monitor.sanitize import NAME_LIMIT, one_line, printable
 from monitor.store import Store, to_db
 
@@ -104,6 +104,9 @@ class SlackActions:
         self.clock = clock
         self.notifier = notifier or SlackNotifier(config.notify.slack, tz=config.school.tz)
         self.client = None
+        self._socket_error: Exception | None = None
+        #: the connection's problem as last told (None: connected, or not tried yet)
+        self._down: str | None = None
         self._groups: dict[str, tuple[datetime, frozenset[str]]] = {}
         self._groups_lock = threading.Lock()
         if not self.settings.moderators:
@@ -112,26 +115,57 @@ class SlackActions:
     # -- the connection ---------------------------------------------------------------------------
 
     def start(self) -> "SlackActions":
-        """Connect (the client reconnects by itself after a drop); raises if Slack cannot be reached."""
+        """Connect (the client reconnects by itself after a drop); raises if Slack cannot be reached,
+        refuses the app-level token, or the websocket it names does not open."""
         from slack_sdk.socket_mode import SocketModeClient
 
         if self.client is None:
             self.client = SocketModeClient(
                 app_token=self.config.notify.slack.app_token.get_secret_value(), web_client=self.notifier.client,
-                logger=logging.getLogger("slack_sdk.socket_mode"),
+                logger=sdk_logger("slack_sdk.socket_mode"),
             )
             self.client.socket_mode_request_listeners.append(self._on_request)
+            # the websocket's failure is handed to these listeners, not raised
+            self.client.on_error_listeners.append(self._on_socket_error)
         if not self.client.is_connected():
+            self._socket_error = None
             self.client.connect_to_new_endpoint(force=True)
+            if not self.client.is_connected():
+                raise SocketNotOpened(self._socket_error)
             logger.info("Slack buttons: connected through Socket Mode")
         return self
 
+    def _on_socket_error(self, error: Exception) -> None:
+        self._socket_error = error
+
     def keep_connected(self) -> None:
-        """The daemon's periodic check: connect if the first attempt (or a reconnection) failed."""
+        """The daemon's periodic check: connect if the first attempt (or a reconnection) failed.
+
+        A failure is told once at WARNING, in one line saying what failed, what it means for the
+        alerts and what to check (again only if the cause changes); the recovery at INFO."""
         try:
             self.start()
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Slack buttons: Socket Mode cannot connect yet (%s); alerts are still sent", exc)
+        except Exception as exc:  # noqa: BLE001 - any failure: the daemon goes on without buttons
+            problem = connection_problem(exc, self.settings.base_url)
+            if problem != self._down:
+                logger.warning("Slack buttons: %s", problem)
+            else:
+                logger.debug("Slack buttons: still not connected: %s", problem)
+            self._down = problem
+            self._record(problem)
+            return
+        if self._down is not None:
+            logger.info("Slack buttons: connected through Socket Mode again")
+            self._down = None
+            self._record(None)
+
+    def _record(self, problem: str | None) -> None:
+        """Keep the connection's problem in the database, for `monitor status` (another process)."""
+        try:
+            self.store.set_meta(BUTTONS_META, json.dumps({"problem": problem, "since": to_db(self.clock())})
+                                if problem else None)
+        except Exception as exc:  # noqa: BLE001 - the state shown by status must not stop the daemon
+            logger.debug("Slack buttons: state not recorded: %s", exc)
 
     def close(self) -> None:
         if self.client is not None:
@@ -616,6 +650,40 @@ def _clipped(value: Any, limit: int = 120) -> str | None:
     if value is None:
         return None
     return printable(value if isinstance(value, str) else json.dumps(value, default=str))[:limit]
+
+
+#: the ``meta`` key under which the daemon keeps the buttons' connection problem for `monitor status`
+BUTTONS_META = "slack_buttons"
+
+
+class SocketNotOpened(Exception):
+    """Slack gave a Socket Mode address, but the websocket to it did not open."""
+
+    def __init__(self, cause: Exception | None):
+        super().__init__(f"{type(cause).__name__}: {cause}" if cause else "no reason given")
+
+
+def connection_problem(exc: BaseException, base_url: str) -> str:
+    """One line: what failed when connecting the buttons, what it means for alerts, what to check."""
+    from slack_sdk.errors import SlackApiError
+
+    retry = "tried again every minute"
+    away = unreachable(base_url, exc)
+    if away:
+        return (f"Socket Mode cannot connect: {away}. Alerts to Slack are kept in the outbox and retried until "
+                f"Slack answers (`monitor status` shows them); the buttons connect when it does ({retry}). Check "
+                "that this server reaches slack.com over https (firewall, proxy) and notify.slack.base_url")
+    if isinstance(exc, SlackApiError):
+        data = exc.response.data if isinstance(getattr(exc.response, "data", None), dict) else {}
+        error = data.get("error") or f"HTTP {getattr(exc.response, 'status_code', '?')}"
+        return (f"Slack refused to open a Socket Mode connection ({error}): the buttons do nothing until "
+                "notify.slack.app_token is an app-level token (xapp-...) with the connections:write scope and "
+                f"Socket Mode is on in the Slack app's settings ({retry}). Alerts are still sent with the bot token")
+    if isinstance(exc, SocketNotOpened):
+        return (f"Socket Mode's websocket did not open ({exc}): the buttons do nothing until it does ({retry}). "
+                "Alerts are still sent. Check that this server (and any proxy) lets websocket connections to "
+                "wss://wss-primary.slack.com through")
+    return f"Socket Mode cannot connect ({type(exc).__name__}: {exc}); {retry}. Alerts are still sent"
 
 
 def _who(click: Click) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +61,16 @@ def collect_status(config: Config, store: Store, clock: Clock | None = None) -> 
     failed_alerts = store.query(
         "SELECT channel, recipient, kind, last_error FROM alerts WHERE state = 'failed' ORDER BY id DESC LIMIT 5"
     )
+    # alerts retried after a failure: the channel's problem as its last attempt saw it
+    retrying = store.query(
+        """SELECT channel, count(*) AS alerts, min(next_attempt_at) AS next_attempt_at,
+                  (SELECT last_error FROM alerts AS latest WHERE latest.channel = alerts.channel
+                     AND latest.state IN ('pending', 'sending') AND latest.last_error IS NOT NULL
+                   ORDER BY latest.id DESC LIMIT 1) AS last_error
+           FROM alerts WHERE state IN ('pending', 'sending') AND attempts > 0 AND last_error IS NOT NULL
+           GROUP BY channel ORDER BY channel"""
+    )
+    buttons = store.meta("slack_buttons")
     actions = store.query("""SELECT action, source, item_id, state, by, last_error FROM platform_actions
                              WHERE state IN ('refused', 'pending', 'sending') ORDER BY id DESC LIMIT 10""")
     return {
@@ -72,12 +83,17 @@ def collect_status(config: Config, store: Store, clock: Clock | None = None) -> 
         #: set for a database ``monitor demo`` filled: its simulated time, at which this is judged
         "simulated_time": _iso(store.simulated_time()),
         "sources": sources,
+        #: the Slack buttons' Socket Mode connection as the daemon last saw it: its problem and
+        #: since when (UTC), or null when it was connected (or has no buttons)
+        "slack_buttons": json.loads(buttons) if buttons else None,
         "cases": {"open": cases.get("open", 0), "overdue": overdue, **{k: v for k, v in cases.items() if k != "open"}},
         "outbox": {
             "pending": outbox.get("pending", 0) + outbox.get("sending", 0),
             "sent": outbox.get("sent", 0),
             "failed": outbox.get("failed", 0),
             "recent_failures": failed_alerts,
+            #: per channel, the alerts waiting for another attempt after a failure, and that failure
+            "retrying": retrying,
             #: routine alerts waiting for their batch (or the quiet hours) to end
             "batched": outbox.get("waiting", 0),
             "waiting_batches": batches,
@@ -121,6 +137,12 @@ def format_status(status: dict[str, Any], tz) -> str:
         why = "in quiet hours" if batch["quiet_hours"] else "in a batch"
         lines.append(f"    {batch['alerts']} routine alert{'s' if batch['alerts'] != 1 else ''} to {batch['channel']} "
                      f"{batch['recipient'] or ''} wait {why} until {_local(batch['until'], tz)}".replace("  ", " "))
+    for retry in outbox.get("retrying", []):
+        lines.append(f"    {retry['alerts']} to {retry['channel']} retried after a failure "
+                     f"(next try {_local(retry['next_attempt_at'], tz)}): {retry['last_error']}")
+    if status.get("slack_buttons"):
+        lines.append(f"Slack buttons: not connected since {_local(status['slack_buttons']['since'], tz)}: "
+                     f"{status['slack_buttons']['problem']}")
     for failure in outbox["recent_failures"]:
         lines.append(f"    failed {failure['kind']} to {failure['channel']} {failure['recipient'] or ''}: {failure['last_error']}")
     if status.get("platform_actions"):

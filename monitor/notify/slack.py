@@ -153,11 +153,43 @@ class SlackNotifier(Notifier):
             raise DeliveryInDoubt(f"Slack {name} to {destination} got no answer: {type(exc).__name__}: {exc}") from exc
 
 
+class SdkLines(logging.Filter):
+    """slack_sdk logs its own failures at ERROR, in its own words, before it raises them (a refused
+    connection: "Failed to send a request to Slack API server"; a websocket that does not open). The
+    monitor reports each of them itself, once, saying what it means and what to check; so the SDK's
+    lines are DEBUG lines, shown only when the monitor runs with --debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def sdk_logger(name: str) -> logging.Logger:
+    """The logger handed to a slack_sdk client, its lines kept at DEBUG (:class:`SdkLines`)."""
+    sdk = logging.getLogger(name)
+    if not any(isinstance(f, SdkLines) for f in sdk.filters):
+        sdk.addFilter(SdkLines())
+    return sdk
+
+
+def unreachable(base_url: str, exc: BaseException) -> str | None:
+    """What to say when a Slack call never got an answer (refused, no such host, timed out); None
+    for any other failure."""
+    reason = exc.reason if isinstance(exc, URLError) else exc
+    if isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
+        return f"cannot reach Slack at {base_url} ({reason})"
+    if isinstance(reason, (TimeoutError, ConnectionError, OSError, http.client.HTTPException)):
+        return f"Slack at {base_url} did not answer ({type(reason).__name__}: {reason})"
+    return None
+
+
 def make_client(settings: SlackSettings) -> WebClient:
     base_url = settings.base_url if settings.base_url.endswith("/") else settings.base_url + "/"
     client = WebClient(
         token=settings.token.get_secret_value(), base_url=base_url,
         timeout=int(max(settings.timeout.total_seconds(), 1)),
+        logger=sdk_logger("slack_sdk.web.base_client"),
     )
     client.retry_handlers = []
     return client
