@@ -35,6 +35,15 @@ make none), 50 quota units each (https://developers.google.com/youtube/v3/docs/c
   channel or video, set its moderation status to rejected" (comments/setModerationStatus). A
   rejected comment cannot be published again, and its replies go with it.
 
+- removal notice ("tell the audience"): ``commentThreads.insert`` (``POST commentThreads?part=snippet``
+  with ``snippet.channelId``, ``snippet.videoId`` and ``snippet.topLevelComment.snippet.textOriginal``,
+  the three properties the reference requires; 50 units, scope ``youtube.force-ssl``:
+  https://developers.google.com/youtube/v3/docs/commentThreads/insert): a new top-level comment on
+  the video the removed comment was under. A video whose comments are turned off refuses it (403
+  ``commentsDisabled``), a video gone with 404 ``videoNotFound``: both final.
+
+An in-doubt notice is looked for among the video's threads (``commentThreads.list?videoId=``, newest
+first, one unit a page): a top-level comment by the channel with the same text.
 An in-doubt reply is looked for among the thread's replies (``comments.list?parentId=``): a school
 reply with the same text, published after the comment it answers. An in-doubt hide or delete is
 checked in the review queue and by ``comments.list?id=`` (which does not say a comment's
@@ -102,6 +111,10 @@ HELD_MEMORY = 1000
 TEXT_LIMIT = 10000
 #: what a comment id is made of; anything else (a comma would ask for several) is not looked up
 COMMENT_ID = re.compile(r"[A-Za-z0-9_.-]+")
+#: a video id: 11 characters of the URL-safe base64 alphabet
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+#: pages of a video's threads read to find an in-doubt notice (100 threads a page, one unit each)
+NOTICE_PAGES = 20
 
 
 class YouTubeSettings(SourceSettings):
@@ -162,7 +175,7 @@ class YouTubeConnector(Connector):
         "the monitor again (scope youtube.force-ssl) and update refresh_token"
     )
 
-    supported_actions = frozenset({"reply", "hide", "delete"})
+    supported_actions = frozenset({"reply", "hide", "delete", "notice"})
     action_scopes = dict.fromkeys(supported_actions, FORCE_SSL_SCOPE)
 
     def __init__(self, settings: SourceSettings, **kwargs: Any):
@@ -264,6 +277,48 @@ class YouTubeConnector(Connector):
         if found is not None and after is not None and found.at < after:
             return None  # the same words said earlier in the thread, to someone else
         return found
+
+    def tell_thread(self, thread_id: str, text: str) -> Written:
+        """The removal notice: a top-level comment on video ``thread_id`` (commentThreads.insert)."""
+        if not isinstance(thread_id, str) or not VIDEO_ID.fullmatch(thread_id):
+            raise ValueError(f"not a YouTube video id: {thread_id!r}")
+        body = {"snippet": {"channelId": self.settings.channel_id, "videoId": thread_id,
+                            "topLevelComment": {"snippet": {"textOriginal": text}}}}
+        with _missing_is_final(thread_id, "video"):
+            response = self._call("POST", "commentThreads", {"part": "snippet"}, units=WRITE_UNITS, body=body)
+        record = expect_json(response)
+        top = (record.get("snippet") or {}).get("topLevelComment") if isinstance(record.get("snippet"), dict) else None
+        new_id = top.get("id") if isinstance(top, dict) else record.get("id")
+        if not isinstance(new_id, str) or not COMMENT_ID.fullmatch(new_id):
+            raise TransientError(f"YouTube answered the notice on video {thread_id} without the new comment's id")
+        return Written(native_id=new_id, at=self._written_at(top if isinstance(top, dict) else record))
+
+    def find_in_thread(self, thread_id: str, text: str) -> Written | None:
+        """The channel's own top-level comment with ``text`` on video ``thread_id``, newest first."""
+        if not isinstance(thread_id, str) or not VIDEO_ID.fullmatch(thread_id):
+            raise ValueError(f"not a YouTube video id: {thread_id!r}")
+        wanted = text.strip()
+        params: dict[str, Any] = {"part": "snippet", "videoId": thread_id, "order": "time", "maxResults": 100,
+                                  "textFormat": "plainText"}
+        for _ in range(NOTICE_PAGES):
+            try:
+                data = self._get("commentThreads", params)
+            except CommentsDisabled:
+                return None  # no comment can be there, the notice included: the write will say so
+            for thread in _records(data):
+                try:
+                    top = thread["snippet"]["topLevelComment"]
+                    snippet = top["snippet"]
+                    author = (snippet.get("authorChannelId") or {}).get("value")
+                    if author == self.settings.channel_id and str(snippet.get("textOriginal") or "").strip() == wanted:
+                        return Written(native_id=str(top["id"]), at=self.timestamp(snippet["publishedAt"]))
+                except MALFORMED:
+                    continue
+            token = data.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                return None
+            params["pageToken"] = token
+        raise TransientError(f"video {thread_id} has too many comment threads to check for the notice")
 
     def hide(self, native_id: str) -> Written:
         return self._moderate(native_id, MODERATION["hide"])
@@ -457,8 +512,11 @@ class YouTubeConnector(Connector):
         if status == 401 or reasons & AUTH_REASONS or info & AUTH_INFO_REASONS or error.get("status") == "UNAUTHENTICATED":
             raise AuthError(f"YouTube refused the credentials for channel {self.settings.channel_id} "
                             f"(HTTP {status}, {', '.join(sorted(filter(None, reasons | info)))}): {message}")
-        if status == 404 and reasons & {"commentNotFound", "parentNotFound"}:
+        if status == 404 and reasons & {"commentNotFound", "parentNotFound", "videoNotFound"}:
             raise CommentMissing(f"YouTube {resource}: {message}")
+        if status == 403 and "commentsDisabled" in reasons:
+            raise CommentsDisabled(f"YouTube {resource}: comments are turned off on this video (HTTP 403, "
+                                   f"commentsDisabled): {message}")
         if status == 400:
             raise BadRequest(f"YouTube {resource} refused the request (HTTP 400, "
                              f"{', '.join(sorted(filter(None, reasons))) or 'badRequest'}): {message}")
@@ -491,14 +549,18 @@ class BadRequest(TransientError):
     comment held for review); a read may be repeated, a write is not (each try costs 50 units)."""
 
 
+class CommentsDisabled(BadRequest):
+    """The video's comments are turned off (403 ``commentsDisabled``): nothing can be posted on it."""
+
+
 @contextmanager
-def _missing_is_final(native_id: str) -> Iterator[None]:
-    """A write YouTube refused for what it is (the comment is gone, a 400) is final: repeating it
-    every few minutes would only spend quota."""
+def _missing_is_final(native_id: str, what: str = "comment") -> Iterator[None]:
+    """A write YouTube refused for what it is (the comment or video is gone, a 400, comments turned
+    off) is final: repeating it every few minutes would only spend quota."""
     try:
         yield
     except CommentMissing as exc:
-        raise ValueError(f"comment {native_id} is no longer on YouTube ({exc})") from exc
+        raise ValueError(f"{what} {native_id} is no longer on YouTube ({exc})") from exc
     except BadRequest as exc:
         raise ValueError(str(exc)) from exc
 

@@ -77,7 +77,7 @@ def removed(fake, comment) -> bool:
 
 
 #: the platforms whose connector posts the removal notice ("Tell the audience")
-NOTICE_PLATFORMS = ("facebook", "instagram")
+NOTICE_PLATFORMS = ("facebook", "instagram", "youtube")
 
 
 def opened_world(platform, tmp_path, store, clock):
@@ -239,7 +239,9 @@ NOTICE = "A comment on this post was removed by {school} because it broke our co
 
 
 def school_notices(fake, thread):
-    """The school account's own top-level comments on a post or media, on the fake platform."""
+    """The school account's own top-level comments on a post, media or video, on the fake platform."""
+    if fake.type == "youtube":
+        return [{"id": c.id, "text": c.text} for c in fake.school_threads(thread)]
     if fake.type == "instagram":
         return [c for c in fake.comments_on(thread) if c.get("username") == fake.username]
     return [c for c in fake.replies_to(thread) if c.get("from", {}).get("id") == fake.page_id]
@@ -251,8 +253,7 @@ def thread_of(store, item_id) -> str:
 
 def with_notice(tmp_path, facebook, **source):
     return make_config(tmp_path, school={"name": "Ravens Wood School"}, replies={"removal_notice": NOTICE},
-                       sources=[{**facebook.source_config("facebook-page"), "official": True,
-                                 "actions": ["reply", "hide", "delete"], **source}])
+                       sources=[{**writing_source(facebook), **source}])
 
 
 def test_after_a_removal_the_notice_is_posted_once_on_the_thread_and_the_case_stays_removed(notice_world, store, clock, tmp_path):
@@ -295,7 +296,7 @@ def test_a_notice_is_refused_without_a_template_without_replies_or_without_a_thr
     with pytest.raises(ActionRefused, match=r"set \[replies\] removal_notice"):
         request_action(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli")
     no_replies = make_config(tmp_path, replies={"removal_notice": NOTICE}, sources=[
-        {**facebook.source_config("facebook-page"), "official": True, "actions": ["hide"]}])
+        writing_source(facebook, actions=["hide"])])
     with pytest.raises(ActionRefused, match='add "reply" to its actions'):
         request_action(store, no_replies, action="notice", item_id=case["item_id"], by="Jane", how="cli")
     store.execute("UPDATE items SET thread_id = native_id WHERE id = ?", (case["item_id"],))

@@ -233,6 +233,11 @@ def buttons_of(posted) -> list[str]:
     return [e["action_id"] for b in posted.blocks if b["type"] == "actions" for e in b["elements"]]
 
 
+def item_of(store, native_id: str) -> int:
+    """The stored item of a comment (on Facebook the post itself is stored too, on YouTube not)."""
+    return store.query("SELECT id FROM items WHERE native_id = ?", (native_id,))[0]["id"]
+
+
 def open_notice(slack, posted, user=MODERATOR_ID) -> str:
     count = len(slack.views)
     envelope = slack.push_action(block_actions(posted, "notice", user=user))
@@ -259,7 +264,7 @@ def test_after_a_removal_tell_the_audience_posts_the_notice_once_on_the_thread(n
     submit(slack, first, offered, wait=lambda: len(posted.updates) > count)
     submit(slack, second, offered + " (twice)")
     time.sleep(0.5)  # let the second submission finish too
-    thread = thread_of(store, 2)
+    thread = thread_of(store, item_of(store, comment))
     [notice] = school_notices(facebook, thread)
     assert notice.get("message", notice.get("text")) == offered
     assert get_case(store, 1).state == "removed"
@@ -288,6 +293,6 @@ def test_only_a_moderator_can_tell_the_audience(noticed, store):
     view_id = open_notice(slack, posted)  # a moderator's dialog, submitted by someone else
     count = len(slack.ephemeral)
     submit(slack, view_id, "not the school", user=STRANGER, wait=lambda: len(slack.ephemeral) > count)
-    assert not school_notices(facebook, thread_of(store, 2))
+    assert not school_notices(facebook, thread_of(store, item_of(store, comment)))
     refused = [json.loads(r["detail"]) for r in store.query("SELECT detail FROM audit_log WHERE action = 'slack_refused'")]
     assert [(r["slack_user"], r["button"]) for r in refused] == [(STRANGER, "notice"), (STRANGER, "notice dialog")]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from connectors.youtube import FORCE_SSL_SCOPE, YouTubeConnector, YouTubeSettings
-from monitor.actions.platform import act
+from monitor.actions.platform import act, resume
 from monitor.app.assembly import build_pipeline
 from monitor.demo.fakes.youtube import FORCE_SSL, READONLY, FakeYouTube
 from monitor.errors import ConfigError
@@ -62,7 +62,7 @@ def test_the_fake_refuses_writes_with_an_api_key_or_without_the_scope_as_google_
 def test_a_source_with_actions_and_only_an_api_key_is_refused_at_start(tmp_path, fake):
     with pytest.raises(ConfigError, match="YouTube takes no write with an API key"):
         make_config(tmp_path, sources=[{**fake.source_config("yt"), "actions": ["reply"]}])
-    assert YouTubeConnector.action_scopes == dict.fromkeys(("reply", "hide", "delete"), FORCE_SSL_SCOPE)
+    assert YouTubeConnector.action_scopes == dict.fromkeys(("reply", "hide", "delete", "notice"), FORCE_SSL_SCOPE)
 
 
 def test_a_reply_to_a_reply_is_posted_under_the_top_level_comment(fake, clock):
@@ -141,3 +141,74 @@ def test_a_reply_to_a_comment_held_for_review_is_refused_once_not_retried(tmp_pa
     outcome = act(store, config, action="reply", item_id=case["item_id"], by="Jane", how="cli", text=ACK, clock=clock)
     assert outcome.state == "refused" and "parentCommentIsPrivate" in outcome.message
     assert not fake.school_replies(held) and get_case(store, case["id"]).state == "open"
+
+
+NOTICE = "A comment on this video was removed by {school} because it broke our community rules."
+
+
+def thread_body(fake, **snippet) -> dict:
+    top = {"snippet": {"textOriginal": snippet.pop("text", NOTICE)}}
+    return {"snippet": {"channelId": fake_channel(fake), "videoId": fake.video_id, "topLevelComment": top, **snippet}}
+
+
+def fake_channel(fake) -> str:
+    return fake.oauth_config("yt")["channel_id"]
+
+
+def test_the_fake_takes_a_notice_only_as_the_api_reference_says(fake, clock):
+    token = owner(fake, clock).oauth.header()
+    refusals = {
+        "key": ({"params": {"part": "snippet", "key": fake.api_key}, "json": thread_body(fake)}, 401, "required"),
+        "empty": ({"headers": token, "json": thread_body(fake, text="  ")}, 400, "commentTextRequired"),
+        "long": ({"headers": token, "json": thread_body(fake, text="x" * 10001)}, 400, "commentTextTooLong"),
+        "no channel": ({"headers": token, "json": thread_body(fake, channelId="")}, 400, "channelOrVideoIdMissing"),
+        "no video": ({"headers": token, "json": thread_body(fake, videoId=None)}, 400, "channelOrVideoIdMissing"),
+        "unknown video": ({"headers": token, "json": thread_body(fake, videoId="AAAAAAAAAAA")}, 404, "videoNotFound"),
+        "other channel": ({"headers": token, "json": thread_body(fake, channelId="UCother")}, 404, "channelNotFound"),
+    }
+    fake.videos["commentsOff"] = False
+    refusals["comments off"] = ({"headers": token, "json": thread_body(fake, videoId="commentsOff")}, 403,
+                                "commentsDisabled")
+    with httpx.Client() as http:
+        for name, (request, status, reason) in refusals.items():
+            request.setdefault("params", {"part": "snippet"})
+            answer = http.post(f"{fake.url}/youtube/v3/commentThreads", **request)
+            assert answer.status_code == status, name
+            assert answer.json()["error"]["errors"][0]["reason"] == reason, name
+        fake.permissions.discard(FORCE_SSL)
+        scoped = http.post(f"{fake.url}/youtube/v3/commentThreads", params={"part": "snippet"},
+                           json=thread_body(fake), headers=owner(fake, clock).oauth.header())
+        assert scoped.status_code == 403
+        assert scoped.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
+    assert not fake.school_threads(fake.video_id) and not fake.school_threads("commentsOff")
+
+
+def test_a_notice_is_a_top_level_comment_on_the_video_and_is_found_again(fake, clock):
+    fake.add_school_comment("Welcome to our channel", at=clock() - timedelta(days=2))
+    youtube = owner(fake, clock)
+    assert youtube.find_in_thread(fake.video_id, NOTICE) is None
+    written = youtube.tell_thread(fake.video_id, NOTICE)
+    [notice] = [c for c in fake.school_threads(fake.video_id) if c.text == NOTICE]
+    assert (notice.id, notice.parent, written.at) == (written.native_id, None, clock().replace(microsecond=0))
+    [posted] = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/commentThreads")]
+    assert posted.query["part"] == "snippet"
+    assert posted.json() == {"snippet": {"channelId": fake_channel(fake), "videoId": fake.video_id,
+                                         "topLevelComment": {"snippet": {"textOriginal": NOTICE}}}}
+    assert youtube.find_in_thread(fake.video_id, NOTICE) == written
+    assert youtube.find_in_thread(fake.video_id, "other words") is None
+    assert youtube.status()["quota_units_today"] == 50 + 3  # the write, and three one-unit reads
+
+
+def test_a_notice_on_a_video_whose_comments_are_off_is_refused_once_not_retried(tmp_path, store, clock, fake):
+    config = make_config(tmp_path, school={"name": "Ravens Wood School"}, replies={"removal_notice": NOTICE},
+                         sources=[{**fake.oauth_config("yt"), "official": True, "actions": ["reply", "hide"]}])
+    fake.add_comment("you idiot", author="Troll", at=clock() - timedelta(minutes=9))
+    assert build_pipeline(config, store, clock=clock, classifier=KeywordClassifier()).poll("yt").ok
+    [case] = store.query("SELECT * FROM cases")
+    assert act(store, config, action="hide", item_id=case["item_id"], by="Jane", how="cli", clock=clock).state == "done"
+    fake.videos[fake.video_id] = False  # the school turned comments off on the video meanwhile
+    outcome = act(store, config, action="notice", item_id=case["item_id"], by="Jane", how="cli", clock=clock)
+    assert outcome.state == "refused" and "commentsDisabled" in outcome.message
+    assert resume(store, config, clock=clock) == []
+    posts = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/commentThreads")]
+    assert len(posts) == 1 and not fake.school_threads(fake.video_id)

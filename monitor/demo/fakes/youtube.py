@@ -25,6 +25,12 @@ comment cannot be published again, and disappears with its replies); ``DELETE co
 only the comment's author may use. Refused as Google refuses them: with an API key only, 401
 ``required`` (``CREDENTIALS_MISSING``: "API keys are not supported by this API"); with a token
 lacking the scope, 403 ``insufficientPermissions`` (``ACCESS_TOKEN_SCOPE_INSUFFICIENT``).
+``POST commentThreads?part=snippet`` (commentThreads.insert) posts a new top-level comment on a video,
+with the properties the reference requires (``snippet.channelId``, ``snippet.videoId``,
+``snippet.topLevelComment.snippet.textOriginal``) and its refusals: 400 ``channelOrVideoIdMissing``,
+``commentTextRequired``, ``commentTextTooLong``; 404 ``videoNotFound``, ``channelNotFound``; 403
+``commentsDisabled`` on a video whose comments are turned off (``videos``). ``commentThreads?videoId=``
+lists one video's threads (403 ``commentsDisabled`` there too, 404 ``videoNotFound``).
 ``permissions`` holds the scopes the owner still grants (discard one to revoke it); ``write_delay``
 holds a write's answer back after the write is made.
 """
@@ -87,11 +93,14 @@ class FakeYouTube(FakePlatform):
         self.access_tokens: dict[str, IssuedToken] = {}
         self.comments: list[FakeComment] = []
         self.video_id = "dQw4w9WgXcQ"
+        #: the channel's videos: id -> whether comments are allowed on it
+        self.videos: dict[str, bool] = {self.video_id: True}
         self._numbers = itertools.count(1)
         self.route("GET", "/youtube/v3/commentThreads")(self._serve_threads)
         self.route("GET", "/youtube/v3/comments")(self._serve_comments)
         self.route("POST", "/token")(self._serve_token)
         self.route("POST", "/youtube/v3/comments")(self._write_reply)
+        self.route("POST", "/youtube/v3/commentThreads")(self._write_thread)
         self.route("POST", "/youtube/v3/comments/setModerationStatus")(self._write_moderation)
         self.route("DELETE", "/youtube/v3/comments")(self._write_delete)
         #: the scopes the channel owner still grants the monitor (a token is issued with these only)
@@ -132,6 +141,11 @@ class FakeYouTube(FakePlatform):
     def add_school_comment(self, text: str, *, at: datetime | None = None) -> str:
         return self._add(text, SCHOOL_NAME, SCHOOL_CHANNEL, at, None, 0)
 
+    def school_threads(self, video_id: str) -> list[FakeComment]:
+        """The channel's own published top-level comments on a video (for tests)."""
+        return [c for c in self.comments if c.parent is None and c.video_id == video_id
+                and c.author_channel == SCHOOL_CHANNEL and c.status == "published"]
+
     def remove(self, native_id: str) -> None:
         self.comments = [c for c in self.comments if native_id not in (c.id, c.parent)]
 
@@ -161,14 +175,14 @@ class FakeYouTube(FakePlatform):
         self.comments.append(comment)
         return comment.id
 
-    def _new(self, *, text, author_name, author_channel, at, parent, likes) -> FakeComment:
+    def _new(self, *, text, author_name, author_channel, at, parent, likes, video=None) -> FakeComment:
         number = next(self._numbers)
         if parent:
             comment_id = f"{parent}.{number:08d}AbCd"
             video = next(c.video_id for c in self.comments if c.id == parent)
         else:
             comment_id = f"Ugz{number:08d}fakeThread4AaABAg"
-            video = self.video_id
+            video = video or self.video_id
         return FakeComment(id=comment_id, video_id=video, text=text, published=at or datetime.now(timezone.utc),
                            author_name=author_name, author_channel=author_channel, parent=parent, likes=likes)
 
@@ -291,6 +305,8 @@ class FakeYouTube(FakePlatform):
     def _serve_threads(self, request: Request) -> Response:
         if (refused := self._refused(request)) is not None:
             return refused
+        if "videoId" in request.query:
+            return self._serve_video_threads(request)
         if request.query.get("allThreadsRelatedToChannelId") != SCHOOL_CHANNEL:
             return Response(404, {"error": {"code": 404, "message": "channel not found",
                                             "errors": [{"reason": "channelNotFound"}]}})
@@ -303,6 +319,23 @@ class FakeYouTube(FakePlatform):
         owner = self._bearer(request) is not None
         return self._page(request, self._top_level(status), "youtube#commentThreadListResponse",
                           lambda top: self._render_thread(top, status, owner))
+
+    def _serve_video_threads(self, request: Request) -> Response:
+        """``commentThreads.list?videoId=``: one video's published threads, newest first."""
+        if "allThreadsRelatedToChannelId" in request.query or "id" in request.query:
+            return self._bad(400, "incompatibleParameters", "Incompatible parameters specified in the request: "
+                             "videoId and another filter", "youtube.parameter")
+        video = request.query["videoId"]
+        if video not in self.videos:
+            return self._bad(404, "videoNotFound", "The video identified by the videoId parameter could not be "
+                             "found.", "youtube.commentThread")
+        if not self.videos[video]:
+            return self._bad(403, "commentsDisabled", "The video identified by the videoId parameter has disabled "
+                             "comments.", "youtube.commentThread")
+        owner = self._bearer(request) is not None
+        threads = [t for t in self._top_level() if t.video_id == video]
+        return self._page(request, threads, "youtube#commentThreadListResponse",
+                          lambda top: self._render_thread(top, "published", owner))
 
     def _serve_comments(self, request: Request) -> Response:
         if (refused := self._refused(request)) is not None:
@@ -430,6 +463,44 @@ class FakeYouTube(FakePlatform):
                             parent=parent.id, likes=0)
         self.comments.append(comment)
         return Response(200, self._render_comment(comment), delay=self.write_delay)
+
+    def _write_thread(self, request: Request) -> Response:
+        """commentThreads.insert: a new top-level comment on a video, as the token's channel."""
+        token, refused = self._writer(request)
+        if refused is not None:
+            return refused
+        if request.query.get("part") not in ("snippet", "id,snippet", "snippet,id"):
+            return self._bad(400, "required", "No filter selected. Expected one of: part", "global")
+        try:
+            snippet = request.json()["snippet"]
+            channel, video = snippet.get("channelId"), snippet.get("videoId")
+            text = snippet["topLevelComment"]["snippet"].get("textOriginal")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self._bad(400, "processingFailure", "The API server failed to successfully process the request. "
+                             "Check the structure of the commentThread resource in the request body.",
+                             "youtube.commentThread")
+        if not channel or not video:
+            return self._bad(400, "channelOrVideoIdMissing", "The comment thread must be linked to a specified "
+                             "channel or video.", "youtube.commentThread")
+        if not isinstance(text, str) or not text.strip():
+            return self._bad(400, "commentTextRequired", "The comment resource that is being inserted must specify "
+                             "a value for the snippet.topLevelComment.snippet.textOriginal property.")
+        if len(text) > 10000:
+            return self._bad(400, "commentTextTooLong", "The comment resource that is being inserted contains too "
+                             "many characters in the snippet.topLevelComment.snippet.textOriginal property.")
+        if channel != SCHOOL_CHANNEL:
+            return self._bad(404, "channelNotFound", "The specified channel could not be found.",
+                             "youtube.commentThread")
+        if video not in self.videos:
+            return self._bad(404, "videoNotFound", "The specified video could not be found.", "youtube.commentThread")
+        if not self.videos[video]:
+            return self._bad(403, "commentsDisabled", "The video identified by the videoId parameter has disabled "
+                             "comments.", "youtube.commentThread")
+        name = SCHOOL_NAME if token.channel == SCHOOL_CHANNEL else token.channel
+        comment = self._new(text=text, author_name=name, author_channel=token.channel,
+                            at=self.clock().replace(microsecond=0), parent=None, likes=0, video=video)
+        self.comments.append(comment)
+        return Response(200, self._render_thread(comment, owner=True), delay=self.write_delay)
 
     def _write_moderation(self, request: Request) -> Response:
         """comments.setModerationStatus: only the channel owner; no body; 204."""
