@@ -6,9 +6,12 @@ version, labels, per-label thresholds, maximum sequence length). ``classifiers.t
 A model whose ``model.json`` lists ``head_labels`` scores those labels with the output layer in
 ``head.npz`` (refitted by ``python -m classifiers.train --head-only``) and the others with the graph's own.
 
-Speed comes from keeping the work small: tweets rarely need more than 64 tokens, sequences are
-sorted by length and run in batches of 8 (measured fastest on 2 cores) so that little time goes
-into padding.
+Speed comes from keeping the work small and every core busy: tweets rarely need more than 64 tokens;
+windows are sorted by length and run in small batches, so that little time goes into padding; and the
+batches are shared out among worker threads (one per usable CPU) that run the one session at once, each
+batch on one thread. One session running each batch on two threads of its own spent about twice the
+CPU time per text (its threads spin waiting for work) and was slower on 2 cores in every round of
+``benchmarks/classifier_speed.py``.
 
 A text of up to two windows (any tweet) is read in windows that overlap by a quarter. A longer one is
 read whole, sentence by sentence: each sentence is scored on its own
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -34,6 +39,9 @@ from classifiers.head import HEAD_FILE, load_head
 from classifiers.scoring import calibrate, headline, is_flagged
 from classifiers.text import clean
 
+#: windows per batch: small batches waste little on padding and give each worker one to run (2 and 4
+#: were the fastest side by side, 2 the least memory; 8 used more CPU and 20 MiB more with two workers)
+BATCH_SIZE = 2
 #: tokens scored for one long text (about 12,000 characters); a longer text keeps its first and last sentences
 MAX_TOKENS = 48 * 62
 #: tokens kept from the end of a text longer than :data:`MAX_TOKENS`
@@ -52,9 +60,13 @@ class OnnxModel(Classifier):
         *,
         threshold: float = 0.5,
         max_chars: int = 20_000,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
+        workers: int | None = None,
         threads: int | None = None,
     ):
+        """``workers`` batches are scored at once, each on one thread of the one shared session (default:
+        the CPUs this process may use, up to 4). ``threads`` alone keeps the older way: one batch at a
+        time on that many ONNX Runtime threads."""
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -74,8 +86,13 @@ class OnnxModel(Classifier):
         self._tokenizer.no_padding()
         self._cls = self._tokenizer.token_to_id("[CLS]")
         self._sep = self._tokenizer.token_to_id("[SEP]")
+        if workers is None:
+            workers = 1 if threads else min(usable_cpus(), 4)
+        self.workers = max(1, workers)
+        # an InferenceSession may be run from several threads at once; ``run`` releases the GIL
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="classifier") if self.workers > 1 else None
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.intra_op_num_threads = threads or (1 if self.workers > 1 else min(usable_cpus(), 4))
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = onnxruntime.InferenceSession(
@@ -217,28 +234,42 @@ class OnnxModel(Classifier):
         return [ids[start : start + self._window] for start in range(0, len(ids) - self._window + stride, stride)]
 
     def _run(self, windows: list[list[int]], features: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        scores = np.zeros((len(windows), len(self.labels)), dtype=np.float32)
-        pooled = None
-        outputs = ["probabilities", "pooled"] if features else ["probabilities"]
+        """Scores (and pooled features) per window: windows sorted by length, in batches spread over
+        the workers, so that little time goes into padding and every core has a batch to run."""
         if features and not self.has_features:
             raise ValueError("this model has no pooled output; retrain or re-export it")
-        for start in range(0, len(order), self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            width = len(windows[chosen[-1]])
-            input_ids = np.zeros((len(chosen), width), dtype=np.int64)
-            mask = np.zeros((len(chosen), width), dtype=np.int64)
-            for row, index in enumerate(chosen):
-                window = windows[index]
-                input_ids[row, : len(window)] = window
-                mask[row, : len(window)] = 1
-            answer = self._session.run(outputs, {"input_ids": input_ids, "attention_mask": mask})
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        outputs = ["probabilities", "pooled"] if features else ["probabilities"]
+        run = partial(self._run_batch, windows, outputs)
+        answers = self._pool.map(run, batches) if self._pool and len(batches) > 1 else map(run, batches)
+        scores = np.zeros((len(windows), len(self.labels)), dtype=np.float32)
+        pooled = None
+        for chosen, answer in zip(batches, answers):
             scores[chosen] = answer[0]
             if features:
                 if pooled is None:
                     pooled = np.zeros((len(windows), answer[1].shape[1]), dtype=np.float32)
                 pooled[chosen] = answer[1]
         return scores, pooled
+
+    def _run_batch(self, windows: list[list[int]], outputs: list[str], chosen: list[int]) -> list[np.ndarray]:
+        width = len(windows[chosen[-1]])
+        input_ids = np.zeros((len(chosen), width), dtype=np.int64)
+        mask = np.zeros((len(chosen), width), dtype=np.int64)
+        for row, index in enumerate(chosen):
+            window = windows[index]
+            input_ids[row, : len(window)] = window
+            mask[row, : len(window)] = 1
+        return self._session.run(outputs, {"input_ids": input_ids, "attention_mask": mask})
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity; all of them where that cannot be read)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _sentences(ids: list[int], tokens: list[str], offsets: list[tuple[int, int]]) -> list[list[int]]:

@@ -127,6 +127,18 @@ def test_verdicts_keep_the_order_of_the_batch(model):
         assert a.labels == pytest.approx(b.labels, abs=0.04)
 
 
+def test_batches_run_on_several_workers_score_as_one_at_a_time():
+    from classifiers.onnx_model import OnnxModel
+
+    texts = [f"post {i}: " + ("you stupid idiot " if i % 3 else "lovely concert tonight ") * (1 + i % 9)
+             for i in range(60)] + ["a long comment. " * 200, ""]
+    one = OnnxModel(DEFAULT_MODEL, workers=1, threads=1, batch_size=4)
+    several = OnnxModel(DEFAULT_MODEL, workers=3, batch_size=4)
+    assert several.workers == 3
+    # the same batches, so the same int8 scales: each window's scores must land on its own text
+    assert several.probabilities(texts) == pytest.approx(one.probabilities(texts), abs=1e-5)
+
+
 def test_a_batch_larger_than_the_normalisation_cache_normalises_each_text_once():
     from classifiers import normalise
 
