@@ -118,6 +118,11 @@ def test_summary_numbers_match_the_database(demo_run):
     # the moderator's clicks went through the Slack button handler and were audit-logged
     assert summary["moderator"].get("acknowledge", 0) + summary["moderator"].get("reply", 0) == one(
         "SELECT count(*) FROM cases WHERE closed_how = 'slack'") > 1
+    # every click reached the monitor as Slack sends it, through the Socket Mode websocket (Reply: the
+    # click and the dialog's submission), Acknowledge, Escalate and Not abusive as much as Hide and Reply
+    clicks = summary["moderator"]
+    assert clicks.get("acknowledge", 0) > 1 and clicks.get("escalate", 0) == 1
+    assert summary["socket_mode_events"] == sum(clicks.values()) + clicks.get("reply", 0)
 
 
 def test_the_moderator_replied_and_hid_from_slack(demo_run):

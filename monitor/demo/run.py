@@ -9,8 +9,9 @@ and runs the real pipeline through a week of posts (``monitor.demo.data``) on a
                                  ─► the sources are polled (``Pipeline.poll``)
                                  ─► the SLA clock ticks, the outbox is dispatched
                                  ─► what the moderator received is shown
-    her rounds (Slack)          ─► she clicks the buttons; on Tuesday she hides an insult and
-                                   answers a comment with the Reply dialog, through Socket Mode
+    her rounds (Slack)          ─► she clicks the buttons (Acknowledge, Escalate, Not abusive), and
+                                   on Tuesday hides an insult and answers a comment with the Reply
+                                   dialog: every click through the fake Slack's Socket Mode websocket
     Monday 07:30 after the week ─► the weekly digest, emailed to the principal and archived
 
 Everything it writes is inside its folder (``./demo-output`` by default): the database, the
@@ -114,6 +115,8 @@ class DemoSummary:
     moderator: dict[str, int]
     #: what the moderator did on the platforms from Slack, each checked on the platform afterwards
     slack_writes: list[dict[str, Any]]
+    #: the moderator's clicks and dialog submissions the monitor took from Slack's Socket Mode websocket
+    socket_mode_events: int
     seconds: float
 
     def as_json(self) -> dict[str, Any]:
@@ -514,11 +517,9 @@ class DemoRun:
         """The moderator's round: she clicks the buttons of the Slack messages she has not dealt with.
 
         Acknowledge for comments older than :data:`MODERATOR_GRACE`, Escalate for a threat, and
-        Not abusive where the classifier flagged something harmless. The clicks go through the same
-        handler as Slack's Socket Mode events (``SlackActions.handle``).
+        Not abusive where the classifier flagged something harmless. Each click is pushed through the
+        fake Slack's Socket Mode websocket, as Slack sends it, to the monitor's listener.
         """
-        from monitor.demo.fakes.slack import block_actions
-
         tags = {post.text: post.tag for post in demo_posts()}
         before = Counter(self.moderator)
         for write in self.writes_at(now):
@@ -535,8 +536,8 @@ class DemoRun:
                     action = self._decide(button, tags)
                     if action is None:
                         continue
-                    payload = block_actions(posted, action, block_id=block.get("block_id"))
-                    for outcome in self.buttons.handle(payload):
+                    outcome = self.click(posted, action, block.get("block_id"))
+                    if outcome is not None:
                         self.moderator[action] += 1
                         if action == "escalate":
                             self.view.note(f"the moderator clicked Escalate: {outcome}")
@@ -550,6 +551,25 @@ class DemoRun:
         if said:
             self.view.note(f"the moderator's round at {now.astimezone(self.config.school.tz):%a %H:%M}: "
                            f"{' and '.join(said)}, with Slack's buttons")
+
+    def click(self, posted: Any, action: str, block_id: str | None) -> str | None:
+        """One click through Socket Mode; the outcome the monitor wrote on the message, or None when
+        the click was refused (the monitor told her so in a message only she sees)."""
+        from monitor.demo.fakes.slack import block_actions
+
+        def said(blocks: list[dict[str, Any]]) -> list[str]:
+            return [e.get("text", "") for b in blocks if b.get("type") == "context" for e in b.get("elements", [])]
+
+        updates, told, before = len(posted.updates), len(self.slack.ephemeral), Counter(said(posted.blocks))
+        self._push(block_actions(posted, action, block_id=block_id))
+        if not self.slack.wait_for(lambda: len(posted.updates) > updates or len(self.slack.ephemeral) > told,
+                                   CLICK_WAIT):
+            raise MonitorError(f"the Slack message was not updated after {action}")
+        if len(posted.updates) == updates:
+            return None
+        # the line the click added to the message: "✅ {outcome}, {when}"
+        added = list((Counter(said(posted.updates[updates]["blocks"])) - before).elements())
+        return added[0].removeprefix("\u2705 ").rsplit(", ", 1)[0] if added else action
 
     def writes_at(self, now: datetime) -> list[tuple[str, str, str | None]]:
         """The (button, post ref, text) of :data:`SLACK_WRITES` due in the round at ``now``."""
@@ -718,6 +738,7 @@ class DemoRun:
             sources=counts.get("sources", {}),
             moderator=dict(self.moderator),
             slack_writes=list(self.slack_writes),
+            socket_mode_events=len(self.slack.acks) if self.slack is not None else 0,
             seconds=time.monotonic() - started,
         )
 
