@@ -54,7 +54,7 @@ def load_model(
         return _load(folder, _onnx, threshold=threshold, max_chars=max_chars)
     if reference == "default":
         raise ConfigError(f"classifier.model: the shipped model is missing from {folder}; reinstall the package")
-    if folder.is_dir() or not _looks_like_path(reference):
+    if folder.is_dir() or not looks_like_path(reference):
         return _load(reference, _transformers, threshold=threshold, label_map=label_map, max_chars=max_chars)
     raise ConfigError(
         f"classifier.model: {reference!r} is not a folder; give a model folder, a Hugging Face model id, "
@@ -89,7 +89,8 @@ def apply_tuning(model: Classifier, path: Path) -> bool:
     return True
 
 
-def _looks_like_path(reference: str) -> bool:
+def looks_like_path(reference: str) -> bool:
+    """Whether ``classifier.model`` names a folder on this server (anything else is a Hugging Face model id)."""
     return reference.startswith(("/", ".", "~")) or "\\" in reference or reference.count("/") > 1
 
 

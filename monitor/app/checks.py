@@ -97,11 +97,12 @@ def check_classifier(config: Config, *, hub_timeout: float = 10.0) -> ModelCheck
     (the shipped model or a folder: about a second for the shipped one). A Hugging Face model id not
     downloaded yet is looked up on the hub, not downloaded: ``monitor run`` downloads it at start."""
     from classifiers import DEFAULT_MODEL
+    from classifiers.loader import looks_like_path
 
     reference = config.classifier.model
     key = f"classifier.model = {json.dumps(reference)}"
     folder = DEFAULT_MODEL if reference == "default" else Path(reference).expanduser()
-    local = reference == "default" or folder.exists() or _looks_like_path(reference)
+    local = reference == "default" or folder.exists() or looks_like_path(reference)
     if local:
         problem = _model_folder_problem(folder)
         if problem:
@@ -109,11 +110,6 @@ def check_classifier(config: Config, *, hub_timeout: float = 10.0) -> ModelCheck
     elif not _in_hub_cache(reference):
         return _check_on_hub(reference, key, hub_timeout)
     return _load_to_check(config, key)
-
-
-def _looks_like_path(reference: str) -> bool:
-    # as classifiers.loader reads it: anything else is a Hugging Face model id
-    return reference.startswith(("/", ".", "~")) or "\\" in reference or reference.count("/") > 1
 
 
 def _model_folder_problem(folder: Path) -> str | None:
