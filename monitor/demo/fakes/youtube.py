@@ -432,13 +432,18 @@ class FakeYouTube(FakePlatform):
         return Response(status, {"error": {"code": status, "message": message, "errors": [
             {"message": message, "domain": domain, "reason": reason}]}})
 
+    def _snippet_writer(self, request: Request) -> tuple[IssuedToken | None, Response | None]:
+        """The writing channel's token, or the refusal of a write without it or without ``part=snippet``."""
+        token, refused = self._writer(request)
+        if refused is None and request.query.get("part") not in ("snippet", "id,snippet", "snippet,id"):
+            refused = self._bad(400, "required", "No filter selected. Expected one of: part", "global")
+        return token, refused
+
     def _write_reply(self, request: Request) -> Response:
         """comments.insert: a reply to a top-level comment, as the token's channel."""
-        token, refused = self._writer(request)
+        token, refused = self._snippet_writer(request)
         if refused is not None:
             return refused
-        if request.query.get("part") not in ("snippet", "id,snippet", "snippet,id"):
-            return self._bad(400, "required", "No filter selected. Expected one of: part", "global")
         try:
             body = request.json()
             snippet = body["snippet"]
@@ -466,11 +471,9 @@ class FakeYouTube(FakePlatform):
 
     def _write_thread(self, request: Request) -> Response:
         """commentThreads.insert: a new top-level comment on a video, as the token's channel."""
-        token, refused = self._writer(request)
+        token, refused = self._snippet_writer(request)
         if refused is not None:
             return refused
-        if request.query.get("part") not in ("snippet", "id,snippet", "snippet,id"):
-            return self._bad(400, "required", "No filter selected. Expected one of: part", "global")
         try:
             snippet = request.json()["snippet"]
             channel, video = snippet.get("channelId"), snippet.get("videoId")
