@@ -60,13 +60,17 @@ def world(request, tmp_path, store, clock):
         yield opened
 
 
-def open_reply(slack, posted, user=MODERATOR_ID) -> str:
-    """Click Reply; the id of the modal it opened."""
+def open_dialog(slack, posted, button: str, user=MODERATOR_ID) -> str:
+    """Click ``button`` (Reply, Tell the audience); the id of the modal it opened."""
     count = len(slack.views)
-    envelope = slack.push_action(block_actions(posted, "reply", user=user))
+    envelope = slack.push_action(block_actions(posted, button, user=user))
     assert slack.wait_for_ack(envelope)
     assert slack.wait_for(lambda: len(slack.views) > count)
     return list(slack.views)[-1]
+
+
+def open_reply(slack, posted, user=MODERATOR_ID) -> str:
+    return open_dialog(slack, posted, "reply", user)
 
 
 def submit(slack, view_id, text, *, user=None, wait=None) -> None:
@@ -239,11 +243,7 @@ def item_of(store, native_id: str) -> int:
 
 
 def open_notice(slack, posted, user=MODERATOR_ID) -> str:
-    count = len(slack.views)
-    envelope = slack.push_action(block_actions(posted, "notice", user=user))
-    assert slack.wait_for_ack(envelope)
-    assert slack.wait_for(lambda: len(slack.views) > count)
-    return list(slack.views)[-1]
+    return open_dialog(slack, posted, "notice", user)
 
 
 @pytest.mark.parametrize("removal", ["hide", "delete"])
