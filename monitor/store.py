@@ -273,14 +273,19 @@ def refuse_foreign(db: sqlite_utils.Database) -> None:
         )
 
 
-def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
-    """Apply the migrations the database lacks, each in its own transaction; return the version."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+def refuse_newer(version: int) -> None:
+    """StoreError for a database written by a newer monitor (a schema this one does not know)."""
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"the database is at schema version {version}, newer than this monitor knows "
             f"({SCHEMA_VERSION}): upgrade the monitor, or restore a backup"
         )
+
+
+def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations the database lacks, each in its own transaction; return the version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    refuse_newer(version)
     for number in range(version, target):
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -669,13 +674,11 @@ def inspect_database(path: Path) -> int | None:
         try:
             refuse_foreign(sqlite_utils.Database(conn))
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            refuse_newer(version)
         finally:
             conn.close()
     except (sqlite3.DatabaseError, StoreError) as exc:
         raise cannot_open(path, exc) from exc
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"cannot open the database {path}: it is at schema version {version}, newer than this "
-                         f"monitor knows ({SCHEMA_VERSION}): upgrade the monitor, or restore a backup")
     return version
 
 
