@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreDenied
-from monitor.store import Store, cannot_open
+from monitor.store import SCHEMA_VERSION, Store, cannot_open
 from tests.conftest import cli
 
 COMMANDS = [("status",), ("poll",), ("purge",), ("backup", "copy.db"), ("tell-audience", "1"), ("run",)]
@@ -45,12 +45,24 @@ def another_database(tmp_path: Path) -> Path:
     return path
 
 
+def a_newer_monitors_database(tmp_path: Path) -> Path:
+    path = tmp_path / "monitor.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    return path
+
+
 CASES = {
     "a folder": (folder, "it is a folder; storage.path names the database file itself"),
     "random bytes": (random_bytes, "this file is not a monitor database (not SQLite at all); check storage.path"),
     "under a file": (under_a_file, "var is a file, not a folder; check storage.path"),
     "another program's database": (another_database, "this file is not a monitor database (a SQLite database "
                                    "of something else, with the tables pupils)"),
+    "a newer monitor's database": (a_newer_monitors_database, f"the database is at schema version "
+                                   f"{SCHEMA_VERSION + 1}, newer than this monitor knows ({SCHEMA_VERSION}): "
+                                   "upgrade the monitor, or restore a backup"),
 }
 
 
