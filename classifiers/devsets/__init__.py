@@ -13,7 +13,8 @@ these sentences is used to train the model. ``benchmarks/classifier_school.py`` 
 | ``counter_speech`` | quoting abuse in order to condemn it | not flagged (at most half) |
 | ``veiled_threats`` | veiled threats against a named role or person | caught by the threat rule |
 | ``civil_complaints`` | sharp but civil complaints | not flagged |
-| ``long`` | an insult in the middle of a long comment (built by :func:`long_comments`) | flagged |
+| ``long`` | an insult in the middle of a long letter or newsletter (built by :func:`long_comments` from ``long_filler`` and ``plain_abuse``) | flagged |
+| ``long`` controls | the same long letters and newsletters without the insult | not flagged |
 """
 
 from __future__ import annotations
@@ -86,20 +87,57 @@ def disguised(half: str) -> list[tuple[str, str]]:
     return pairs + [("emoji", text) for text in read("disguised_emoji", half)]
 
 
+def long_filler(half: str) -> dict[str, list[str]]:
+    """The sections of ``long_filler.<half>.txt`` (``letter openings``, ``letter``, ``letter closings``,
+    ``newsletter openings``, ``newsletter``, ``newsletter closings``): what a parent writes in a long
+    letter of complaint and what a school writes in a long newsletter."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in read("long_filler", half):
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+        elif current is None:
+            raise ValueError(f"long_filler.{half}.txt: {line!r} comes before any [section]")
+        else:
+            current.append(line)
+    return sections
+
+
+LONG_LENGTH = 4500
+
+
 def long_comments(half: str, abusive: bool = True) -> list[str]:
-    """About 4,500 characters of civil complaint and school news, with one abusive comment in the
-    middle (or none, as the control)."""
-    filler = read("civil_complaints", half) + read("innocent", half)
-    insults = read("plain_abuse", half)
-    texts = []
-    for index, insult in enumerate(insults):
-        shuffled = random.Random(index).sample(filler, len(filler))
-        body: list[str] = []
-        while sum(len(s) + 1 for s in body) < 4500:
-            body += shuffled
-        middle = len(body) // 2
-        parts = body[:middle] + ([insult] if abusive else []) + body[middle:]
-        text = " ".join(part if part[-1] in ".!?" else part + "." for part in parts)
-        cut = len(text) - 4500
-        texts.append(text[cut // 2 : len(text) - (cut - cut // 2)] if cut > 0 else text)
-    return texts
+    """One long comment (about :data:`LONG_LENGTH` characters) for each plain abusive comment of
+    ``half``: a parent's letter or a school newsletter written from ``long_filler``, in paragraphs,
+    with the abusive comment as a sentence in the middle (or without it, as the control). Comments
+    alternate between letters and newsletters, and each draws its own opening, sentences, order
+    and closing; the same ``half`` always gives the same comments."""
+    sections = long_filler(half)
+    return [_long_comment(sections, ("letter", "newsletter")[index % 2], random.Random(f"{half}:{index}"),
+                          insult if insult[-1] in ".!?" else insult + ".", abusive)
+            for index, insult in enumerate(read("plain_abuse", half))]
+
+
+def _long_comment(sections: dict[str, list[str]], kind: str, rng: random.Random, insult: str,
+                  abusive: bool) -> str:
+    opening = rng.choice(sections[f"{kind} openings"])
+    closing = rng.choice(sections[f"{kind} closings"])
+    # the room is reckoned with the insult in, so the control draws the very same sentences
+    room = LONG_LENGTH - len(opening) - len(closing) - len(insult) - 6
+    body: list[str] = []
+    for sentence in rng.sample(sections[kind], len(sections[kind])):
+        if sum(len(s) + 2 for s in body) + len(sentence) > room:
+            break
+        body.append(sentence)
+    paragraphs: list[list[str]] = []
+    while sum(map(len, paragraphs)) < len(body):
+        start = sum(map(len, paragraphs))
+        paragraphs.append(body[start : start + rng.randint(3, 6)])
+    if abusive:
+        # before the middle sentence of the body, inside its paragraph
+        middle, number = len(body) // 2, 0
+        while middle >= len(paragraphs[number]):
+            middle -= len(paragraphs[number])
+            number += 1
+        paragraphs[number].insert(middle, insult)
+    return "\n\n".join([opening, *(" ".join(p) for p in paragraphs), closing])
