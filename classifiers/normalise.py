@@ -10,8 +10,10 @@ which is what a moderator is shown. In order:
    letters removed (strike-through and "zalgo" text);
 4. Cyrillic and Greek look-alike letters mapped to Latin inside words that are Latin or could be
    ("fuсk" with a Cyrillic "с"), from Unicode's confusables data (``confusable_homoglyphs``);
-5. single letters spaced or dotted apart joined when they spell a word ("f.u.c.k", "s h i t"); a
-   run that spells nothing is left alone, so "I a m" and initials are not mangled;
+5. single letters spaced or dotted apart joined when they spell a word ("f.u.c.k", "s h i t"),
+   the reading with the most letters in abusive words winning ("is a s h i t" reads "is a shit",
+   not "is ash i t"); a run that spells nothing is left alone, so "I a m" and initials are not
+   mangled, and acronyms in capitals and dots ("P.S.H.E.", "S.A.T.s") stay unless they spell abuse;
 6. inside a word that mixes letters with digits or symbols, leetspeak and masks resolved
    ("sh1t", "@ss", "b!tch", "f*ck", "a**hole") when the result is a known word;
 7. runs of a repeated letter shortened when that gives a known word ("fuuuuck", "soooo").
@@ -77,6 +79,8 @@ _URL_OR_EMAIL = re.compile(r"://|^www\.|^[\w.+-]+@[\w-]+\.[\w.]+$", re.I)
 # a run of at least three single characters, each apart from the next by a space, a dot, a dash...
 _UNIT = r"[A-Za-z0-9@$!*]"
 _UNITS = re.compile(_UNIT)
+# capitals each followed by a dot ("P.S.H.E.", "G.C.S.E", "S.A.T.s"): an acronym, not a disguise
+_ACRONYM = re.compile(r"(?:[A-Z][ \t]*\.[ \t]*)+[A-Z]?\.?s?")
 _SPACED = re.compile(rf"(?<![\w@$!*.\-]){_UNIT}(?:(?:[ \t]*[.\-_·•][ \t]*|[ \t]+){_UNIT}){{2,}}\.?(?![\w@$*])")
 # a token worth a closer look: a letter beside a leetspeak or mask symbol, or a letter three times
 _SYMBOLS = r"0-9@$!|+€£*#"
@@ -203,26 +207,57 @@ def _join_spaced(text: str) -> str:
 
 
 def _join_run(match: re.Match) -> str:
+    """A run of single letters as the words it spells, or as it was.
+
+    Every way of cutting the run into known words and letters left alone is weighed, and the one
+    spelling the most letters of abusive words, then of known words, wins: "is a s h i t" is "a shit"
+    and not "ash i t". A reading made only of harmless words must spell at least three letters in
+    words for each letter it leaves alone, "a" and "I" aside ("h a i k u" stays, not "hai k u";
+    "u s e l e s s t o s s e r s" reads "useless toss e r s"), and an acronym in capitals and dots ("P.S.H.E.", "S.A.T.s",
+    "K.I.S.S.") is joined only into an abusive word.
+    """
     run = match.group(0)
     units = _UNITS.findall(run)
     if sum(c.isalpha() for c in units) < 2 or len(units) > 200:  # a long run is noise, not a word
         return run
-    out: list[str] = []
-    start = 0
-    while start < len(units):
-        for end in range(min(len(units), start + _LONGEST), start + 2, -1):  # the longest word first
-            if not (units[start].isalpha() and units[end - 1].isalpha()):
-                continue
-            word = resolve_token("".join(units[start:end]))
-            if word is not None and is_word(word):
-                out.append(word)
-                start = end
-                break
-        else:
-            out.append(units[start])
-            start += 1
-    joined = " ".join(out)
-    return joined if len(out) < len(units) else run
+    words = _best_reading(units)
+    if words is None:
+        return run
+    abusive = any(len(w) > 1 and w in ABUSE_WORDS for w in words)
+    if not abusive:
+        if _ACRONYM.fullmatch(run.strip()):
+            return run
+        alone = sum(len(w) == 1 and w.lower() not in ("a", "i") for w in words)
+        if alone * 3 > sum(len(w) for w in words if len(w) > 1):
+            return run
+    return " ".join(words)
+
+
+def _best_reading(units: list[str]) -> list[str] | None:
+    """The words and lone letters that ``units`` read as best (see ``_join_run``); None when no
+    word of three letters or more is in them."""
+    # best[i]: (letters in abusive words, letters in known words, -pieces) for units[:i], and its cut
+    best: list[tuple[tuple[int, int, int], list[str]] | None] = [None] * (len(units) + 1)
+    best[0] = ((0, 0, 0), [])
+    for start in range(len(units)):
+        if best[start] is None:
+            continue
+        (abuse, known, pieces), words = best[start]
+        options = [((abuse, known, pieces - 1), words + [units[start]], start + 1)]
+        if units[start].isalpha():
+            for end in range(start + 3, min(len(units), start + _LONGEST) + 1):
+                if not units[end - 1].isalpha():
+                    continue
+                word = resolve_token("".join(units[start:end]))
+                if word is not None and is_word(word):
+                    size = end - start
+                    score = (abuse + (size if word in ABUSE_WORDS else 0), known + size, pieces - 1)
+                    options.append((score, words + [word], end))
+        for score, cut, end in options:
+            if best[end] is None or score > best[end][0]:
+                best[end] = (score, cut)
+    score, words = best[len(units)]
+    return words if score[1] else None
 
 
 def _resolve_tokens(text: str) -> str:

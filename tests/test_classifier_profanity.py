@@ -40,6 +40,16 @@ def test_profanity_lifts_offensive_and_says_why():
     assert "profanity: s***" in verdict.reasons
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Mr Davies is a s h i t teacher", "Mr Davies is a s.h.i.t teacher", "Mr Davies is a s-h-i-t teacher",
+     "Mr Davies is a d-i-c-k"],
+)
+def test_spaced_letters_after_the_article_a_are_flagged(text):
+    (verdict,) = load_classifier(ClassifierSettings()).classify([text])
+    assert verdict.flagged
+
+
 def test_quoted_words_are_left_to_the_model():
     assert profane_words('Someone called my daughter a "fat slag" on this page. It has to stop.') == []
     assert profane_words("Someone wrote \u201cstupid bitch\u201d under the photo") == []

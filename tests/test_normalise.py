@@ -27,6 +27,14 @@ def reads(text: str) -> str:
         ("YOU ARE A F U C K I N G LOSER", "YOU ARE A fucking LOSER"),
         ("u r a b i t c h", "u r a bitch"),
         ("s h 1 t", "shit"),
+        # the article "a" (or "I") before spaced letters is not glued onto them
+        ("Mr Davies is a s h i t teacher", "Mr Davies is a shit teacher"),
+        ("Mr Davies is a s.h.i.t teacher", "Mr Davies is a shit teacher"),
+        ("Mr Davies is a s-h-i-t teacher", "Mr Davies is a shit teacher"),
+        ("Mr Davies is a d-i-c-k", "Mr Davies is a dick"),
+        ("he is a p r i c k", "he is a prick"),
+        ("I h a t e Mr Davies", "I hate Mr Davies"),
+        ("F.U.C.K. OFF", "fuck OFF"),
         # leetspeak inside a word
         ("sh1t school", "shit school"),
         ("you're an @ss", "you're an ass"),
@@ -61,6 +69,13 @@ def test_disguises_are_undone(text, expected):
     "text",
     [
         "I a m so happy for you all",  # spaced letters that spell nothing
+        "h a i k u",  # spaced letters that spell only part of a word and leave letters alone
+        "P.S.H.E. lessons on Friday",  # acronyms in capitals and dots stay acronyms
+        "S.A.T.s revision club",
+        "K.I.S.S. - keep it simple",
+        "B.B.C. news came to film",
+        "U.K. and P.E. kit",
+        "G.C.S.E. results day at 8 a.m.",
         "J. K. Rowling visited year 9",
         "Mr. J. Smith and Mrs A. Patel",
         "i.e. a test, e.g. a quiz",
