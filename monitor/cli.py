@@ -387,9 +387,11 @@ def classify(ctx: Context) -> None:
 def tune(ctx: Context, dry_run: bool, as_json: bool) -> None:
     """Refit the classifier on this school's moderator feedback and print before/after figures.
 
-    "Not abusive" clicks, escalations and removed comments are labelled examples; a third are held
-    back to measure the change, which is kept only if it flags no fewer abusive ones. The
-    safeguarding rules are never tuned. Delete the tuning file to return to the shipped model.
+    "Not abusive" clicks, escalations and removed comments are labelled examples; at least 12 of
+    each kind are needed (exit 1 otherwise, nothing changed). A third of each are held back to
+    measure the change, which is kept only if it does better there and flags no fewer abusive ones;
+    the threshold moves at most 0.1 from the shipped one. The safeguarding rules are never tuned.
+    Delete the tuning file to return to the shipped model.
     """
     from classifiers import load_model
     from monitor.app.assembly import open_store

@@ -53,15 +53,34 @@ ABUSIVE = [
 ]
 
 
-@pytest.fixture
-def graded(tmp_path, store, clock):
-    """A week of comments polled and classified by the shipped model; the moderator marked the
-    school news "Not abusive" and escalated the abuse."""
+# school news the shipped model leaves alone: with the abuse above, nothing for tuning to improve
+PLAIN = [
+    "Parents evening for Year 9 is on Thursday from 4pm in the main hall",
+    "The school will be closed on Monday for staff training",
+    "Thank you to everyone who came to the Christmas fair, we raised over 900 pounds",
+    "Year 7 trip to the Science Museum letters went home today",
+    "Reminder: PE kit is needed on Tuesdays and Thursdays",
+    "Well done to our chess team for reaching the county final",
+    "The library is open at lunchtime for Year 10 revision",
+    "Lost property will be on display in reception until Friday",
+    "Our new canteen menu starts after half term, with more vegetarian options",
+    "Congratulations to Mrs Green on her retirement after 30 years at the school",
+    "Please remember to label your child's uniform",
+    "The Year 11 mock exam timetable is now on the website",
+    "Applications for the school council close next Wednesday",
+    "The choir sang beautifully at the care home this afternoon",
+    "Swimming lessons for Year 5 start next week, bring a towel",
+]
+
+
+def grade(tmp_path, store, clock, not_abusive: list[str], abusive: list[str]):
+    """The comments polled from a Facebook page and classified by the shipped model; the moderator
+    clicked "Not abusive" on ``not_abusive`` and "Escalate" on ``abusive`` in Slack."""
     with fake_platform("facebook")() as facebook:
         config = make_config(tmp_path, sources=[{**facebook.source_config("facebook-page"), "official": True}],
                              notify={"slack": {"token": "xoxb-1", "app_token": "xapp-1", "channel": "C1",
                                                "base_url": "http://127.0.0.1:9/"}})
-        for minute, text in enumerate(INNOCENT + ABUSIVE):
+        for minute, text in enumerate(not_abusive + abusive):
             facebook.add_comment(text, author="Parent", at=clock() - timedelta(minutes=200 - minute))
         assert build_pipeline(config, store, clock=clock).poll("facebook-page").ok
     actions = SlackActions(config, store, notifier=None, clock=clock)
@@ -69,12 +88,18 @@ def graded(tmp_path, store, clock):
     for row in rows:
         click = Click(action_id="", user_id="U1", name="Ms Moderator", item_id=row["id"], case_id=None,
                       channel="C1", ts="1.0")
-        if row["text"] in INNOCENT:
+        if row["text"] in not_abusive:
             actions.not_abusive(click)
-        elif row["text"] in ABUSIVE:
+        elif row["text"] in abusive:
             actions.escalate(click)
     (tmp_path / "monitor.toml").write_text(f'[storage]\npath = "{tmp_path / "monitor.db"}"\n', encoding="utf-8")
     return config, rows
+
+
+@pytest.fixture
+def graded(tmp_path, store, clock):
+    """A week of comments; the moderator marked the school news "Not abusive" and escalated the abuse."""
+    return grade(tmp_path, store, clock, INNOCENT, ABUSIVE)
 
 
 def run_cli(tmp_path, *args, stdin: str = ""):
@@ -145,3 +170,75 @@ def test_a_tuning_for_another_model_version_is_ignored(graded, tmp_path, caplog)
     classifier = load_classifier(ClassifierSettings(), tuning=path)
     assert "tuned" not in classifier.version
     assert "run monitor tune again" in caplog.text
+
+
+def assert_refused(tmp_path, config, *expected: str) -> None:
+    for args in (("tune",), ("tune", "--dry-run"), ("tune", "--json")):
+        done = run_cli(tmp_path, *args)
+        assert done.returncode == 1, done.stdout
+        assert "tuning needs at least 12 moderator decisions of each kind" in done.stderr
+        assert "Nothing was changed" in done.stderr
+        for text in expected:
+            assert text in done.stderr
+        assert done.stdout == ""
+    assert not tuning_path(config.database_path).exists()
+
+
+def test_only_not_abusive_clicks_are_refused(tmp_path, store, clock):
+    # a refit on "Not abusive" clicks alone learns to flag nothing: it once raised the threshold to 0.85
+    config, _ = grade(tmp_path, store, clock, INNOCENT + PLAIN, [])
+    assert_refused(tmp_path, config, "so far 0 abusive and 33 not abusive")
+
+
+def test_only_escalations_are_refused(tmp_path, store, clock):
+    # a refit on abuse alone learns to flag everything: it once lowered the threshold to 0.33
+    config, _ = grade(tmp_path, store, clock, [], ABUSIVE + ["the caretaker is a filthy pig",
+                                                             "Miss Jones is a vile ugly hag"])
+    assert_refused(tmp_path, config, "so far 14 abusive and 0 not abusive")
+
+
+def test_too_few_of_one_kind_is_refused(tmp_path, store, clock):
+    config, _ = grade(tmp_path, store, clock, INNOCENT, ABUSIVE[:5])
+    assert_refused(tmp_path, config, "so far 5 abusive and 18 not abusive")
+
+
+def test_a_refit_with_no_measured_benefit_is_not_kept(tmp_path, store, clock):
+    # the shipped model already flags every escalated insult and none of this news
+    config, _ = grade(tmp_path, store, clock, PLAIN, ABUSIVE)
+    done = run_cli(tmp_path, "tune", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["before"] == {"abusive": 4, "abusive_flagged": 4, "not_abusive": 5, "not_abusive_flagged": 0}
+    assert not result["kept"] and result["path"] is None
+    assert result["notes"] == ["not kept: it does no better on the held-back examples"]
+    assert not tuning_path(config.database_path).exists()
+    text = run_cli(tmp_path, "tune")
+    assert "not kept: it does no better on the held-back examples" in text.stdout
+    assert not tuning_path(config.database_path).exists()
+
+
+def test_a_kept_tuning_moves_the_threshold_a_little(graded, tmp_path):
+    from monitor.tune import MAX_SHIFT
+
+    done = run_cli(tmp_path, "tune", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["kept"]
+    written = json.loads(tuning_path(graded[0].database_path).read_text(encoding="utf-8"))
+    assert abs(written["thresholds"]["offensive"] - 0.5) <= MAX_SHIFT + 1e-9
+    assert written["thresholds"]["hate"] == 0.53
+
+
+def test_the_threshold_never_moves_far_from_the_shipped_one():
+    import numpy as np
+
+    from monitor.tune import MAX_SHIFT, _choose_threshold
+
+    # on this school's examples alone the best cut is 0.81 (all its news under it, its abuse over it)
+    probabilities = np.array([0.55] * 5 + [0.8] * 5 + [0.95] * 10)
+    y = np.array([0] * 10 + [1] * 10)
+    assert _choose_threshold(probabilities, y, 0.5) == pytest.approx(0.56)  # what 0.6 and under can do
+    # and here 0.21: the threshold follows this school's abuse down no further than 0.4
+    probabilities = np.array([0.05] * 10 + [0.45] * 5 + [0.21] * 5)
+    assert _choose_threshold(probabilities, y, 0.5) == pytest.approx(0.45)
+    probabilities = np.array([0.05] * 10 + [0.21] * 10)
+    assert _choose_threshold(probabilities, y, 0.5) >= 0.5 - MAX_SHIFT
