@@ -12,8 +12,11 @@ label                   hits
                         his"), against anyone at a school place or time ("I will
                         stab someone at the gate tomorrow"), or a weapon emoji aimed
                         at a person, place or time
-``self_harm``           someone speaking of harming or killing themselves, or urging
-                        another person to
+``self_harm``           someone speaking of harming or killing themselves, said outright
+                        or in the usual words ("nobody would miss me", "I just want it
+                        all to stop", "kms", "took a load of paracetamol"), a report of
+                        someone else at risk ("my friend says she's going to kill
+                        herself"), or urging another person to
 ``personal_data``       a phone number (a mobile is named as one), an email address, a
                         UK postcode or a street address posted publicly, other than the
                         school's own published contacts (``classifier.school_contacts``)
@@ -24,8 +27,10 @@ violence", "urges someone to harm themselves", "possible self-harm or suicide ri
 "personal data: <what>".
 
 The patterns look for intent aimed at a person or at the school, so figures of speech pass:
-"this exam killed me", "I could kill for a coffee", "she killed it on stage"; self-harm named as
-the subject of a service ("a self-harm awareness workshop for parents") is not a disclosure.
+"this exam killed me", "I could kill for a coffee", "she killed it on stage", "I'm dead 😂"; self-harm
+named as the subject of a service ("a self-harm awareness workshop for parents"), of a story or of
+history ("Juliet kills herself", "Hitler killed himself in 1945") is not a disclosure, unless the
+writer speaks of themselves or of someone close ("my daughter").
 Threats and self-harm are read after normalisation (``classifiers.normalise``), personal data
 before it (leetspeak must not turn digits into letters).
 """
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from classifiers.normalise import normalise, violent_emoji
 from classifiers.text import to_valid_str, truncate
 
-VERSION = "4"
+VERSION = "5"
 MAX_CHARS = 20_000
 
 THREAT = "threat"
@@ -149,29 +154,117 @@ _VEILED_HINTS = [re.compile(hint, re.I) for hint in (
 
 # ---- self-harm -----------------------------------------------------------------------------
 
+_MYSELF_ACTS = (  # what a person may say they will do to themselves, after "I want to", "I'm going to"...
+    r"kill(?:ing)? myself|unaliv(?:e|ing)(?: myself)?|top(?:ping)? myself|hang(?:ing)? myself|"
+    r"end(?:ing)? (?:it all|my (?:own )?life|things|everything|it)\b(?!\s+(?:with|on|early|there|here|at|for|now|by|"
+    r"off|up|in|after|before|between|once|like))|"
+    r"(?:take|taking) my (?:own )?life|hurt(?:ing)? myself|cut(?:ting)? myself|harm(?:ing)? myself|overdose|"
+    r"suicide\b(?!\s+(?:prevention|awareness|talk|training|workshop|charity|helpline|first aid|research|week|day|"
+    r"month|walk|run))|not be here(?: anymore| any more)?|disappear forever|"
+    r"jump (?:off|from) (?:a|the) (?:bridge|roof|building|multi-storey(?: car park)?|block of flats|tower block)|"
+    r"(?:throw|chuck|fling)(?:ing)? myself (?:off|in front of|under)|"
+    r"(?:step|walk|jump)(?:ing)? in front of (?:a|the) (?:train|bus|lorry|car|truck)"
+)
+_LIFE_ENDS = (  # ...and what they may only want or plan, not merely expect ("I'm going to die of shame")
+    r"die\b(?!\s+(?:of|laughing|from|with|for|inside|happy|on|in|at|when|if|before|after|trying|tho|lol|"
+    r"(?:my|your|his|her|their|our|it|them|the)\s))"  # "I want to die my hair pink"
+)
+_PILLS = (r"(?:pills|tablets|paracetamol|painkillers|pain killers|sleeping pills|meds|medication|"
+          r"antidepressants|ibuprofen|aspirin|co-codamol|codeine)")
+_WHOSE = r"(?:(?:of\s+)?(?:the|my|his|her|\w+'s)\s+){0,3}"
+_HERSELF = r"(?:him|her|them)(?:self|selves)"
+_SHE = r"(?:he|she|they|he's|she's|they're|hes|shes|theyre)"
+_NOT_MEANT = (  # "she'll kill herself laughing", "he hurt himself in PE": an accident or a figure of speech
+    r"(?!\s+(?:laughing|with laughter|trying|doing|carrying|running|working|getting|to get|over|on|off|by accident|"
+    r"accidentally|playing|in|at|during|when|while|falling|some slack|shaving|cooking|out))"
+)
+# each pattern with whose risk it tells of: "first" (the writer's own), "other" (a report of someone
+# else's), "pills" (either), "urge" (the writer urges someone to), "topic" (a word that may be the
+# subject of a service)
 _SELF_HARM_PATTERNS = [
-    re.compile(r"\b(?:i|i'm|im|i am|i've|ive)\s+(?:\w+\s+){0,3}(?:want|wanna|going|gonna|need|"
-               r"thinking about|thought about|plan|planning|tried|trying|about)\s+(?:to\s+)?"
-               r"(?:kill(?:ing)? myself|end(?:ing)? (?:it all|my life)|die(?!\s+(?:of|laughing|from|with|for|inside|happy))|"
-               r"hurt(?:ing)? myself|"
-               r"cut(?:ting)? myself|harm(?:ing)? myself|overdose|top myself|not be here)\b", re.I),
-    re.compile(r"\b(?:kill(?:ing)?|hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|hang(?:ing)?|top(?:ping)?) myself\b"
-               r"(?!\s+(?:laughing|with laughter|to get|trying to|some slack|shaving|cooking|on|by accident|off))",
-               re.I),
-    re.compile(r"\b(?:suicidal|self[- ]?harm(?:ing)?|suicide note|no reason to live|"
-               r"(?:don't|dont|do not) want to (?:live|be alive|be here)(?: anymore| any more)?|"
-               r"better off dead|(?:want|wanna) to disappear forever|end my life)\b", re.I),
-    re.compile(r"\b(?:kill|hang|end)\s+(?:your ?self|urself|yo self)\b|\bkys\b|"
-               r"\bgo (?:and )?die\b|\bdrink bleach\b|\bgo jump off\b", re.I),
+    ("first", re.compile(
+        r"\b(?:i|i'm|im|i am|i've|ive|i have|i'd|id|i'll|ill)\s+(?:\w+\s+){0,3}?(?:want|wanna|going|gonna|need|"
+        r"thinking about|thinking of|think about|thought about|thought of|plan|planning|tried|trying|about|"
+        r"decided|will|keep thinking about)\s+(?:to\s+)?"
+        rf"(?:{_MYSELF_ACTS})", re.I)),
+    ("first", re.compile(
+        r"\b(?:i|i'm|im|i am|i've|ive|i have|i'd|id)\s+(?:\w+\s+){0,3}?(?:want|wanna|need|ready|plan|planning|tried|"
+        rf"trying|deserve)\s+(?:to\s+)?{_LIFE_ENDS}", re.I)),
+    ("first", re.compile(r"\b(?:kill(?:ing)?|harm(?:ing)?|hang(?:ing)?|top(?:ping)?|unaliv(?:e|ing)|hurting|cutting)"
+                         rf" myself\b{_NOT_MEANT}|\bhurt(?:ing)? myself (?:on purpose|deliberately|again)\b", re.I)),
+    # "nobody would miss me", "everyone would be better off without me"
+    ("first", re.compile(
+        r"\b(?:nobody|no one|no-one|noone|no1|not one person)\s+(?:would|will|'d|is going to|is gonna|gonna)?\s*"
+        r"(?:even\s+|really\s+|actually\s+)?(?:miss me|(?:care|notice) (?:if|when) i(?:'m|\s+am|\s+was|\s+were)?\s+"
+        r"(?:gone|dead|not here|disappeared|disappear|died|die|killed myself))\b", re.I)),
+    ("first", re.compile(
+        r"\b(?:everyone|everybody|every1|the world|world|my (?:family|mum|mom|dad|parents|friends|mates)|family|they|"
+        r"people|you all|all of you|you lot|everyone else)\b[^.!?]{0,25}?\b(?:better off|better|happier|easier)\s+"
+        r"(?:off\s+)?(?:without me\b|if i (?:was|were) (?:dead|gone|not here|not around|never born)|"
+        r"if i (?:wasn't|weren't|was not|were not) (?:here|around|alive|born)|"
+        r"if i (?:died|disappeared|didn't exist|never existed|killed myself))", re.I)),
+    # "I wish I was dead", "I wish I could go to sleep and never wake up"
+    ("first", re.compile(
+        r"\bwish(?:ed|ing)?\s+(?:that\s+)?i\s+(?:was|were|could be|'d be|would be)\s+dead\b|"
+        r"\bwish(?:ed|ing)?\s+i(?:'d| had)?\s+never\s+been\s+born\b|"
+        r"\bwish\s+i\s+(?:could|would|'d)\s+(?:just\s+)?(?:die|disappear forever)\b|"
+        r"\bwish\s+i\s+(?:didn't|did not|don't|dont)\s+exist\b|\bwish\s+i\s+(?:wasn't|was not|weren't|were not)\s+alive\b|"
+        r"\b(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up\b|"
+        r"\bhope (?:that )?i (?:never|don't|dont|do not|won't|wont) wake up\b", re.I)),
+    ("first", re.compile(
+        r"\b(?:i|i've|ive|i'm|im|i have|i am|been|started|start|keep|kept|began)\s+(?:\w+\s+){0,2}?cutting\s+"
+        r"(?:again|myself|my\s+(?:arms?|wrists?|legs?|thighs?|skin|stomach|body))\b|"
+        rf"\bcut(?:ting)? (?:my|his|her|their) wrists\b", re.I)),
+    ("first", re.compile(r"\bi\s+(?:\w+\s+){0,2}?(?:want|wanna|need|wish)\s+(?:it all|everything|all of it|all this)\s+"
+                         r"(?:all\s+)?to\s+(?:stop|end|be over)\b", re.I)),
+    ("first", re.compile(r"(?<![\d.,])(?<!\d )\bkms\b", re.I)),
+    # "took a load of paracetamol", "take all my mum's pills"
+    ("pills", re.compile(
+        r"\b(?:take|took|taking|taken|swallow|swallowed|swallowing|downed|necked)\s+(?:"
+        rf"all\s+{_WHOSE}|(?:a\s+)?(?:whole\s+)?(?:load|loads|lot|lots|bunch|handful|handfuls|packet|packets|box|"
+        rf"boxes|bottle|bottles|tub|strip|pack)\s+of\s+{_WHOSE}|(?:\d{{2,3}}|twenty|thirty|forty|fifty|a hundred)\s+"
+        rf"{_WHOSE})(?:\w+\s+)?{_PILLS}\b", re.I)),
+    # someone else at risk: "she wants to kill herself", "he tried to end his life", "my friend took an overdose"
+    ("other", re.compile(rf"\b(?:kill(?:s|ed|ing)?|unaliv(?:e|es|ed|ing)|hang(?:s|ed|ing)?|top(?:s|ped|ping)?|"
+                         rf"harm(?:s|ed|ing)?|cutting|hurting)\s+{_HERSELF}\b{_NOT_MEANT}", re.I)),
+    ("other", re.compile(
+        rf"\b{_SHE}\s+(?:\w+\s+){{0,3}}?(?:wants?|wanted|wanna|going|gonna|tried|trying|planning|plans|"
+        r"talk(?:s|ed|ing)? about|think(?:s|ing)? about|thought about)\s+(?:to\s+)?"
+        r"(?:end(?:ing)? (?:it all|(?:his|her|their) (?:own )?life|it|things)\b(?!\s+with)|"
+        r"suicide|tak(?:e|ing) (?:his|her|their) (?:own )?life|overdos(?:e|ing))", re.I)),
+    ("other", re.compile(
+        rf"\b{_SHE}\s+(?:\w+\s+){{0,3}}?(?:wants?|wanted|wanna|tried|trying|planning|plans|talk(?:s|ed|ing)? about|"
+        rf"think(?:s|ing)? about|ready)\s+(?:to\s+)?{_LIFE_ENDS}", re.I)),
+    ("topic", re.compile(
+        r"\b(?:suicidal|self[- ]?h[a4@]rm(?:ing|ed|er|ers)?|suicide note|no reason to live|"
+        r"nothing (?:left )?to live for|(?:no|not any|isn't any|is no) point (?:in )?(?:living|being alive|going on)|"
+        r"not worth living|life (?:isn't|is not|ain't|aint) worth living|(?:tired|sick) of (?:living|being alive)|"
+        r"(?:don't|dont|do not) want to (?:live|be alive|exist)(?: anymore| any more)?|"
+        r"(?:don't|dont|do not) want to (?:be here|wake up)(?: anymore| any more| again| ever again)|"
+        r"better off dead|(?:want|wanna) to disappear forever|end my life|attempt(?:ed|ing|s)? suicide|"
+        rf"tried to (?:kill|hang|unalive|hurt|harm) (?:my|him|her|them)sel(?:f|ves)|suicide attempt|"
+        r"(?:took|taken|take|taking|had) an overdose|overdosed|(?:thinking|thought) (?:about|of) (?:suicide|"
+        r"killing myself|ending (?:it all|my life|things|it)\b(?!\s+with)))\b", re.I)),
+    ("urge", re.compile(r"\b(?:kill|hang|end)\s+(?:your ?self|urself|yo self)\b|\bkys\b|"
+                        r"\bgo (?:and )?die\b|\bdrink bleach\b|\bgo jump off\b", re.I)),
 ]
 # a mention of self-harm or suicide as a topic: a workshop, a campaign, a service, not a disclosure
 _SERVICE = re.compile(
     r"\b(?:awareness|prevention|workshops?|sessions?|talks?|training|courses?|evenings?|week|day|month|charity|"
     r"charities|leaflets?|resources|polic(?:y|ies)|assembl(?:y|ies)|support group|helplines?|services?|nurse|"
     r"counsell?ors?|fun run|fundraiser|fundraising|research|campaign|lessons?|curriculum|guidance|signs of|"
-    r"parents|carers|staff|professionals|first aid|speaker|survivors?)\b", re.I)
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|me|my|myself)\b", re.I)
-_SELF_HARM_TO_OTHERS = re.compile(r"(?:your ?self|urself|yo self|\bkys\b|go (?:and )?die|bleach|jump off)", re.I)
+    r"warning signs|parents|carers|staff|professionals|first aid|speaker|survivors?)\b", re.I)
+# ... or what happens in a story, a play, a song or history
+_FICTION = re.compile(
+    r"\b(?:play|novel|story|book|poem|poet|poetry|character|scene|act \d|shakespeare|macbeth|hamlet|ophelia|"
+    r"juliet|romeo|cleopatra|antony|othello|lear|film|movie|episode|series|lyrics?|song|sang|singing|choir|"
+    r"musical|history|historian|war|century|emperor|king|queen|hitler|nero|studying|revision|essay|"
+    r"(?:1[0-9]|20)\d\d)\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|i'll|i'd|me|my|myself)\b", re.I)
+# the person who reports someone else's risk: "my daughter", "a boy in my form", "my friend in Year 10"
+_REPORTER = re.compile(r"\b(?:my|our)\s+(?:\w+\s+)?(?:son|daughter|child|kid|friend|mate|bestie|sister|brother|"
+                       r"girlfriend|boyfriend|cousin|pupil|student|classmate|form|class|year)\b", re.I)
+_QUOTE = re.compile(r"\"[^\"\n]{1,200}\"|“[^”\n]{1,200}”|(?<!\w)'(?:[^'\n]|'(?=\w)){2,200}'(?!\w)")
 
 # ---- personal data -------------------------------------------------------------------------
 
@@ -324,24 +417,63 @@ def _threats(text: str) -> list[Hit]:
     return []
 
 
-def _is_topic(text: str, match: re.Match) -> bool:
-    """"a self-harm awareness workshop", "suicide prevention training": the subject of a service, said
-    in a sentence with no "I" or "my" in it."""
+def _sentence(text: str, match: re.Match) -> str:
+    """The sentence a match is in, but no further than a few words either side: run-on text is not one sentence."""
     start = max(text.rfind(".", 0, match.start()), text.rfind("!", 0, match.start()),
                 text.rfind("?", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
     ends = [i for i in (text.find(c, match.end()) for c in ".!?\n") if i != -1]
-    # the sentence, but no further than a few words either side: run-on text is not one sentence
     start, end = max(start, match.start() - 60), min(min(ends) if ends else len(text), match.end() + 60)
-    sentence = text[start:end]
-    return bool(_SERVICE.search(sentence)) and not _FIRST_PERSON.search(sentence)
+    return text[start:end]
+
+
+def _quoted(text: str, match: re.Match) -> bool:
+    """Whether the match is inside quotation marks ("warning signs include 'I want it all to stop'")."""
+    offset = max(0, match.start() - 200)
+    window = text[offset : match.end() + 200]
+    return any(q.start() + offset <= match.start() and match.end() <= q.end() + offset for q in _QUOTE.finditer(window))
+
+
+def _is_mention(text: str, match: re.Match, whose: str) -> bool:
+    """Self-harm as the subject of a service ("a self-harm awareness workshop", "suicide prevention training"),
+    of a story or of history ("Juliet kills herself", "Hitler killed himself in 1945"), or words quoted in
+    one: a mention, not a disclosure. The writer's own words are a disclosure unless they are quoted;
+    a report of someone close ("my daughter", "a boy in my form") is never a mention."""
+    if whose == "urge":
+        return False
+    sentence = _sentence(text, match)
+    quoted = _quoted(text, match)
+    if whose == "first" and not quoted:
+        return False
+    if whose in ("other", "pills") and quoted:
+        return True  # "comments telling children to 'go kill themselves'": reported abuse
+    unquoted = _QUOTE.sub(" ", sentence)
+    if _SERVICE.search(sentence) and not _FIRST_PERSON.search(unquoted):
+        return True
+    if not _FICTION.search(sentence):
+        return False
+    return not _REPORTER.search(sentence) and (whose in ("other", "pills") or not _FIRST_PERSON.search(unquoted))
+
+
+# "remember to take all your tablets": medicine as prescribed, not an overdose
+_AS_PRESCRIBED = re.compile(r"\b(?:remember|forget|make sure|please|has to|have to|had to|prescribed|told to|"
+                            r"should|shouldn't|not|never|mustn't|must)\W+"
+                            r"(?:\w+\W+){0,2}$", re.I)
+_YOURS = re.compile(r"\b(?:your|their|our)\b", re.I)
+
+
+def _as_prescribed(text: str, match: re.Match) -> bool:
+    return bool(_YOURS.search(match.group(0)) or _AS_PRESCRIBED.search(text[max(0, match.start() - 40) : match.start()]))
 
 
 def _self_harm(text: str) -> list[Hit]:
-    for index, pattern in enumerate(_SELF_HARM_PATTERNS):
-        match = next((m for m in pattern.finditer(text) if index != 2 or not _is_topic(text, m)), None)
-        if match:
+    for whose, pattern in _SELF_HARM_PATTERNS:
+        for match in pattern.finditer(text):
+            if _is_mention(text, match, whose):
+                continue
+            if whose == "pills" and _as_prescribed(text, match):
+                continue
             found = _excerpt(text, *match.span())
-            if _SELF_HARM_TO_OTHERS.search(match.group(0)):
+            if whose == "urge":
                 return [Hit(SELF_HARM, f'urges someone to harm themselves: "{found}"')]
             return [Hit(SELF_HARM, f'possible self-harm or suicide risk: "{found}"')]
     return []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from classifiers import rules
@@ -276,3 +278,54 @@ def test_self_harm_as_the_subject_of_a_service_is_not_a_disclosure(text):
 )
 def test_a_disclosure_is_caught_even_beside_a_service(text):
     assert rules.SELF_HARM in labels(text)
+
+
+# ---- self-harm: ordinary disclosures and reports of someone else's risk ----------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+
+
+def dev_set(name: str, wanted: bool) -> list[str]:
+    """The lines of a rule's dev set (``tests/fixtures/rules``): "+ " must raise the label, "- " must not."""
+    lines = (FIXTURES / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    return [line[2:] for line in lines if line.startswith("+ " if wanted else "- ")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nobody would miss me",
+        "no one would miss me if I was gone",
+        "everyone would be better off without me",
+        "I've been cutting again and I can't stop",
+        "I can't do this anymore. I just want it all to stop",
+        "I keep thinking about ending it",
+        "I'm going to take all my mum's pills tonight",
+        "I wish I was dead",
+        "I wish I could go to sleep and never wake up",
+        "kms",
+        "I'm going to unalive myself",
+        "I've been s3lf h4rming",
+        "I took a load of paracetamol last night",
+        "everyone would be happier if I was dead",
+        "my daughter told me she wants to kill herself, who do I talk to at school?",
+        "my friend in Year 10 says she's going to kill herself tonight",
+    ],
+)
+def test_ordinary_disclosures_of_self_harm_are_caught(text):
+    assert rules.SELF_HARM in labels(text)
+
+
+@pytest.mark.parametrize("text", dev_set("self_harm", wanted=True))
+def test_self_harm_dev_set_disclosures_are_caught(text):
+    assert rules.SELF_HARM in labels(text)
+
+
+@pytest.mark.parametrize("text", dev_set("self_harm", wanted=False))
+def test_self_harm_dev_set_school_talk_is_left_alone(text):
+    assert rules.SELF_HARM not in labels(text)
+
+
+def test_a_disclosure_has_the_self_harm_reason_not_the_urging_one():
+    (hit,) = rules.check("my friend in Year 10 says she's going to kill herself tonight")
+    assert hit.reason.startswith("possible self-harm or suicide risk")
