@@ -14,12 +14,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 
 
-def load_classifier(settings: Any = None, tuning: Path | None = None) -> Classifier:
+def load_classifier(settings: Any = None, tuning: Path | None = None, *, strict_tuning: bool = False) -> Classifier:
     """The model named by ``settings.model``, with the safeguarding rules unless ``rules = false``.
 
     ``settings`` is a ``monitor.config.ClassifierSettings`` (defaults when None). ``tuning`` is the
     school's tuning file written by ``monitor tune``; it is applied when it exists and was made for
-    this model and version.
+    this model and version and is sound (see :func:`apply_tuning`, and ``strict_tuning``).
     """
     if settings is None:
         from monitor.config import ClassifierSettings
@@ -32,7 +32,7 @@ def load_classifier(settings: Any = None, tuning: Path | None = None) -> Classif
         max_chars=getattr(settings, "max_chars", 20_000),
     )
     if tuning is not None:
-        apply_tuning(model, tuning)
+        apply_tuning(model, tuning, strict=strict_tuning)
     if not getattr(settings, "rules", True):
         return model
     from classifiers.safeguarded import SafeguardedClassifier
@@ -62,30 +62,32 @@ def load_model(
     )
 
 
-def apply_tuning(model: Classifier, path: Path) -> bool:
-    """Use the school's tuning at ``path`` (``monitor tune``) if it was made for ``model``."""
-    from monitor.tune import load_tuning
+def apply_tuning(model: Classifier, path: Path, *, strict: bool = False) -> bool:
+    """Use the school's tuning at ``path`` (``monitor tune``) if it was made for ``model`` and is sound.
 
-    document = load_tuning(path)
-    if document is None:
+    A tuning that cannot be used is logged (an ERROR naming the file, what is wrong and what to do;
+    a WARNING if it was made for another model) and the shipped model is used: a damaged file never
+    stops the monitor. With ``strict`` (``check-config``) it is raised instead: ``monitor.tune``'s
+    ``TuningInvalid`` or ``TuningStale``.
+    """
+    from monitor.tune import TuningInvalid, TuningStale, read_tuning
+
+    try:
+        tuning = read_tuning(path, model)
+    except (TuningInvalid, TuningStale) as exc:
+        if strict:
+            raise
+        logger.log(logging.ERROR if isinstance(exc, TuningInvalid) else logging.WARNING, "%s", exc)
         return False
-    if document.get("model") != model.name or document.get("model_version") != model.version:
-        logger.warning("classifier tuning at %s was made for %s %s, not %s %s; run monitor tune again",
-                       path, document.get("model"), document.get("model_version"), model.name, model.version)
+    if tuning is None:
         return False
-    thresholds = {k: float(v) for k, v in document.get("thresholds", {}).items()}
-    version = f"{model.version}+tuned.{str(document.get('tuned_at', ''))[:10]}"
-    if "head" in document:
-        import numpy as np
-
-        from classifiers.head import Head
-
-        model.use_head(Head(np.array(document["head"]["weight"], dtype=np.float32),
-                            np.array(document["head"]["bias"], dtype=np.float32)), thresholds, version)
+    version = f"{model.version}+tuned.{tuning.tuned_at[:10]}"
+    if tuning.head is not None:
+        model.use_head(tuning.head, tuning.thresholds, version)
     else:
-        model.thresholds = {**model.thresholds, **thresholds}
+        model.thresholds = {**model.thresholds, **tuning.thresholds}
         model.version = version
-    logger.info("classifier: using this school's tuning from %s (%s)", path, document.get("tuned_at"))
+    logger.info("classifier: using this school's tuning from %s (%s)", path, tuning.tuned_at)
     return True
 
 

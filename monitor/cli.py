@@ -147,20 +147,27 @@ def check_config(ctx: Context) -> None:
 
     config = ctx.config()
     warnings, notes = check_configuration(config)
-    problems, more, model = check_startup(config)
+    problems, faults, more, model = check_startup(config)
     warnings += more
     notes[2:2] = model
     for note in notes:
         click.echo(note)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    for problem in problems:
+    for problem in problems + faults:
         click.echo(f"error: {problem}", err=True)
     if problems:
-        click.echo(f"{config.path}: `monitor run` would not start ({len(problems)} "
-                   f"problem{'s' if len(problems) != 1 else ''})", err=True)
+        click.echo(f"{config.path}: `monitor run` would not start ({_count(problems + faults, 'problem')})", err=True)
+        sys.exit(1)
+    if faults:
+        click.echo(f"{config.path}: `monitor run` would start, but not as configured "
+                   f"({_count(faults, 'problem')})", err=True)
         sys.exit(1)
     click.echo(f"{config.path}: configuration is valid" + (f" ({len(warnings)} warnings)" if warnings else ""))
+
+
+def _count(things: list, name: str) -> str:
+    return f"{len(things)} {name}{'s' if len(things) != 1 else ''}"
 
 
 @cli.command()

@@ -224,12 +224,105 @@ def _choose_threshold(probabilities: np.ndarray, y: np.ndarray, shipped: float) 
     return best
 
 
-def load_tuning(path: Path) -> dict | None:
-    """The tuning document at ``path``, or None when there is none (or it cannot be read)."""
+class TuningInvalid(MonitorError):
+    """A tuning file that cannot be used: the model is used without it."""
+
+    def __init__(self, path: Path, what: str):
+        super().__init__(f"classifier tuning {path} cannot be used ({what}); the model is used without it: "
+                         "delete the file, or run `monitor tune` again")
+
+
+class TuningDenied(TuningInvalid):
+    """A tuning file this user may not read (a command run as another user than the service's)."""
+
+
+class TuningStale(MonitorError):
+    """A tuning file made for another model or version: the model is used without it."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A school's tuning, checked against the model it is for."""
+
+    thresholds: dict[str, float]
+    head: Any  # a classifiers.head.Head, or None: the model's own layer with these thresholds
+    tuned_at: str
+
+
+def read_tuning(path: Path, model) -> Tuning | None:
+    """The tuning at ``path`` for ``model`` (shipped, untuned), or None when there is no file.
+
+    TuningInvalid if it cannot be read or is not what :func:`tune` writes for this model: a JSON
+    object, thresholds for the model's labels between 0 and 1 and within :data:`MAX_SHIFT` of the
+    shipped ones, and a layer of the model's pooled width by its labels, every number finite.
+    TuningStale if it was made for another model or version.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, ValueError) as exc:
-        logger.error("classifier tuning at %s cannot be read (%s); using the shipped model", path, exc)
-        return None
+    except PermissionError as exc:
+        raise TuningDenied(path, f"{type(exc).__name__}: {exc}") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise TuningInvalid(path, f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(document, dict):
+        raise TuningInvalid(path, f"it holds a JSON {_json_type(document)}, not an object")
+    if document.get("model") != model.name or document.get("model_version") != model.version:
+        raise TuningStale(f"classifier tuning {path} was made for {document.get('model')} "
+                          f"{document.get('model_version')}, not {model.name} {model.version}; the model is used "
+                          "without it: run monitor tune again")
+    try:
+        thresholds = _checked_thresholds(document.get("thresholds"), model)
+        head = _checked_head(document["head"], model) if "head" in document else None
+    except ValueError as exc:
+        raise TuningInvalid(path, str(exc)) from None
+    return Tuning(thresholds, head, str(document.get("tuned_at", "")))
+
+
+def _checked_thresholds(found: Any, model) -> dict[str, float]:
+    if not isinstance(found, dict):
+        raise ValueError(f'"thresholds" is a JSON {_json_type(found)}, not an object of label: threshold')
+    thresholds = {}
+    for label, value in found.items():
+        if label not in model.labels:
+            raise ValueError(f'"thresholds" names {label!r}, which the model does not score '
+                             f"(it scores {', '.join(model.labels)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ValueError(f'"thresholds" {label} is {json.dumps(value)}, not a number between 0 and 1')
+        shipped = model.thresholds.get(label, 0.5)
+        if abs(value - shipped) > MAX_SHIFT + 1e-9:
+            raise ValueError(f'"thresholds" {label} is {value}, further than {MAX_SHIFT} from the shipped {shipped}')
+        thresholds[label] = float(value)
+    return thresholds
+
+
+def _checked_head(found: Any, model):
+    from classifiers.head import HEAD_FILE, Head, load_head
+
+    if not getattr(model, "has_features", False):
+        raise ValueError('it has a refitted layer ("head") but this model has no pooled output to use it with')
+    if not isinstance(found, dict) or "weight" not in found or "bias" not in found:
+        raise ValueError('"head" is not an object with "weight" and "bias"')
+    width, labels = load_head(model.folder / HEAD_FILE).weight.shape[0], len(model.labels)
+    weight = _finite_array(found["weight"], "weight", (width, labels))
+    bias = _finite_array(found["bias"], "bias", (labels,))
+    return Head(weight.astype(np.float32), bias.astype(np.float32))
+
+
+def _finite_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    expected = " by ".join(str(n) for n in shape)
+    try:
+        array = np.array(value)
+    except ValueError:  # ragged lists
+        array = np.array(None)
+    if array.shape != shape or array.dtype.kind not in "iuf":
+        found = " by ".join(str(n) for n in array.shape) if array.dtype.kind in "iuf" else f"a JSON {_json_type(value)}"
+        raise ValueError(f'"head" {name} is {found}, not {expected} numbers (the model\'s pooled width by its labels)')
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f'"head" {name} holds {int(np.sum(~np.isfinite(array)))} numbers that are NaN or infinite')
+    return array
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")

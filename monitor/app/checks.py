@@ -61,10 +61,11 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
     return warnings, notes
 
 
-def check_startup(config: Config) -> tuple[list[str], list[str], list[str]]:
-    """(problems, warnings, notes): what would stop ``monitor run`` from starting that validation
-    cannot see (the database at storage.path, the classifier's model), what could not be checked
-    from here, and which model will be used."""
+def check_startup(config: Config) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(problems, faults, warnings, notes): what would stop ``monitor run`` from starting that
+    validation cannot see (the database at storage.path, the classifier's model), what it would start
+    without (a damaged tuning file: the model is used without it), what could not be checked from
+    here, and which model will be used."""
     from monitor.errors import StoreDenied, StoreError
     from monitor.store import inspect_database
 
@@ -79,17 +80,19 @@ def check_startup(config: Config) -> tuple[list[str], list[str], list[str]]:
     model = check_classifier(config)
     problems += [model.problem] if model.problem else []
     warnings += [model.warning] if model.warning else []
-    return problems, warnings, [model.note] if model.note else []
+    return problems, [model.fault] if model.fault else [], warnings, [model.note] if model.note else []
 
 
 @dataclass(frozen=True)
 class ModelCheck:
     """What ``check-config`` found of ``classifier.model``: a problem (``monitor run`` would not
-    start), a warning (it could not be checked from here), or the note of what will be used."""
+    start), a fault (it would start without the school's tuning), a warning (it could not be checked
+    from here, or the tuning is for another model), and the note of what will be used."""
 
     problem: str | None = None
     warning: str | None = None
     note: str | None = None
+    fault: str | None = None
 
 
 def check_classifier(config: Config, *, hub_timeout: float = 10.0) -> ModelCheck:
@@ -174,17 +177,28 @@ def _check_on_hub(reference: str, key: str, timeout: float) -> ModelCheck:
 
 
 def _load_to_check(config: Config, key: str) -> ModelCheck:
-    from monitor.app.assembly import build_classifier
+    """Load the classifier as ``monitor run`` will, with the school's tuning (``monitor tune``) if any:
+    a tuning file that cannot be used is a fault (``monitor run`` logs it and uses the model without it)."""
+    from classifiers import load_classifier
     from monitor.errors import ConfigError
+    from monitor.tune import TuningDenied, TuningInvalid, TuningStale, tuning_path
 
+    fault = warning = None
     try:
-        classifier = build_classifier(config)
+        try:
+            classifier = load_classifier(config.classifier, tuning=tuning_path(config.database_path),
+                                         strict_tuning=True)
+        except (TuningInvalid, TuningStale) as exc:
+            # one this user may not read is a warning, as the database is (StoreDenied): the service may
+            fault, warning = (None, str(exc)) if isinstance(exc, (TuningStale, TuningDenied)) else (str(exc), None)
+            classifier = load_classifier(config.classifier)
     except ConfigError as exc:
         # the loader's message on one line, after the key and the value as written
         text = " ".join(str(exc).split()).removeprefix("classifier.model: ")
         return ModelCheck(problem=f"{key}: {text}")
     rules = "with the safeguarding rules" if config.classifier.rules else "without the safeguarding rules"
-    return ModelCheck(note=f"classifier: {classifier.name} version {classifier.version} ({key}, threshold "
+    return ModelCheck(fault=fault, warning=warning,
+                      note=f"classifier: {classifier.name} version {classifier.version} ({key}, threshold "
                            f"{config.classifier.threshold}, {rules})")
 
 
