@@ -373,18 +373,18 @@ def report(ctx: Context, item_id: int, by: str | None) -> None:
 @cli.command()
 @pass_ctx
 def classify(ctx: Context) -> None:
-    """Classify texts: one per line on stdin, one JSON object per line on stdout.
+    """Classify texts: one per line on stdin (UTF-8), one JSON object per line on stdout.
 
     Each object is {"text", "score", "flagged", "labels", "reasons"}. Uses the [classifier]
     section of the configuration if there is one, else the shipped model with the safeguarding rules.
     """
-    from classifiers.stream import classify_lines
+    from classifiers.stream import classify_lines, read_lines
     from monitor.app.assembly import build_classifier
+    from monitor.sanitize import printable_json
 
     classifier = build_classifier(ctx.config_to_read(required=False))
-    with click.open_file("-", errors="replace") as stdin:
-        for record in classify_lines(classifier, stdin):
-            click.echo(json.dumps(record, ensure_ascii=False))
+    for record in classify_lines(classifier, read_lines(sys.stdin.buffer)):
+        click.echo(printable_json(record))
 
 
 @cli.command()

@@ -11,12 +11,15 @@ acknowledged by Head"). So:
 - :func:`printable_lines` does the same but keeps the line breaks: for a plain-text email (read in a
   terminal mail client such as mutt, where ESC sequences would run) and its HTML part.
 - :class:`PrintableFormatter` does the same to every log message (a traceback keeps its lines).
+- :func:`printable_json` is one JSON document on one line, its strings' controls (the same ones) written
+  as JSON escapes (``\\u202e``), so that it reads back to the same text.
 - :func:`one_line` is for names and headlines inside a message: every run of whitespace or control
   characters becomes one space, and the result is clipped to a length.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -47,6 +50,13 @@ def printable_lines(text: Any) -> str:
     """``text`` with its lines kept (``\\n``, or ``\\r\\n``, ends one) and every other control character
     shown as an escape, as :func:`printable` shows it."""
     return "\n".join(printable(line) for line in str(text).replace("\r\n", "\n").split("\n"))
+
+
+def printable_json(document: Any) -> str:
+    """``document`` as JSON on one line, every control character in its strings written as an escape."""
+    # json.dumps escapes C0 controls itself; the others it leaves raw, and inside a JSON string any
+    # character may be written as \uXXXX (RFC 8259, section 7), which reads back the same
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(document, ensure_ascii=False))
 
 
 def one_line(text: Any, limit: int | None = None) -> str:
