@@ -219,6 +219,7 @@ def test_any_text_is_checked_without_error(text):
     "text",
     [
         "I'll be waiting for that PE teacher by the car park on Friday. We'll see how brave he is then.",
+        "I'll be waiting for that maths teacher at the gate tomorrow. Let's see how smug he is then.",
         "Mrs Okafor had better watch her back",
         "the deputy head should be careful walking home tonight",
         "That history teacher won't be so cocky when I catch him on his own",
@@ -329,3 +330,70 @@ def test_self_harm_dev_set_school_talk_is_left_alone(text):
 def test_a_disclosure_has_the_self_harm_reason_not_the_urging_one():
     (hit,) = rules.check("my friend in Year 10 says she's going to kill herself tonight")
     assert hit.reason.startswith("possible self-harm or suicide risk")
+
+
+# ---- threats against a named role or person, said outright or veiled; sport and film left alone --
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm going to stab the PE teacher tomorrow",
+        "I'm going to hurt the deputy head",
+        "I'm going to batter the caretaker after school",
+        "I'm going to stab Jake Wilson at break tomorrow",
+        "gonna smash Liam's face in at the bus stop tomorrow",
+        "I'll put a knife in Mr Davies",
+        "the head deserves to be shot",
+        "Ms Patel is dead meat on Monday",
+        "I'll kill that maths teacher",
+        "I'm going to kill Sophie in 9B",
+        "Mr Davies is a dead man",
+        "somebody needs to shoot that teacher",
+        "I swear I'll kill the lot of them",
+    ],
+)
+def test_explicit_threats_against_a_named_role_or_person_are_caught(text):
+    assert rules.THREAT in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I know which car is Mrs Hall's. She won't be so smug on Monday",
+        "tell that english teacher to watch her back",
+        "The deputy head will get what's coming to her",
+        "We know where the head teacher parks. See you Monday",
+        "Waiting outside the staffroom for Miss Jones. She'll regret what she said",
+        "Jake in Year 9 won't be laughing after Friday, mark my words",
+        "It would be a shame if something happened to Mrs Hall's car",
+        "The head walks to the bus stop alone every night. Just saying",
+    ],
+)
+def test_veiled_threats_with_a_menace_are_caught(text):
+    assert rules.THREAT in labels(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We're going to batter them on Saturday, come and support the under 12s",
+        "Our under 11s are going to murder them at netball tomorrow",
+        "Film club is going to shoot the teachers for the staff video tomorrow",
+        "Year 6 are going to bomb the teachers with water balloons on the last day!",
+        "Mr Davies better watch out, Year 6 are coming for his quiz title",
+        "Our netball girls are going to kill them in the final",
+    ],
+)
+def test_sport_film_and_fun_are_not_threats(text):
+    assert rules.THREAT not in labels(text)
+
+
+@pytest.mark.parametrize("text", dev_set("threats", wanted=True))
+def test_threat_dev_set_threats_are_caught(text):
+    assert rules.THREAT in labels(text)
+
+
+@pytest.mark.parametrize("text", dev_set("threats", wanted=False))
+def test_threat_dev_set_school_talk_is_left_alone(text):
+    assert rules.THREAT not in labels(text)
