@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers import load_classifier
-from classifiers.profanity import FLOOR, mask, profane_words
+from classifiers.profanity import _WORDS, FLOOR, _may_hold_stem, mask, profane_words
 from monitor.config import ClassifierSettings
 
 
@@ -59,3 +61,21 @@ def test_quoted_words_are_left_to_the_model():
 @pytest.mark.parametrize("text", ["Mr Hughes is a n0nce", "the governors are tossers", "what a bellend"])
 def test_british_insults_are_found(text):
     assert profane_words(text)
+
+
+# letters of the stems, repeated, run together or apart, with the leetspeak digits and other symbols between
+_PIECES = st.sampled_from(["f", "u", "c", "k", "s", "h", "i", "t", "a", "ss", "o", "l", "b", "n", "g", "e", "r",
+                           "p", "w", "y", "d", " ", "  ", "\n", "1", "0", "3", "@", "$", "-", ".", "'", "é"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_texts_passed_over_hold_no_profanity(text):
+    """The quick look that passes a text over never passes over one the full patterns find a word in."""
+    if not _may_hold_stem(text):
+        assert not _WORDS.search(text)
+
+
+@pytest.mark.parametrize("text", ["fuuuck", "bollocks", "piss\n off", "motherfucker", "niggaz", "jackass"])
+def test_repeated_letters_and_breaks_still_reach_the_full_patterns(text):
+    assert _may_hold_stem(text) and _WORDS.search(text)
