@@ -56,6 +56,7 @@ def check_configuration(config: Config) -> tuple[list[str], list[str]]:
             f"({span(config.sla.remind_before)}): a new comment could be told after its reminder was due"
         )
     warnings.extend(check_slack_moderators(config))
+    warnings.extend(check_school_contacts(config))
     if config.digest.recipients and config.notify.email is None:
         warnings.append("[digest] recipients are set but there is no [notify.email]: the weekly digest cannot be sent")
     return warnings, notes
@@ -224,6 +225,50 @@ def check_action_buttons(config: Config) -> list[str]:
         return ["some sources allow reply/hide/delete, but without notify.slack.app_token there are no Slack "
                 "buttons: only `monitor reply`, `monitor hide` and `monitor delete` can make them"]
     return []
+
+
+def check_school_contacts(config: Config) -> list[str]:
+    """``classifier.school_contacts`` entries that can never match a post: the personal-data rule would
+    not flag them in the first place (an empty entry, a word, too few digits for a phone number, half
+    an email address, a street without its number), so listing them spares nothing."""
+    if not config.classifier.rules:
+        return []
+    return [f"classifier.school_contacts[{index}] = {json.dumps(contact, ensure_ascii=False)} can never match a "
+            f"post: {_contact_fault(contact)}"
+            for index, contact in enumerate(config.classifier.school_contacts) if not _contact_matches(contact)]
+
+
+def _contact_matches(contact: str) -> bool:
+    """Whether the personal-data rule flags ``contact`` written in a post, and not once it is listed:
+    the rule itself is the judge of what it can match."""
+    import string
+
+    from classifiers import rules
+
+    listed = rules.contact_keys([contact])
+    # as a post would write it: a street "1 School Lane", a postcode "SW1A 1AA"
+    for written in {contact, string.capwords(contact), contact.upper()}:
+        found = [hit for hit in rules.check(written) if hit.label == rules.PERSONAL_DATA]
+        spared = [hit for hit in rules.check(written, contacts=listed) if hit.label == rules.PERSONAL_DATA]
+        if len(spared) < len(found):
+            return True
+    return False
+
+
+def _contact_fault(contact: str) -> str:
+    text = contact.strip()
+    if not text:
+        return "it is empty; remove it"
+    if "@" in text:
+        return "it is not a whole email address (name@school.example); write it as published"
+    if re.fullmatch(r"[+\d\s().-]+", text):
+        return ("it is not a phone number the personal-data rule reads: a UK number has 10 or 11 digits starting "
+                "0 (or +44), another country's starts + and has 8 to 15 digits; write it in full")
+    if re.fullmatch(r"[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}", text):
+        return ("it is not a UK postcode (the last two letters are never C, I, K, M, O or V, and it is written "
+                "as the Royal Mail gives it); check it")
+    return ("it is not an email address, phone number, postcode or street address with its number "
+            '(such as "12 Orchard Road"): the personal-data rule flags only those')
 
 
 def check_slack_moderators(config: Config) -> list[str]:
