@@ -1,4 +1,5 @@
-"""A profanity and slur signal that survives the usual disguises ("f*ck", "sh1t", "fuuuck", "b!tch").
+"""A profanity and slur signal that survives the usual disguises ("f*ck", "sh1t", "fuuuck", "b!tch"),
+and the rude gesture written as an emoji ("Mr Davies 🖕").
 
 Words inside double quotation marks are not counted: a post that quotes abuse is usually reporting or
 condemning it (counter-speech), and the model, which reads the whole post, decides.
@@ -60,6 +61,9 @@ _ALLOWED = {"shitake", "shiitake", "pricked", "prickly", "pricks", "pakistan", "
             "scunthorpe", "arsenal", "arsenic", "dykes", "cocksure", "fagin", "spastics"}
 
 
+#: the middle finger emoji: said to a person, as rude as the word it stands for
+GESTURE = "\U0001f595"
+
 _QUOTED = re.compile(r'"[^"\n]{1,80}"|“[^”\n]{1,80}”')
 
 
@@ -71,6 +75,8 @@ def profane_words(text: object, reading: str | None = None) -> list[str]:
     # words in double quotes are reported speech ("someone called her a \"slag\""): left to the model
     prepared = _QUOTED.sub(" ", (read(text) if reading is None else reading).lower())
     found = [m.group(0) for m in _STARRED.finditer(prepared)]
+    if GESTURE in prepared:
+        found.append(GESTURE)
     folded = prepared.translate(_LEET)
     if _may_hold_stem(folded):
         found += [m.group(0) for m in _WORDS.finditer(folded) if m.group(0) not in _ALLOWED]

@@ -23,14 +23,17 @@ label                   hits
                         all to stop", "kms", "took a load of paracetamol"), a report of
                         someone else at risk ("my friend says she's going to kill
                         herself"), or urging another person to
-``personal_data``       a phone number (a mobile is named as one), an email address, a
-                        UK postcode or a street address posted publicly, other than the
-                        school's own published contacts (``classifier.school_contacts``)
+``personal_data``       a phone number (a mobile is named as one; dotted "07700.900.987"
+                        or with the letter O for zero), an email address, a UK postcode
+                        or a street address posted publicly, other than the school's own
+                        published contacts (``classifier.school_contacts``: an address is
+                        the school's when its house number and street are)
 ======================  ===========================================================
 
 These label names are a contract: alerts are headed by them. Reasons start with "threat of
 violence", "urges someone to harm themselves", "possible self-harm or suicide risk" or
-"personal data: <what>".
+"personal data: <what>"; threats and self-harm quote the post as it was written (the words the
+finding was read from, look-alike letters and emoji included), personal data is masked.
 
 The patterns look for intent aimed at a person or at the school, so figures of speech pass:
 "this exam killed me", "I could kill for a coffee", "she killed it on stage", "I'm dead 😂"; so do
@@ -46,6 +49,7 @@ before it (leetspeak must not turn digits into letters).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 import unicodedata
@@ -54,7 +58,7 @@ from dataclasses import dataclass
 from classifiers.normalise import normalise, violent_emoji
 from classifiers.text import to_valid_str, truncate
 
-VERSION = "6"
+VERSION = "7"
 MAX_CHARS = 20_000
 
 THREAT = "threat"
@@ -67,6 +71,17 @@ LABELS = (THREAT, SELF_HARM, PERSONAL_DATA)
 class Hit:
     label: str
     reason: str
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A threat or self-harm finding in the reading of a post: its label, what the reason calls it, and
+    where it is (the reason quotes the post as written there)."""
+
+    label: str
+    what: str
+    start: int
+    end: int
 
 
 class _Anchored:
@@ -410,17 +425,20 @@ _QUOTE = re.compile(r"\"[^\"\n]{1,200}\"|“[^”\n]{1,200}”|(?<!\w)'(?:[^'\n]
 # ---- personal data -------------------------------------------------------------------------
 
 _EMAIL = re.compile(r"\b[\w.+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.[a-z]{2,24}\b", re.I)
-# Digits separated only by spaces, dashes or brackets: "07700 900123", "+44 (0)20 7946 0958".
-# Dates and times ("12/03/2024", "10:30", "2024-03-12") never pass the digit checks below.
-_PHONE_CANDIDATE = re.compile(r"(?<![\w/.:+-])(\+?\(?\d[\d\s()-]{8,20}\d)(?![\w/:-]|\.\d)")
+# Digits separated only by spaces, dots, dashes or brackets: "07700 900123", "07700.900.123",
+# "+44 (0)20 7946 0958". Dates and times ("12/03/2024", "12.03.2024", "10:30", "2024-03-12") never pass
+# the digit checks below.
+_PHONE_CANDIDATE = re.compile(r"(?<![\w/.:+-])(\+?\(?\d[\d\s().-]{8,20}\d)(?![\w/:-]|\.\d)")
+# ...and disguised with the letter O for a zero or l for a one: "O77OO 9OO987"
+_PHONE_DISGUISED = re.compile(r"(?<![\w/.:+-])(\+?\(?[\dOo][\dOoIl\s().-]{8,20}[\dOo])(?![\w/:-])")
+_DIGIT_LOOKALIKES = str.maketrans("OoIl", "0011")
 _POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
 _NON_DIGIT = re.compile(r"\D")
 _SPACES = re.compile(r"\s+")
 _SPACES_IN_LINE = re.compile(r"[^\S\n]+")
-_STREET = re.compile(
-    r"\b\d{1,4}[a-z]?,?\s+(?:[A-Z][a-z']+\s+){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|"
-    r"Way|Crescent|Cres|Gardens|Place|Terrace|Court|Grove|Row|Walk|Mews|Square|Parade|Rise|View)\b\.?"
-)
+_STREET_TYPES = (r"(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|Way|Crescent|Cres|Gardens|Place|Terrace|"
+                 r"Court|Grove|Row|Walk|Mews|Square|Parade|Rise|View)")
+_STREET = re.compile(rf"\b\d{{1,4}}[a-z]?,?\s+(?:[A-Z][a-z']+\s+){{1,3}}{_STREET_TYPES}\b\.?")
 
 
 def _phone_kind(candidate: str) -> str | None:
@@ -478,15 +496,28 @@ def contact_keys(contacts) -> frozenset[str]:
         elif re.fullmatch(r"[+\d\s()-]{6,}", contact):
             keys.add(_key("phone", contact))
         else:
-            keys.add(_key("address", contact))
+            keys.update(_street_key(found) for found in _STREET_PARTS.finditer(contact))
             for found in _POSTCODE.finditer(contact.upper()):
                 keys.add(_key("postcode", found.group(0)))
     return frozenset(keys)
 
 
+# a street address in a post or in the school's contacts, in parts: "12", "orchard", "road"
+_STREET_PARTS = re.compile(rf"\b(\d{{1,4}}[a-z]?),?\s+((?:[a-z']+\s+){{1,3}}?)({_STREET_TYPES})\b", re.I)
+_STREET_ABBREVIATIONS = {"rd": "road", "st": "street", "ln": "lane", "ave": "avenue", "cres": "crescent"}
+
+
+def _street_key(parts: re.Match) -> str:
+    """"12 Orchard Rd" as "street:12|orchard road": the house number and the street, each whole."""
+    number, name, kind = (part.strip().lower() for part in parts.groups())
+    return f"street:{number}|{' '.join(name.split())} {_STREET_ABBREVIATIONS.get(kind, kind)}"
+
+
 def _is_school_address(found: str, contacts: frozenset[str]) -> bool:
-    street = _key("address", found)[len("address:"):]
-    return any(key.startswith("address:") and street in key for key in contacts)
+    """Whether a street address is one of the school's: the same house number on the same street (the
+    school at 12 Orchard Road does not hide a pupil at 2 Orchard Road)."""
+    parts = _STREET_PARTS.search(found)
+    return parts is not None and _street_key(parts) in contacts
 
 
 def _excerpt(text: str, start: int, end: int, mask: bool = False) -> str:
@@ -519,14 +550,14 @@ _AIMED = re.compile(
     r"this week|after school|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 
 
-def _emoji_threat(text: str, reading: str) -> list[Hit]:
+def _emoji_threat(text: str, reading: str) -> list[_Found]:
     """A weapon or death emoji aimed at someone, a place or a time: "Mrs Carter 🔫 tomorrow"."""
     if text.isascii() or not violent_emoji(text):
         return []
     match = _AIMED.search(reading)
     if not match:
         return []
-    return [Hit(THREAT, f'threat of violence (weapon emoji): "{_excerpt(reading, 0, len(reading))}"')]
+    return [_Found(THREAT, "threat of violence (weapon emoji)", 0, len(reading))]
 
 
 def check(text: object, reading: str | None = None, contacts: frozenset[str] = frozenset()) -> list[Hit]:
@@ -539,23 +570,65 @@ def check(text: object, reading: str | None = None, contacts: frozenset[str] = f
     if not plain.strip():
         return []
     reading = read(text) if reading is None else reading
-    threats = _threats(reading) or _emoji_threat(plain, reading)
-    return threats + _self_harm(reading) + _personal_data(plain, contacts)
+    found = (_threats(reading) or _emoji_threat(plain, reading)) + _self_harm(reading)
+    quoted = _Quoter(plain, reading)
+    hits = [Hit(f.label, f'{f.what}: "{quoted.excerpt(f.start, f.end)}"') for f in found]
+    return hits + _personal_data(plain, contacts)
 
 
-def _threats(text: str) -> list[Hit]:
+class _Quoter:
+    """Quotes the post as written where the rules found something in its reading: "Mr Davies 🔫🔫 after
+    school", not "Mr Davies gun gun after school"; "і'll stab" with the look-alike letter it was posted
+    with. Normalisation changes words, not their order, so the reading's words are matched to the
+    post's (``difflib``) and a finding is quoted as the post's words it came from, whole."""
+
+    _WORD = re.compile(r"\S+")
+
+    def __init__(self, plain: str, reading: str):
+        self.plain, self.reading = plain, reading
+        self._map: list[tuple[int, int] | None] | None = None
+
+    def excerpt(self, start: int, end: int) -> str:
+        if self.plain == self.reading:
+            return _excerpt(self.plain, start, end)
+        words = [m.span() for m in self._WORD.finditer(self.reading)]
+        sources = [self._sources()[i] for i, (s, e) in enumerate(words) if s < end and e > start]
+        sources = [span for span in sources if span is not None]
+        if not sources:
+            return _excerpt(self.reading, start, end)
+        return _excerpt(self.plain, min(s for s, _ in sources), max(e for _, e in sources))
+
+    def _sources(self) -> list[tuple[int, int] | None]:
+        """For each word of the reading, the span of the post's words it comes from (None: none)."""
+        if self._map is None:
+            read_words = list(self._WORD.finditer(self.reading))
+            plain_words = list(self._WORD.finditer(self.plain))
+            matcher = difflib.SequenceMatcher(None, [w.group(0).lower() for w in read_words],
+                                              [w.group(0).lower() for w in plain_words], autojunk=False)
+            self._map = [None] * len(read_words)
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+                if j1 == j2:
+                    continue  # words normalisation added
+                for i in range(i1, i2):
+                    # an equal word comes from its twin; a changed one from all the words it replaced
+                    first, last = (j1 + i - i1,) * 2 if tag == "equal" else (j1, j2 - 1)
+                    self._map[i] = (plain_words[first].start(), plain_words[last].end())
+        return self._map
+
+
+def _threats(text: str) -> list[_Found]:
     for pattern in _THREAT_PATTERNS:
         match = next((m for m in pattern.finditer(text) if not _playful(text, m)), None)
         if match:
-            return [Hit(THREAT, f'threat of violence: "{_excerpt(text, *match.span())}"')]
+            return [_Found(THREAT, "threat of violence", *match.span())]
     for pattern in _VEILED_PATTERNS:
         match = next((m for m in pattern.finditer(text) if not _playful(text, m)), None)
         if match:
-            return [Hit(THREAT, f'threat of violence (veiled): "{_excerpt(text, *match.span())}"')]
+            return [_Found(THREAT, "threat of violence (veiled)", *match.span())]
     for lurk in itertools.chain(_LURK.finditer(text), _ROUTINE.finditer(text)):
         if _MENACE.search(text, lurk.end()) or _MENACE.search(text, 0, lurk.start()):
             if not _playful(text, lurk):
-                return [Hit(THREAT, f'threat of violence (veiled): "{_excerpt(text, *lurk.span())}"')]
+                return [_Found(THREAT, "threat of violence (veiled)", *lurk.span())]
     return []
 
 
@@ -634,26 +707,37 @@ def _as_prescribed(text: str, match: re.Match) -> bool:
     return bool(_YOURS.search(match.group(0)) or _AS_PRESCRIBED.search(before))
 
 
-def _self_harm(text: str) -> list[Hit]:
+def _self_harm(text: str) -> list[_Found]:
     for whose, pattern in _SELF_HARM_PATTERNS:
         for match in pattern.finditer(text):
             if _is_mention(text, match, whose):
                 continue
             if whose == "pills" and _as_prescribed(text, match):
                 continue
-            found = _excerpt(text, *match.span())
             if whose == "urge":
-                return [Hit(SELF_HARM, f'urges someone to harm themselves: "{found}"')]
-            return [Hit(SELF_HARM, f'possible self-harm or suicide risk: "{found}"')]
+                return [_Found(SELF_HARM, "urges someone to harm themselves", *match.span())]
+            return [_Found(SELF_HARM, "possible self-harm or suicide risk", *match.span())]
     return []
+
+
+def _phone_numbers(text: str):
+    """Each phone number candidate as written (its span) and as digits."""
+    for match in _PHONE_CANDIDATE.finditer(text):
+        yield match.span(1), match.group(1)
+    for match in _PHONE_DISGUISED.finditer(text):
+        written = match.group(1)
+        if not written.isascii() or written.translate(_DIGIT_LOOKALIKES) == written:
+            continue
+        if sum(c.isdigit() for c in written) >= 5:  # a number with a few letters in it, not a word
+            yield match.span(1), written.translate(_DIGIT_LOOKALIKES)
 
 
 def _personal_data(text: str, contacts: frozenset[str] = frozenset()) -> list[Hit]:
     hits = []
-    for match in _PHONE_CANDIDATE.finditer(text):
-        kind = _phone_kind(match.group(1))
-        if kind and _key("phone", match.group(1)) not in contacts:
-            hits.append(Hit(PERSONAL_DATA, f'personal data: {kind} ("{_excerpt(text, *match.span(1), mask=True)}")'))
+    for span, number in _phone_numbers(text):
+        kind = _phone_kind(number)
+        if kind and _key("phone", number) not in contacts:
+            hits.append(Hit(PERSONAL_DATA, f'personal data: {kind} ("{_excerpt(text, *span, mask=True)}")'))
             break
     for match in _EMAIL.finditer(text):
         if _key("email", match.group(0)) not in contacts:

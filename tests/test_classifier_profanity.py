@@ -29,6 +29,16 @@ def test_innocent_words_are_not_profanity(text):
     assert profane_words(text) == []
 
 
+@pytest.mark.parametrize(
+    "text", ["Mr Davies \U0001f595", "\U0001f595\U0001f3fb to this school", "Mrs Hall \U0001f595\U0001f595"]
+)
+def test_the_middle_finger_emoji_is_flagged_as_profanity(text):
+    classifier = load_classifier(ClassifierSettings())
+    (verdict,) = classifier.classify([text])
+    assert verdict.flagged and verdict.labels["profanity"] == 1.0
+    assert "profanity: \U0001f595" in verdict.reasons
+
+
 def test_mask_keeps_the_first_letter():
     assert mask("fuck") == "f***"
 

@@ -397,3 +397,52 @@ def test_threat_dev_set_threats_are_caught(text):
 @pytest.mark.parametrize("text", dev_set("threats", wanted=False))
 def test_threat_dev_set_school_talk_is_left_alone(text):
     assert rules.THREAT not in labels(text)
+
+
+# ---- personal data: the school's address does not hide a pupil's; disguised numbers -----------
+
+HILL_TOP = rules.contact_keys(["Hill Top Academy, 12 Orchard Road, Hilltown, AB1 2CD", "11 School Lane"])
+
+
+@pytest.mark.parametrize(
+    "text", ["Jake lives at 2 Orchard Road, go round and tell him", "Jake lives at 1 School Lane"]
+)
+def test_an_address_next_to_the_schools_is_still_personal_data(text):
+    assert rules.PERSONAL_DATA in {hit.label for hit in rules.check(text, contacts=HILL_TOP)}
+
+
+@pytest.mark.parametrize("text", ["Summer fair at 12 Orchard Road", "Deliveries to 12 Orchard Rd please",
+                                  "The entrance is on 11 School Lane"])
+def test_the_schools_own_address_is_recognised_whole(text):
+    assert rules.check(text, contacts=HILL_TOP) == []
+
+
+@pytest.mark.parametrize("text", ["Jake's num is 07700.900.987", "O77OO 9OO987", "text her on O77OO 9OO 987 lol"])
+def test_disguised_phone_numbers_are_caught(text):
+    (hit,) = rules.check(text)
+    assert hit.reason.startswith("personal data: a mobile number")
+
+
+@pytest.mark.parametrize(
+    "text", ["term starts 03.09.2026", "version 1.2.3.4 of the app", "OOO 1234", "the 1970s and 1980s"]
+)
+def test_dotted_numbers_and_letters_are_not_phone_numbers(text):
+    assert rules.check(text) == []
+
+
+# ---- reasons quote the post as it was written ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("Mr Davies \U0001f52b\U0001f52b after school", '"Mr Davies \U0001f52b\U0001f52b after school"'),
+        ("\u0456'll st\u0430b Mr Davies", '"\u0456\'ll st\u0430b Mr Davies"'),  # look-alike letters kept
+        ("I will kill Mrs O'Brien", '"I will kill Mrs O\'Brien"'),
+        ("im going to s t a b the PE teacher tomorrow", '"im going to s t a b the PE teacher"'),
+        ("I w\u0430nt to k1ll mys\u0435lf", '"I w\u0430nt to k1ll mys\u0435lf"'),
+    ],
+)
+def test_reasons_quote_the_post_as_written(text, quoted):
+    (hit,) = rules.check(text)
+    assert hit.reason.endswith(quoted)
