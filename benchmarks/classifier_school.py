@@ -8,12 +8,14 @@ which nothing was tuned on) and prints, for each row, how many posts the whole c
 that miss their goal. The school's own contacts are configured as a school would
 (``classifier.school_contacts``). The long rows are parents' letters and school newsletters of about
 4,500 characters written from ``long_filler``, one per plain abusive comment, which sits in the middle;
-the controls are the same letters without it.
+the controls are the same letters without it; two more rows read them with their sentence
+punctuation taken out (one long "sentence" each).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -37,7 +39,16 @@ def rows(half: str) -> list[tuple[str, str, list[str], str, float]]:
          "flagged", 1.0),
         ("the same long comments without the insult", "clean", devsets.long_comments(half, abusive=False),
          "flagged", 0.0),
+        ("insult in the middle, no full stops or commas", "flagged",
+         [unpunctuated(t) for t in devsets.long_comments(half)], "flagged", 1.0),
+        ("the same without the insult, no full stops or commas", "clean",
+         [unpunctuated(t) for t in devsets.long_comments(half, abusive=False)], "flagged", 0.0),
     ]
+
+
+def unpunctuated(text: str) -> str:
+    """``text`` as some people write: no full stops, commas or other sentence punctuation, on one line."""
+    return " ".join(re.sub(r"[.,;:!?…]", " ", text).split())
 
 
 def hit(kind: str, verdict) -> bool:

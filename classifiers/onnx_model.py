@@ -21,6 +21,11 @@ the number of sentences (``OnnxModel.threshold_for``). A long comment is then fl
 of its sentences is clearly abusive on its own: windows that packed several innocent sentences
 together ("massacre", "attacking", "filthy" in one window) scored higher than any of them, and one
 borderline sentence in forty flagged the whole newsletter.
+
+A comment written without full stops is one long "sentence". It is read in short windows (phrases of
+:data:`PHRASE` tokens) that one insult can fill: in whole windows of civil words an insult was
+drowned, and the bar, raised for the many windows, was out of its reach. The bar counts every
+window read, phrases included.
 """
 
 from __future__ import annotations
@@ -43,12 +48,17 @@ from classifiers.text import clean
 #: windows per batch: small batches waste little on padding and give each worker one to run (2 and 4
 #: were the fastest side by side, 2 the least memory; 8 used more CPU and 20 MiB more with two workers)
 BATCH_SIZE = 2
-#: tokens scored for one long text (about 12,000 characters); a longer text keeps its first and last sentences
+#: tokens of one long text read (about 12,000 characters); a longer text keeps its first and last sentences
 MAX_TOKENS = 48 * 62
 #: tokens kept from the end of a text longer than :data:`MAX_TOKENS`
 TAIL_TOKENS = 2 * 62
 #: a sentence shorter than this is read with the next one ("Get a grip." says little on its own)
 MIN_SENTENCE = 8
+#: the tokens in each window of a sentence longer than a window (see ``_phrases``). On the tune halves'
+#: long comments of ``benchmarks/classifier_school.py`` with their punctuation taken out, 16 tokens
+#: overlapping by a quarter flagged 39 of 40, 24 overlapping by a third 35, and whole windows 21, none of
+#: the controls; it costs about half as much again as whole windows
+PHRASE = 16
 _SENTENCE_END = frozenset({".", "!", "?", "…"})
 #: how far towards 1 a label's threshold moves for a very long text (see ``OnnxModel.threshold_for``)
 LONG_MARGIN = 0.5
@@ -188,8 +198,9 @@ class OnnxModel(Classifier):
         return result, pooled, counts
 
     def _windows(self, texts: list[str]) -> tuple[list[int], list[list[int]], np.ndarray]:
-        """The windows to score, the text each belongs to, and how many sentences each text was read in
-        (1 for a text of up to two windows, read in windows that overlap by a quarter, as a tweet is)."""
+        """The windows to score, the text each belongs to, and how many windows (sentences and phrases)
+        each text was read in (1 for a text of up to two windows, read in windows that overlap by a
+        quarter, as a tweet is)."""
         owners: list[int] = []
         windows: list[list[int]] = []
         sentences = np.ones(len(texts), dtype=np.int64)
@@ -211,28 +222,33 @@ class OnnxModel(Classifier):
         return owners, windows, sentences
 
     def _pieces(self, encoding) -> list[list[int]]:
-        """The windows of a long text: its sentences, within :data:`MAX_TOKENS`."""
-        pieces = [piece for sentence in _sentences(encoding.ids, encoding.tokens, encoding.offsets)
-                  for piece in self._split(sentence)]
-        if sum(map(len, pieces)) <= MAX_TOKENS:
-            return pieces
+        """The windows of a long text: its sentences, within :data:`MAX_TOKENS` of text read. A
+        sentence longer than a window (a stretch written without full stops) is read in phrases."""
+        pieces: list[tuple[list[int], int]] = []  # each window, and how many tokens it adds to the text read
+        for sentence in _sentences(encoding.ids, encoding.tokens, encoding.offsets):
+            if len(sentence) <= self._window:
+                pieces.append((sentence, len(sentence)))
+            else:
+                pieces += _phrases(sentence)
+        if sum(fresh for _, fresh in pieces) <= MAX_TOKENS:
+            return [piece for piece, _ in pieces]
         head: list[list[int]] = []
         tail: list[list[int]] = []
         used = 0
-        for piece in reversed(pieces):
-            if used + len(piece) > TAIL_TOKENS:
+        for piece, fresh in reversed(pieces):
+            if used + fresh > TAIL_TOKENS:
                 break
             tail.insert(0, piece)
-            used += len(piece)
-        for piece in pieces[: len(pieces) - len(tail)]:
-            if used + len(piece) > MAX_TOKENS:
+            used += fresh
+        for piece, fresh in pieces[: len(pieces) - len(tail)]:
+            if used + fresh > MAX_TOKENS:
                 break
             head.append(piece)
-            used += len(piece)
+            used += fresh
         return head + tail
 
     def _split(self, ids: list[int]) -> list[list[int]]:
-        """A sentence longer than a window, in windows that overlap by a quarter (a phrase cut by one
+        """A text longer than a window, in windows that overlap by a quarter (a phrase cut by one
         window is whole in the next)."""
         if len(ids) <= self._window:
             return [ids]
@@ -276,6 +292,17 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _phrases(ids: list[int]) -> list[tuple[list[int], int]]:
+    """A sentence longer than a window, in windows of :data:`PHRASE` tokens that overlap by a quarter, each
+    with the tokens it adds to those before it: written without full stops, one insult among
+    civil words fills most of one of them, where a whole window of civil words around it drowned
+    it ("… we value the staff enormously the head is a fat ugly cow and a disgrace the packing list …")."""
+    stride = PHRASE * 3 // 4
+    starts = range(0, max(len(ids) - PHRASE, 0) + stride, stride)
+    ends = [min(start + PHRASE, len(ids)) for start in starts]
+    return [(ids[start:end], end - previous) for start, end, previous in zip(starts, ends, [0, *ends])]
 
 
 def _sentences(ids: list[int], tokens: list[str], offsets: list[tuple[int, int]]) -> list[list[int]]:

@@ -298,6 +298,57 @@ def test_a_long_text_is_cut_into_sentences():
     assert MIN_SENTENCE > 3
 
 
+# a parent's letter written without full stops or commas: one long "sentence"
+UNPUNCTUATED_LETTER = (
+    "I am writing as the parent of two children in Year 8 about the new homework platform which has caused "
+    "some confusion at home particularly around deadlines set late in the evening and we understand that "
+    "teachers are extremely busy and that planning lessons takes a great deal of time but perhaps tasks "
+    "could be released at a set hour as other schools already do and the packing list and the medical "
+    "forms for the residential trip to Wales all arrived in good time and were clear so thank you to the "
+    "organisers and finally the queue of cars at the bottom gate at pick-up time is becoming a real "
+    "safety concern because some drivers park on the zig-zag lines and reverse while children walk behind "
+) * 7
+
+
+@pytest.mark.parametrize("insult", ["the head is a fat ugly cow and a disgrace",
+                                    "Mrs Hall is a spiteful pathetic old witch who should never be allowed near children",
+                                    "those Year 9 scum are animals and should be put down"])
+def test_an_insult_in_a_long_comment_without_full_stops_is_flagged(model, insult):
+    """Read in whole windows of civil words, the insult was drowned (0.26 to 0.40) under a bar raised
+    for the many windows; read in phrases, it fills one."""
+    assert len(UNPUNCTUATED_LETTER) > 4500 and "." not in UNPUNCTUATED_LETTER
+    half = len(UNPUNCTUATED_LETTER) // 2
+    middle = UNPUNCTUATED_LETTER.rfind(" ", 0, half)
+    abusive, plain = model.classify([UNPUNCTUATED_LETTER[:middle] + " and " + insult + UNPUNCTUATED_LETTER[middle:],
+                                     UNPUNCTUATED_LETTER])
+    assert abusive.flagged
+    assert not plain.flagged
+
+
+def test_a_stretch_without_full_stops_is_read_in_overlapping_phrases():
+    from classifiers.onnx_model import PHRASE, _phrases
+
+    ids = list(range(100))
+    phrases = _phrases(ids)
+    assert all(len(window) <= PHRASE for window, _ in phrases)
+    assert phrases[0][0][0] == 0 and phrases[-1][0][-1] == 99  # the whole stretch, start to end
+    for (before, _), (after, _) in zip(phrases, phrases[1:]):
+        assert after[0] < before[-1]  # each phrase overlaps the one before it
+    assert sum(fresh for _, fresh in phrases) == len(ids)  # each token counted once towards the text read
+
+
+def test_a_long_text_without_full_stops_is_read_within_the_token_budget(model):
+    from classifiers.onnx_model import MAX_TOKENS, PHRASE
+
+    text = clean(UNPUNCTUATED_LETTER * 4, model.max_chars)  # about 19,000 characters, no sentence end
+    owners, windows, counts = model._windows([text])
+    tokens = len(model._tokenizer.encode(text, add_special_tokens=False).ids)
+    assert tokens > MAX_TOKENS
+    assert len(windows) == counts[0]  # the bar counts every phrase read
+    assert all(len(window) <= PHRASE + 2 for window in windows)
+    assert sum(len(window) - 2 for window in windows) <= MAX_TOKENS * 1.5  # a quarter of each phrase is read twice
+
+
 def test_a_long_comment_needs_a_surer_sentence_the_longer_it_is(model):
     threshold = model.thresholds["offensive"]
     assert model.threshold_for("offensive", 1) == threshold
