@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from classifiers.normalise import normalise, violent_emoji
 from classifiers.text import to_valid_str, truncate
 
-VERSION = "7"
+VERSION = "8"
 MAX_CHARS = 20_000
 
 THREAT = "threat"
@@ -155,7 +155,8 @@ _INTENT = (
 )
 _VIOLENCE = (
     r"(?:kill|murder|shoot|stab|knife|bomb|blow up|burn|torch|hurt|attack|beat up|batter|strangle|"
-    r"slit|behead|rape|punch|hunt down|gun down|glass|smack|slap|kick|deck|poison|run over)"
+    r"slit|behead|rape|punch|hunt down|gun down|glass|smack|slap|kick|deck|poison|run over|jump|bash|thump|"
+    r"knock out)"
 )
 # violence that has no sporting, film or playful sense
 _LITERAL = re.compile(r"\b(?:stab|knife|strangle|slit|behead|rape|punch|gun down|glass|poison|beat up|hunt down)",
@@ -213,7 +214,7 @@ _THREAT_PATTERNS = [
               r"(?:(?:dies?|die)\b(?!\s+(?:of|laughing|from embarrassment|inside|happy))|"
               r"(?:gets?|get)\s+(?:killed|shot|stabbed|raped|murdered|beaten up|run over|hurt)\b|"
               r"burns?\s+(?:to death|alive|in hell)\b)"),
-    re.compile(r"\b(?:watch your back|you(?:'re| are| r) (?:a )?dead (?:man|meat)|"
+    re.compile(r"\b(?:watch your back(?!\s+(?:when|while|as)\b)|you(?:'re| are| r) (?:a )?dead (?:man|meat)|"
                r"you(?:'re| are| r) going to die|you(?:'re| are| r) gonna die|"
                r"i know where you live)\b", re.I),
 ]
@@ -228,7 +229,7 @@ _MENACE = re.compile(
     r"trust me|i swear|wait and see|watch this space|not for long|tick tock|be afraid|be scared|"
     r"see (?:you|u|him|her|them) (?:soon|then|on|at|after|tomorrow|monday|tuesday|wednesday|thursday|friday|later)|"
     r"knife|gun|bomb|axe|blood|coffin|death|grave|while (?:you|he|she|they) (?:still )?can|"
-    r"(?:shame|pity) if (?:something|anything))\b", re.I)
+    r"(?:shame|pity) if (?:something|anything)|(?:and )?what car (?:he|she|they|you) drives?)\b", re.I)
 _TARGET = rf"(?:{_STAFF}|{_NAME}|\b(?:him|her|you|u|them)\b){_FORM}"
 _LURK = re.compile(
     rf"\b(?:wait(?:ing)?\s+(?:(?:outside|by|at|near|in|behind|round|around)\s+(?:the\s+)?[\w' -]{{1,30}}?\s+)?"
@@ -255,12 +256,15 @@ _VEILED_PATTERNS = [
               r"enjoy\s+(?:his|her|their)\s+last|be\s+(?:careful|scared|worried|afraid)\s+"
               r"(?:on\s+(?:his|her|their)\s+way|walking|tonight|after|when|going))"),
     re.compile(r"\b(?:watch|mind)\s+(?:his|her|their)\s+back\b(?!\s*(?:line|four|row|garden|door|pocket|after|"
-               r"following|since|while))", re.I),
+               r"following|since|while|when|as)\b)", re.I),
     _Anchored(r"\bteach\b", rf"\bteach\s+{_TARGET}\s+a\s+lesson\b"),
+    # catching someone alone: "wait till I catch Mr Cole on his own"
+    _Anchored(r"\bcatch\b", rf"\bcatch\s+{_TARGET}\s+(?:alone|on (?:his|her|their) own|by (?:himself|herself))\b"
+              r"(?!\s+to\s+(?:say|thank|ask|tell|give|talk|chat|show)\b)"),
     _Anchored(r"\b(?:won't|wont|will not)\b",
               rf"{_TARGET}\s+(?:won't|wont|will not)\s+be\s+(?:so\s+)?(?:smug|brave|tough|cocky|clever|laughing|"
-              r"smiling)\b[^.!?]{0,30}\b(?:when\s+(?:i|we)\b|mark my words|trust me|i swear|you'?ll see|"
-              r"wait and see|just saying)"),
+              r"smiling)\b(?![^.!?]{0,30}\bwhen\s+(?:he|she|they|you)\b)[^.!?]{0,30}\b(?:when\s+(?:i|we)\b|"
+              r"mark my words|trust me|i swear|you'?ll see|wait and see|just saying)"),
     # said and left hanging at the end of the post: "I know which car is hers"
     re.compile(rf"\bi\s+know\s+(?:which\s+car\s+is\s+(?:his|hers|theirs|yours|{_TARGET}'s)|what\s+time\s+"
                rf"{_TARGET}\s+(?:leaves|finishes|gets home|goes home))\b(?=\W*$)", re.I),
@@ -285,7 +289,7 @@ _FILM = re.compile(r"\b(?:film|filming|video|vlog|photos?|photograph\w*|camera|f
                    r"trailer|advert|tiktok|hoops|baskets|selfies?|portraits?|photo ?shoot)\b", re.I)
 _FUN = re.compile(r"\b(?:water (?:balloons|bombs|pistols|guns|fight)|wet sponges|sponges|nerf|silly string|confetti|"
                   r"glitter|flour|foam|paintball|snowballs?|pillows?|custard pies?|questions|kindness|compliments|"
-                  r"cake)\b", re.I)
+                  r"cake|surprise party|prank|pranks)\b", re.I)
 _STORY = re.compile(r"\b(?:the play|our play|school play|novel|character|scene|act \d|shakespeare|macbeth|banquo|"
                     r"hamlet|romeo|juliet|tybalt|mercutio|othello|film|movie|episode|poem|history|1[0-9]\d\d|"
                     r"\d+ (?:bc|ad))\b", re.I)
@@ -314,6 +318,9 @@ _LIFE_ENDS = (  # ...and what they may only want or plan, not merely expect ("I'
     r"die\b(?!\s+(?:of|laughing|from|with|for|inside|happy|on|in|at|when|if|before|after|trying|tho|lol|"
     r"(?:my|your|his|her|their|our|it|them|the)\s))"  # "I want to die my hair pink"
 )
+# "dead good", "dead proud": an intensifier
+_NOT_DEAD = (r"(?!\s+(?:good|funny|nice|proud|keen|excited|happy|lucky|chuffed|jealous|set|easy|hard|serious|tired|"
+             r"posh|clever|smart|cool|fit|bored|right|pleased|impressed|busy|quick|fast|slow|loud|quiet|sweet)\b)")
 _PILLS = (r"(?:pills|tablets|paracetamol|painkillers|pain killers|sleeping pills|meds|medication|"
           r"antidepressants|ibuprofen|aspirin|co-codamol|codeine)")
 _WHOSE_PILLS = r"(?:(?:of\s+)?(?:the|my|his|her|\w+'s)\s+){0,3}"
@@ -343,7 +350,9 @@ _SELF_HARM_PATTERNS = [
     # "nobody would miss me", "everyone would be better off without me"
     ("first", re.compile(
         r"\b(?:nobody|no one|no-one|noone|no1|not one person)\s+(?:would|will|'d|is going to|is gonna|gonna)?\s*"
-        r"(?:even\s+|really\s+|actually\s+)?(?:miss me|(?:care|notice) (?:if|when) i(?:'m|\s+am|\s+was|\s+were)?\s+"
+        r"(?:even\s+|really\s+|actually\s+)?(?:miss me\b(?!\s+(?:if|when)\s+i\s+(?!was gone|were gone|was dead|"
+        r"were dead|died|disappeared|wasn't here|weren't here|wasn't around|killed myself|left forever|left for good))|"
+        r"(?:care|notice) (?:if|when) i(?:'m|\s+am|\s+was|\s+were)?\s+"
         r"(?:gone|dead|not here|disappeared|disappear|died|die|killed myself))\b", re.I)),
     ("first", _Anchored(
         r"\b(?:better|happier|easier)\b",
@@ -355,13 +364,14 @@ _SELF_HARM_PATTERNS = [
     # "I wish I was dead", "I wish I could go to sleep and never wake up"
     ("first", _Anchored(
         r"\b(?:wish|wake)",
-        r"\bwish(?:ed|ing)?\s+(?:that\s+)?i\s+(?:was|were|could be|'d be|would be)\s+dead\b|"
+        rf"\bwish(?:ed|ing)?\s+(?:that\s+)?i\s+(?:was|were|could be|'d be|would be)\s+dead\b{_NOT_DEAD}|"
         r"\bwish(?:ed|ing)?\s+i(?:'d| had)?\s+never\s+been\s+born\b|"
         r"\bwish\s+i\s+(?:could|would|'d)\s+(?:just\s+)?(?:die|disappear forever)\b|"
         r"\bwish\s+i\s+(?:didn't|did not|don't|dont)\s+exist\b|"
         r"\bwish\s+i\s+(?:wasn't|was not|weren't|were not)\s+alive\b|"
-        r"\b(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up\b|"
-        r"\bhope (?:that )?i (?:never|don't|dont|do not|won't|wont) wake up\b")),
+        r"\b(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up\b(?!\s+(?:to|early|before|at|for|in time)\b)|"
+        r"\bhope (?:that )?i (?:never|don't|dont|do not|won't|wont) wake up\b"
+        r"(?!\s+(?:to|early|before|at|for|in time)\b)")),
     ("first", _Anchored(
         r"\bcut",
         r"\b(?:i|i've|ive|i'm|im|i have|i am|been|started|start|keep|kept|began)\s+(?:\w+\s+){0,2}?cutting\s+"
@@ -377,7 +387,10 @@ _SELF_HARM_PATTERNS = [
         r"\b(?:take|took|taking|taken|swallow|swallowed|swallowing|downed|necked)\s+(?:"
         rf"all\s+{_WHOSE_PILLS}|(?:a\s+)?(?:whole\s+)?(?:load|loads|lot|lots|bunch|handful|handfuls|packet|packets|"
         rf"box|boxes|bottle|bottles|tub|strip|pack)\s+of\s+{_WHOSE_PILLS}|"
-        rf"(?:\d{{2,3}}|twenty|thirty|forty|fifty|a hundred)\s+{_WHOSE_PILLS})(?:\w+\s+)?{_PILLS}\b", re.I)),
+        rf"(?:\d{{2,3}}|twenty|thirty|forty|fifty|a hundred|too many|(?:way )?more than i should)\s+{_WHOSE_PILLS})"
+        rf"(?:\w+\s+)?{_PILLS}\b"
+        r"(?!\s+(?:with (?:him|her|me|them|us|you)|back|home|away|on holiday|to (?:school|the|his|her|my|class))\b)",
+        re.I)),
     # someone else at risk: "she wants to kill herself", "he tried to end his life", "my friend took an overdose"
     ("other", re.compile(rf"\b(?:kill(?:s|ed|ing)?|unaliv(?:e|es|ed|ing)|hang(?:s|ed|ing)?|top(?:s|ped|ping)?|"
                          rf"harm(?:s|ed|ing)?|cutting|hurting)\s+{_HERSELF}\b{_NOT_MEANT}", re.I)),
