@@ -312,6 +312,256 @@ def literal() -> list[str]:
     return LITERAL * 3 + rng.sample(farm, 150) + rng.sample(pests, 150)
 
 
+# ---- version 4: identity statements in more shapes, sharper civil complaints, more insults ----
+
+#: (adjective, plural noun phrase) for identity groups named plainly, as people name themselves
+IDENTITIES = [("gay", "gay people"), ("lesbian", "lesbian couples"), ("bisexual", "bisexual people"),
+              ("trans", "trans people"), ("non-binary", "non-binary people"), ("Muslim", "Muslims"),
+              ("Jewish", "Jewish people"), ("Hindu", "Hindus"), ("Sikh", "Sikhs"), ("Christian", "Christians"),
+              ("Catholic", "Catholics"), ("Black", "Black people"), ("Asian", "Asian people"),
+              ("mixed-race", "mixed-race families"), ("Chinese", "Chinese families"), ("Polish", "Polish people"),
+              ("Romanian", "Romanians"), ("Lithuanian", "Lithuanian families"), ("Nigerian", "Nigerians"),
+              ("Pakistani", "Pakistani families"), ("Bangladeshi", "Bangladeshi families"),
+              ("Somali", "Somalis"), ("Irish", "Irish people"), ("Traveller", "Travellers"), ("Roma", "Roma families"),
+              ("immigrant", "immigrants"), ("refugee", "refugees"), ("migrant", "migrants"),
+              ("disabled", "disabled people"), ("deaf", "deaf people"), ("blind", "blind people"),
+              ("autistic", "autistic people"), ("dyslexic", "dyslexic people"), ("single", "single parents"),
+              ("Ukrainian", "Ukrainians"), ("Syrian", "Syrian families"), ("Afghan", "Afghan families"),
+              ("Caribbean", "Caribbean families"), ("Welsh", "Welsh speakers"), ("Kurdish", "Kurdish families")]
+ROLES = ["dad", "mum", "parent", "grandparent", "foster carer", "teacher", "teaching assistant", "governor",
+         "student", "pupil", "dinner lady", "school nurse", "PTA member", "coach"]
+SELF_FORMS = ["I'm {a} {adj} {role} and I love this school", "As {a} {adj} {role}, I want to thank the staff",
+              "I am {a} {adj} {role} and my children are happy here", "Proud to be {a} {adj} {role} at this school",
+              "Being {a} {adj} {role} here has never been a problem, everyone is kind",
+              "I'm {a} {adj} {role}. Happy to talk to any family who wants advice",
+              "Speaking as {a} {adj} {role}: this school gets inclusion right",
+              "I'm {a} {adj} {role} and I'm standing for the governors this year",
+              "Hi, I'm {a} {adj} {role}, new here, looking forward to meeting everyone",
+              "I'm {a} {adj} {role}, and yes, I'll be at the quiz night"]
+FAMILY_FORMS = ["We are {a} {adj} family and we have always felt welcome here",
+                "We're {a} {adj} family, new to the area: any tips for the school run?",
+                "Our family is {adj} and our kids have never felt different here",
+                "As {a} {adj} family we were nervous about starting, but Reception were wonderful",
+                "We're {a} {adj} family and our son just got into the football team!",
+                "Being {a} {adj} family at this school has been easy, thank you all"]
+GROUP_QUESTIONS = ["Are there other {adj} families in Year 3? Would love to meet up",
+                   "Is there a support group for {plural} at the school?",
+                   "Does the school have a club or network for {adj} pupils?",
+                   "How does the school support {adj} children who are new to the country?",
+                   "Are any other {adj} parents going to the coffee morning?",
+                   "Could the school invite {adj} speakers for careers week?",
+                   "Do the library books include stories with {adj} characters?",
+                   "Is the PTA looking for {adj} volunteers to help with the cultural evening?"]
+GROUP_FACTS = ["{plural_cap} have lived in this town for generations",
+               "Many {plural} in our town work for the NHS",
+               "The census shows more {plural} living in the area than ten years ago",
+               "The local paper ran a story about {plural} who started businesses on the high street",
+               "A speaker came to talk to Year 9 about the history of {plural} in Britain",
+               "Our geography unit looks at why {plural} moved to the UK after the war",
+               "{plural_cap} are more likely to be bullied online, the report says, and we want that to change",
+               "{plural_cap} are people, not a problem to be solved",
+               "{plural_cap} are part of every community in this country",
+               "{adj_cap} pupils at our school won three of the five art prizes this year"]
+FESTIVALS = ["Diwali", "Eid", "Hanukkah", "Vaisakhi", "Chinese New Year", "Pride Month", "Black History Month",
+             "Holi", "Passover", "Ramadan", "Rosh Hashanah", "Gypsy, Roma and Traveller History Month",
+             "International Women's Day", "Deaf Awareness Week", "Autism Acceptance Week", "Refugee Week",
+             "Windrush Day", "St Patrick's Day", "Lunar New Year", "Christmas", "Easter"]
+FESTIVAL_FORMS = ["Could the school mark {festival} this year?", "Will there be an assembly for {festival}?",
+                  "Thank you for celebrating {festival} with the children", "The {festival} assembly was wonderful",
+                  "Happy {festival} to all our families who are celebrating",
+                  "The PTA would love volunteers to help plan our {festival} event",
+                  "Please could the school let families know the dates for {festival} activities?",
+                  "Our class learned about {festival} today and made cards",
+                  "Can pupils wear their own clothes for {festival}?",
+                  "Year 5 have been reading stories for {festival} this week"]
+REQUESTS = ["Could the canteen offer halal options on more days?", "Could there be a quiet room for Muslim pupils to pray?",
+            "Please can the school put up a rainbow flag for Pride?", "Will the trip have kosher food available?",
+            "Could the school add gender-neutral toilets in the new block?",
+            "Can the school provide a sign language interpreter at the concert for deaf parents?",
+            "Could letters home be translated into Polish and Romanian?",
+            "Would the school consider a vegetarian option for Hindu families?",
+            "Please could the uniform list say that hijabs in school colours are fine?",
+            "Could the sports day timetable fit around fasting pupils during Ramadan?",
+            "Can the school make sure the stage has a ramp for wheelchair users?",
+            "Could the school library stock more books by Black authors?",
+            "Will the residential trip have an accessible room for disabled pupils?",
+            "Could the parents' forum include a translator for refugee families?",
+            "Please can the school call my child by their new name, they are trans",
+            "Could we have a Pride club at lunchtime for LGBT pupils?",
+            "Can turbans and patkas be worn for PE?", "Could girls play football at lunch as well as the boys?",
+            "Is there an EAL teacher for children who have just arrived from Ukraine?",
+            "Will the school recognise Traveller pupils' absences when families are working away?"]
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" and not word.lower().startswith(("uk", "eu")) else "a"
+
+
+def _possessive(noun: str) -> str:
+    return noun + "'" if noun.endswith("s") else noun + "'s"
+
+
+def _draw(seed: int, *groups: tuple[list[str], int]) -> list[str]:
+    """``count`` sentences of each group (all of a smaller one), so that no sentence shape outnumbers the rest."""
+    rng = random.Random(seed)
+    return [text for texts, count in groups for text in rng.sample(texts, min(count, len(texts)))]
+
+
+def identity_more() -> list[str]:
+    """People naming their own group, questions and requests about a group, facts, festivals."""
+    first_person = [form.format(a=_a(adj), adj=adj, role=role)
+                    for form, (adj, _), role in itertools.product(SELF_FORMS, IDENTITIES, ROLES)
+                    if adj != "single" or role in ("dad", "mum", "parent")]
+    about = [_cap(form.format(a=_a(adj), adj=adj, adj_cap=_cap(adj), plural=plural, plural_cap=_cap(plural)))
+             for form, (adj, plural) in itertools.product(FAMILY_FORMS + GROUP_QUESTIONS + GROUP_FACTS, IDENTITIES)
+             if adj != "single" or "{plural" in form]
+    festivals = [form.format(festival=festival) for form, festival in itertools.product(FESTIVAL_FORMS, FESTIVALS)]
+    return _draw(41, (first_person, 450), (about, 500), (festivals, 210)) + REQUESTS * 3
+
+
+#: things a parent complains about (not people), each with its verb
+THINGS = [("the toilets", "are"), ("the changing rooms", "are"), ("the canteen", "is"), ("the playground", "is"),
+          ("the new uniform policy", "is"), ("the phone ban", "is"), ("the homework policy", "is"),
+          ("communication from the school", "is"), ("the parents' evening booking system", "is"),
+          ("the school website", "is"), ("the car park at home time", "is"), ("the school bus service", "is"),
+          ("the lunch menu", "is"), ("the price of after-school club", "is"), ("the new behaviour policy", "is"),
+          ("the building work", "is"), ("the heating in the science block", "is"), ("the water fountains", "are"),
+          ("the portacabins", "are"), ("the handling of my daughter's bullying complaint", "is"),
+          ("the reply to my email", "was"), ("the timetable changes", "are"), ("the PE kit rules", "are"),
+          ("the school app", "is"), ("the state of the toilets", "is"), ("the state of the field", "is"),
+          ("the SEN provision", "is"), ("the organisation of sports day", "was"), ("the Year 9 options evening", "was"),
+          ("the queue system at parents' evening", "is"), ("the new detention rules", "are"),
+          ("the leaking roof in the hall", "is"), ("the way the trip was cancelled", "was"),
+          ("the admissions process", "is"), ("the lost property cupboard", "is"), ("the school's Facebook updates", "are")]
+#: things that can be dirty or unsafe, as a place or a building can be
+PHYSICAL = {"the toilets", "the changing rooms", "the canteen", "the playground", "the water fountains", "the portacabins",
+            "the state of the toilets", "the state of the field", "the leaking roof in the hall", "the lost property cupboard",
+            "the heating in the science block", "the car park at home time"}
+#: said only of a place
+DIRTY = {"filthy", "a health hazard", "grim"}
+SHARP = ["filthy", "disgusting", "absurd", "ridiculous", "a shambles", "a disgrace", "appalling", "pathetic",
+         "shocking", "a joke", "a farce", "outrageous", "unacceptable", "dreadful", "atrocious", "diabolical",
+         "laughable", "a complete mess", "beyond ridiculous", "an absolute shambles", "utterly useless",
+         "a total waste of money", "disgraceful", "rubbish", "awful", "terrible", "a nightmare", "embarrassing",
+         "a scandal", "bonkers", "chaotic", "not fit for purpose", "a health hazard", "grim", "woeful"]
+COMPLAINT_FORMS = ["{thing_cap} {verb} {sharp}.", "{thing_cap} {verb} {sharp} and the school does nothing about it.",
+                   "Honestly, {thing} {verb} {sharp}. Please sort it out.",
+                   "Why {verb} {thing} still {sharp}? We raised this in September.",
+                   "I'm sorry but {thing} {verb} {sharp}.", "{thing_cap} {verb} {sharp}; the children deserve better.",
+                   "Not being funny, but {thing} {verb} {sharp}.", "{thing_cap}? {sharp_cap}. Absolutely {sharp}.",
+                   "Third email about this: {thing} {verb} {sharp} and nobody replies.",
+                   "{thing_cap} {verb} {sharp} and it has been for months.",
+                   "Can the governors explain why {thing} {verb} {sharp}?",
+                   "My son says {thing} {verb} {sharp}, and from what I saw he is right.",
+                   "With respect, {thing} {verb} {sharp}. Parents have said so for a year.",
+                   "Let's be honest, {thing} {verb} {sharp}.", "{thing_cap} {verb} {sharp}!! Fix it please."]
+DECISIONS = ["cancel the Year 6 residential", "ban coats in lessons", "send pupils home for haircuts",
+             "give a detention for a missing pen", "close the library at lunch", "charge £5 for the school disco",
+             "move parents' evening online", "stop the late minibus", "scrap the school orchestra",
+             "make Year 7 buy new blazers", "shut the field all winter", "put the trip price up again",
+             "cut the lunch break to thirty minutes", "take away the Year 11 prom"]
+DECISION_FORMS = ["The decision to {decision} is {sharp}.", "Whoever decided to {decision} got it badly wrong. {sharp_cap}.",
+                  "{staff_cap} decision to {decision} is {sharp}, please think again.",
+                  "I emailed {staff} about the plan to {decision} and got no answer. {sharp_cap}.",
+                  "The plan to {decision} is {sharp}, and I have told {staff} so.",
+                  "With respect to {staff}, the choice to {decision} is {sharp}."]
+MIXED_STAFF = ["the head", "Mr Hughes", "Mrs Nowak", "the governors", "the deputy head", "the office", "the trust",
+               "the head of Year 7", "the business manager", "the senior team"]
+
+
+def complaints_more() -> list[str]:
+    """Strong words about conditions and decisions (never about a person's worth)."""
+    things = [_cap(form.format(thing=thing, thing_cap=_cap(thing), verb=verb, sharp=sharp, sharp_cap=_cap(sharp)))
+              for form, (thing, verb), sharp in itertools.product(COMPLAINT_FORMS, THINGS, SHARP)
+              if thing in PHYSICAL or sharp not in DIRTY]
+    decisions = [form.format(decision=decision, sharp=sharp, sharp_cap=_cap(sharp), staff=staff,
+                             staff_cap=_cap(_possessive(staff)))
+                 for form, decision, sharp, staff in itertools.product(DECISION_FORMS, DECISIONS, SHARP, MIXED_STAFF)
+                 if sharp not in DIRTY]
+    return _draw(43, (things, 900), (decisions, 500))
+
+
+#: insults aimed at a person: a complaint that calls a person names is abuse, whatever else it says
+PERSON_INSULTS = ["couldn't organise a piss up in a brewery", "is a complete waste of space",
+                  "is about as much use as a chocolate teapot", "is as thick as two short planks",
+                  "hasn't got two brain cells to rub together", "is a few sandwiches short of a picnic",
+                  "is a jumped-up little Hitler", "is an absolute muppet", "is a total plonker", "is a gormless pillock",
+                  "is a numpty who shouldn't be let near children", "is a spineless jobsworth", "is a slimy toad",
+                  "is a poisonous old witch", "is a sad little power-tripping man",
+                  "couldn't run a bath, never mind a school", "is all mouth and no trousers, a total fraud",
+                  "is a knob", "is a useless tosser", "is a brain-dead halfwit", "has the brains of a goldfish",
+                  "is a lazy good-for-nothing", "is two-faced scum", "is a nasty bully and a coward",
+                  "is a pathetic excuse for a teacher", "is a disgusting excuse for a human being",
+                  "is a disgrace to the profession and a liar", "is vile and everyone knows it",
+                  "is pathetic, a sad little man", "is a joke of a headteacher", "is a clueless clown",
+                  "is a waste of a salary", "is thick as mud", "is a miserable cow who hates kids",
+                  "is a snivelling weasel", "is a creepy old perv", "is a fat lazy slob", "is an utter cretin",
+                  "should crawl back under whatever rock she came from", "is a gutless wimp",
+                  "is dumb as a box of rocks", "is a brainless bimbo", "is a fat ugly troll", "is a lying toad",
+                  "needs a smack in the mouth", "is an embarrassment to the human race"]
+SECOND_PERSON = ["You are a waste of space, {name}", "Shut up {name}, you clueless muppet",
+                 "Get lost {name}, nobody wants you here, you pathetic loser", "{name}, you are a disgusting excuse for a teacher",
+                 "Nobody likes you {name}, you miserable old witch", "{name} you absolute halfwit",
+                 "Do the world a favour {name} and disappear, you parasite", "{name}, you thick useless plank",
+                 "Go away {name}, you vile little weasel", "Crawl back into your hole, {name}"]
+PERSON_NAMES = ["Mr Jones", "Mrs Ahmed", "Miss Taylor", "Mr Clarke", "Mrs Begum", "sir", "miss", "Mrs Murphy"]
+COMPLAINT_THEN_INSULT = ["{thing_cap} {verb} {sharp} and {person} is {insult}",
+                         "{thing_cap} {verb} {sharp}. Then again {person} is {insult}, so what do you expect?",
+                         "Of course {thing} {verb} {sharp}, {person} is {insult}"]
+INSULTED = ["the head", "Mr Hughes", "Mrs Nowak", "the deputy head", "the head of Year 7", "the business manager",
+            "that receptionist", "the PE teacher"]
+INSULT_NOUNS = ["a useless idiot", "a clueless muppet", "a lazy cow", "a lying toad", "a total waste of space",
+                "a spineless coward", "a brainless clown", "a pathetic little man", "a vile woman", "a thick plank"]
+
+
+def abuse_more() -> list[str]:
+    """British insults, a person called names to their face, and complaints that call a person names."""
+    one = [person for person in STAFF + PERSON if person not in ("the governors", "the teachers at that school", "the staff")]
+    idioms = [f"{_cap(person)} {insult}" for person, insult in itertools.product(one, PERSON_INSULTS)]
+    direct = [form.format(name=name) for form, name in itertools.product(SECOND_PERSON, PERSON_NAMES)]
+    mixed = [form.format(thing=thing, thing_cap=_cap(thing), verb=verb, sharp=sharp, person=person, insult=insult)
+             for form, (thing, verb), sharp, person, insult in
+             itertools.product(COMPLAINT_THEN_INSULT, THINGS, SHARP, INSULTED, INSULT_NOUNS)
+             if thing in PHYSICAL or sharp not in DIRTY]
+    return _draw(47, (idioms, 700), (direct, 80), (mixed, 350))
+
+
+COUNTER_FORMS_V4 = ['Someone wrote "{q}" about a dinner lady on here. Not acceptable, and reported.',
+                    'We have removed comments calling staff "{q}". Disagree with us, by all means, but be civil.',
+                    'My son came home upset because a boy said "{q}" to him. Please talk to your children.',
+                    'Kids repeat what they hear: if you say "{q}" at home, they will say it in the playground.',
+                    'The words "{q}" have no place on a school page.',
+                    'Let\'s be clear: "{q}" is abuse, not an opinion.',
+                    'A parent shouted "{q}" at a teacher in the car park. They are now banned from the site.',
+                    'If you see "{q}" written about anyone here, please report it to the office.',
+                    'Our anti-bullying ambassadors talked about why "{q}" is never banter.',
+                    'Being called "{q}" online left her in tears. Words matter.',
+                    'Whoever called the supply teacher "{q}" should be ashamed of themselves.',
+                    'No child should hear an adult call them "{q}". We expect better of this community.']
+QUOTED_V4 = ["stupid bitch", "ugly cow", "fat slag", "waste of space", "go back where you came from", "vermin",
+             "animals", "scum", "thick", "useless idiot", "loser", "freak", "retard", "paki", "terrorist",
+             "you're dead", "tranny", "gyppo", "monkey", "disgusting pervert"]
+
+
+def counter_speech_more() -> list[str]:
+    return [form.format(q=q) for form, q in itertools.product(COUNTER_FORMS_V4, QUOTED_V4)]
+
+
+INNOCENT_V4 = ["{person_cap} is going to smash the half marathon on Sunday, please sponsor them",
+               "{person_cap} absolutely killed it in the staff panto", "{person_cap} is running the London marathon, "
+               "she'll destroy it", "{person_cap} murdered the quiz round on 80s music, legend",
+               "{person_cap} is dying to hear about your summer holidays", "{person_cap} will be shooting the "
+               "leavers' video on Friday", "{person_cap} nailed the Macbeth death scene in the staff play",
+               "{person_cap} is going to attack the sponsored swim with everything she's got",
+               "{person_cap} crushed the dads' race, nobody else stood a chance",
+               "{person_cap} blew us all away with that speech on prize night"]
+
+
+def innocent_more() -> list[str]:
+    people = INSULTED + ["Mrs Okafor", "our caretaker", "the head of PE", "Mr Patel"]
+    return [form.format(person_cap=_cap(person)) for form, person in itertools.product(INNOCENT_V4, people)]
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z']+", text.lower()))
 
@@ -341,4 +591,10 @@ def examples(per_kind: int = 600, seed: int = 5) -> list[tuple[str, float, float
     out = [(t, 0.0, 0.0) for kind in (innocent, identity, complaints, counter_speech) for t in sample(kind())]
     out += [(t, 1.0, 0.0) for t in sample(abuse())]
     out += [(t, 1.0, 0.0) for t in sample(dehumanising())]
-    return out + [(t, 0.0, 0.0) for t in sample(literal())]
+    out += [(t, 0.0, 0.0) for t in sample(literal())]
+
+    # the kinds added for version 4, each drawn evenly from its sentence shapes
+    for kind, offensive in ((identity_more, 0.0), (complaints_more, 0.0), (counter_speech_more, 0.0),
+                            (innocent_more, 0.0), (abuse_more, 1.0)):
+        out += [(t, offensive, 0.0) for t in _far_from_devsets(kind())]
+    return out

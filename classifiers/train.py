@@ -11,6 +11,7 @@ Needs the ``train`` extra (``pip install -e '.[train]'``); running the result do
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -354,7 +355,10 @@ def compute_features(model, sets: dict, cache: Path | None = None) -> dict[str, 
     """Pooled features and current probabilities of every set, as the exported model computes them."""
     out: dict[str, np.ndarray] = dict(np.load(cache)) if cache and cache.is_file() else {}
     for name, (texts, y) in sets.items():
-        if f"{name}_x" in out and len(out[f"{name}_x"]) == len(texts):
+        # a set is computed again when any of its texts changed, not only its length
+        digest = np.array(hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest())
+        if f"{name}_x" in out and f"{name}_h" in out and str(out[f"{name}_h"]) == str(digest):
+            out[f"{name}_y"] = np.asarray(y)
             continue
         started = time.monotonic()
         probs, feats = [], []
@@ -363,11 +367,13 @@ def compute_features(model, sets: dict, cache: Path | None = None) -> dict[str, 
             probs.append(p)
             feats.append(f if f.shape[1] else np.zeros((len(p), 384), dtype=np.float32))
         out[f"{name}_x"], out[f"{name}_p"], out[f"{name}_y"] = np.vstack(feats), np.vstack(probs), np.asarray(y)
+        out[f"{name}_h"] = digest
+        out.pop(f"{name}_wn", None)  # its windows are read again below
         logger.info("features of %s: %d texts in %.0fs", name, len(texts), time.monotonic() - started)
         if cache:
             np.savez(cache, **out)
     for name in SCORED_AS_SHIPPED:
-        if f"{name}_wx" in out and out[f"{name}_wn"] == len(sets[name][0]):
+        if f"{name}_wx" in out and f"{name}_wn" in out and out[f"{name}_wn"] == len(sets[name][0]):
             continue
         out[f"{name}_wo"], out[f"{name}_wx"] = window_features(model, sets[name][0])
         out[f"{name}_wn"] = np.array(len(sets[name][0]))
