@@ -8,9 +8,9 @@ sharp complaint is not an insult, and that quoting abuse to condemn it is not ab
 reminds it that insulting staff and pupils is. None of them is in ``classifiers/devsets``, and
 no public evaluation suite was used to write them.
 
-``examples()`` returns (text, offensive, hate) triples; both labels are 0 for the innocent kinds. The
-shipped model (version 3) was refitted on the kinds before the "version 4" ones below (3,684 sentences);
-the model card says what a refit with all of them did and why it is not shipped.
+``examples()`` returns (text, offensive, hate) triples; both labels are 0 for the innocent kinds. Model
+version 3 was refitted on the kinds before the "version 4" ones below (3,684 sentences), version 4 on
+all of them (8,633).
 """
 
 from __future__ import annotations
