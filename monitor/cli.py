@@ -16,7 +16,7 @@ import click
 from monitor import __version__
 from monitor.errors import MonitorError
 from monitor.redact import RedactingFormatter
-from monitor.sanitize import printable
+from monitor.sanitize import printable, printable_json
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def status(ctx: Context, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(snapshot, indent=2, ensure_ascii=False))
+        click.echo(printable_json(snapshot, indent=2))
     else:
         click.echo(format_status(snapshot, config.school.tz))
 
@@ -266,7 +266,7 @@ def cases(ctx: Context, open_only: bool, as_json: bool) -> None:
         # on stderr with --json: stdout stays one JSON document
         click.echo(simulated_note(simulated, config.school.tz), err=as_json)
     if as_json:
-        click.echo(json.dumps([case.to_json() for case in found], indent=2, ensure_ascii=False))
+        click.echo(printable_json([case.to_json() for case in found], indent=2))
     else:
         click.echo(format_cases(found, config.school.tz))
 
@@ -380,7 +380,6 @@ def classify(ctx: Context) -> None:
     """
     from classifiers.stream import classify_lines, read_lines
     from monitor.app.assembly import build_classifier
-    from monitor.sanitize import printable_json
 
     classifier = build_classifier(ctx.config_to_read(required=False))
     for record in classify_lines(classifier, read_lines(sys.stdin.buffer)):

@@ -11,8 +11,8 @@ acknowledged by Head"). So:
 - :func:`printable_lines` does the same but keeps the line breaks: for a plain-text email (read in a
   terminal mail client such as mutt, where ESC sequences would run) and its HTML part.
 - :class:`PrintableFormatter` does the same to every log message (a traceback keeps its lines).
-- :func:`printable_json` is one JSON document on one line, its strings' controls (the same ones) written
-  as JSON escapes (``\\u202e``), so that it reads back to the same text.
+- :func:`printable_json` is one JSON document (on one line, or indented), its strings' controls (the same
+  ones) written as JSON escapes (``\\u202e``), so that it reads back to the same text.
 - :func:`one_line` is for names and headlines inside a message: every run of whitespace or control
   characters becomes one space, and the result is clipped to a length.
 """
@@ -27,10 +27,14 @@ from typing import Any
 #: a person's name is clipped to this (Slack's own display names are at most 80 characters)
 NAME_LIMIT = 80
 
-#: C0 controls and DEL, C1 controls, line/paragraph separators, bidi embeddings, overrides, isolates
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: DEL, C1 controls, line/paragraph separators, bidi embeddings, overrides, isolates (json.dumps leaves
+#: these raw inside a string; it escapes the C0 controls itself)
+_BEYOND_C0 = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+#: every control character: C0 and the above
+_UNSAFE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
+_UNSAFE_BEYOND_C0 = re.compile(f"[{_BEYOND_C0}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_SPACING = re.compile("(?:\\s|[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069])+")
+_SPACING = re.compile(f"(?:\\s|[\x00-\x1f{_BEYOND_C0}])+")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -52,11 +56,14 @@ def printable_lines(text: Any) -> str:
     return "\n".join(printable(line) for line in str(text).replace("\r\n", "\n").split("\n"))
 
 
-def printable_json(document: Any) -> str:
-    """``document`` as JSON on one line, every control character in its strings written as an escape."""
-    # json.dumps escapes C0 controls itself; the others it leaves raw, and inside a JSON string any
-    # character may be written as \uXXXX (RFC 8259, section 7), which reads back the same
-    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(document, ensure_ascii=False))
+def printable_json(document: Any, indent: int | None = None) -> str:
+    """``document`` as JSON (on one line, or indented by ``indent``), every control character in its
+    strings written as an escape."""
+    # json.dumps escapes C0 controls inside strings itself (any left are the layout's own newlines); the
+    # others it leaves raw, and inside a JSON string any character may be written as \uXXXX (RFC 8259,
+    # section 7), which reads back the same
+    text = json.dumps(document, ensure_ascii=False, indent=indent)
+    return _UNSAFE_BEYOND_C0.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def one_line(text: Any, limit: int | None = None) -> str:

@@ -66,7 +66,8 @@ def poll(tmp_path, clock, facebook):
 
 
 def test_monitor_cases_cannot_be_made_to_wipe_the_screen_or_forge_a_line(tmp_path, clock, facebook):
-    facebook.add_comment(f"nice school {SCREEN_WIPE}", author=FORGED_CASE, at=clock() - timedelta(minutes=5))
+    posted = f"nice school {SCREEN_WIPE} \u202egnol os\u2028si siht"  # a bidi override and a line separator too
+    facebook.add_comment(posted, author=FORGED_CASE, at=clock() - timedelta(minutes=5))
     _, result, _ = poll(tmp_path, clock, facebook)
     assert result.ok
     path = write_config(tmp_path, {**facebook.source_config("facebook-page"), "official": True})
@@ -76,8 +77,9 @@ def test_monitor_cases_cannot_be_made_to_wipe_the_screen_or_forge_a_line(tmp_pat
     lines = shown.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("#1 facebook-page open")  # one case, two lines: no forged one
     assert "\\x1b[2J" in lines[1] and "All cases acknowledged" in lines[1]  # shown, inert
-    as_json = json.loads(monitor("--config", path, "cases", "--json").stdout)
-    assert as_json[0]["text"] == f"nice school {SCREEN_WIPE}"  # JSON keeps the text exactly (escaped by JSON)
+    as_json = monitor("--config", path, "cases", "--json").stdout
+    assert not re.search("[\x1b\x9b\u202e\u2028]", as_json)  # no control reaches the terminal raw
+    assert json.loads(as_json)[0]["text"] == posted  # JSON keeps the text exactly (escaped by JSON)
 
 
 def test_a_newline_in_a_graph_error_forges_no_log_or_status_line(tmp_path, clock, facebook, caplog):
