@@ -244,3 +244,15 @@ def test_the_threshold_never_moves_far_from_the_shipped_one():
     assert _choose_threshold(probabilities, y, 0.5) == pytest.approx(0.45)
     probabilities = np.array([0.05] * 10 + [0.21] * 10)
     assert _choose_threshold(probabilities, y, 0.5) >= 0.5 - MAX_SHIFT
+
+
+def test_the_help_and_the_readme_state_the_tuning_limits_the_code_uses():
+    from pathlib import Path
+
+    from monitor.cli import cli
+    from monitor.tune import MAX_SHIFT, MIN_EACH_KIND
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for text in (" ".join(cli.commands["tune"].help.split()), readme):
+        assert f"at least {MIN_EACH_KIND} " in text
+        assert f"at most {MAX_SHIFT} " in text
